@@ -1,0 +1,169 @@
+"""A scripted language model behind a real OpenAI-compatible HTTP endpoint on 127.0.0.1.
+
+Tests queue the replies they want; the real `openai` SDK (and anything else that
+speaks the chat-completions protocol) talks to it over loopback HTTP. Every
+request body is recorded so tests can assert what left the process.
+
+    llm = ScriptedLLM().start()
+    llm.queue('{"explanation": "…", "edits": []}')
+    llm.queue(status=429)                # one rate-limited answer, then …
+    llm.queue("ok", chunk_delay=0.05)    # … a slow stream
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    content: str = ""
+    status: int = 200
+    delay: float = 0.0  # before the first byte
+    chunk_delay: float = 0.0  # between streamed chunks
+    chunk_size: int = 8
+    drop_after: int | None = None  # close the connection after this many chunks
+    finish_reason: str = "stop"
+    tool_call: bool = False  # answer as a tool call instead of message content
+
+
+class ScriptedLLM:
+    def __init__(self, models=("scripted-model",), default: str | None = None):
+        self.models = list(models)
+        self.default = default
+        self.replies: deque[Reply] = deque()
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.httpd: ThreadingHTTPServer | None = None
+
+    # -- scripting -------------------------------------------------------
+    def queue(self, content="", **kw) -> "ScriptedLLM":
+        if not isinstance(content, str):
+            content = json.dumps(content)
+        with self.lock:
+            self.replies.append(Reply(content=content, **kw))
+        return self
+
+    def next_reply(self) -> Reply:
+        with self.lock:
+            if self.replies:
+                return self.replies.popleft()
+        if self.default is not None:
+            return Reply(content=self.default)
+        return Reply(status=500, content="scripted model has no reply queued")
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def all_request_text(self) -> str:
+        return "\n".join(json.dumps(r) for r in self.requests)
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> "ScriptedLLM":
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):
+                if self.path.rstrip("/").endswith("/models"):
+                    body = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "tests"} for m in owner.models]}
+                    return self._json(200, body)
+                self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with owner.lock:
+                    owner.requests.append(body)
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    return self._json(404, {"error": {"message": "not found"}})
+                reply = owner.next_reply()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status != 200:
+                    return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}", "type": "scripted"}})
+                if body.get("stream"):
+                    return self._stream(body, reply)
+                self._json(200, owner._completion(body, reply))
+
+            def _json(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body, reply: Reply):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                text = reply.content
+                pieces = [text[i : i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)] or [""]
+                try:
+                    for n, piece in enumerate(pieces):
+                        if reply.drop_after is not None and n >= reply.drop_after:
+                            self.close_connection = True
+                            return
+                        if reply.tool_call:
+                            delta = {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                                     "function": {"name": "propose_edits" if n == 0 else None, "arguments": piece}}]}
+                            if n:
+                                delta["tool_calls"][0].pop("id")
+                                delta["tool_calls"][0]["function"].pop("name")
+                        else:
+                            delta = {"content": piece}
+                        self._event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                                     "model": body.get("model", ""), "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                        if reply.chunk_delay:
+                            time.sleep(reply.chunk_delay)
+                    self._event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body.get("model", ""),
+                                 "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}],
+                                 "usage": owner._usage(body, reply)})
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client cancelled the stream
+
+            def _event(self, obj):
+                self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
+                self.wfile.flush()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    # -- bodies ----------------------------------------------------------
+    @staticmethod
+    def _usage(body, reply: Reply) -> dict:
+        prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
+        completion = max(1, len(reply.content) // 4)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def _completion(self, body, reply: Reply) -> dict:
+        if reply.tool_call:
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "propose_edits", "arguments": reply.content}}]}
+        else:
+            message = {"role": "assistant", "content": reply.content}
+        return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+                "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+                "usage": self._usage(body, reply)}
