@@ -1,0 +1,200 @@
+"""Ranking repository files for a request.
+
+score = BM25F over path / definition / docstring / text / phrase fields
+      + a bonus for files that define an identifier the request names
+      then × a prior (tests and docs count less unless the request is about them)
+      + personalised PageRank over the import/use graph, seeded by the text
+        scores before the prior (a test that matches well points at the module
+        it exercises) and by the notebook's imports and traceback frames.
+PageRank runs as a local "push" approximation, so its cost depends on the
+neighbourhood of the seeds, not on the size of the repository.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .index import RepoIndex
+from .terms import IDENT, looks_like_identifier, phrases, split_identifier
+
+K1 = 1.2
+MENTION_BONUS = 0.6  # share of the best text score given for defining a named identifier
+PPR_WEIGHT = 0.5  # weight of the normalised PageRank score in the final score
+PPR_ALPHA = 0.25  # restart probability
+PPR_SEEDS = 30
+PRIOR_SECONDARY = 0.35  # tests/, docs/, examples/ when the request is not about them
+
+_TEST_PARTS = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
+_DOC_PARTS = re.compile(r"(^|/)(docs?|examples?|samples?|demos?|benchmarks?)(/|$)")
+
+
+@dataclass
+class Query:
+    """What to look for: weighted terms, identifiers named outright, and files known to matter."""
+    terms: Counter = field(default_factory=Counter)
+    mentions: Counter = field(default_factory=Counter)  # raw identifiers -> weight
+    seed_paths: Counter = field(default_factory=Counter)  # repo-relative path or module -> weight
+    text: str = ""
+
+    def add_text(self, text: str, weight: float = 1.0) -> None:
+        self.text += "\n" + text
+        for ph in phrases(text):
+            self.terms[ph] += 2.0 * weight
+        raw = IDENT.findall(text)
+        for ident in raw:
+            for t in split_identifier(ident):
+                self.terms[t] += weight
+        for ident in set(raw) | set(re.findall(r"`([A-Za-z_][\w.]*)`", text)):
+            base = ident.rsplit(".", 1)[-1]
+            if looks_like_identifier(base) or f"`{ident}`" in text or f"{base}(" in text:
+                self.mentions[base] = max(self.mentions[base], weight)
+
+    def add_code(self, code: str, weight: float) -> None:
+        """Terms from notebook code: identifiers only, weaker than the request itself."""
+        for ident, n in Counter(IDENT.findall(code)).items():
+            for t in split_identifier(ident):
+                self.terms[t] += weight * min(n, 3) / 3
+            if len(ident) >= 4 and not ident.startswith("_"):
+                self.mentions[ident] = max(self.mentions[ident], weight / 2)
+
+
+@dataclass
+class Ranked:
+    index: int
+    path: str
+    score: float
+    why: str
+
+
+def _prior(path: str, about_tests: bool, about_docs: bool) -> float:
+    if not about_tests and _TEST_PARTS.search(path):
+        return PRIOR_SECONDARY
+    if not about_docs and _DOC_PARTS.search(path):
+        return PRIOR_SECONDARY
+    return 1.0
+
+
+def _text_scores(index: RepoIndex, terms: Counter, max_terms: int = 120) -> tuple[dict[int, float], dict[int, list]]:
+    n = max(len(index.paths), 1)
+    ranked_terms = []
+    for t, qw in terms.items():
+        post = index.postings.get(t)
+        if post:
+            idf = math.log(1.0 + (n - len(post) + 0.5) / (len(post) + 0.5))
+            ranked_terms.append((qw * idf, idf, t, post))
+    ranked_terms.sort(key=lambda x: (-x[0], x[2]))
+    scores: dict[int, float] = {}
+    contrib: dict[int, list] = {}
+    for weight, _idf, t, post in ranked_terms[:max_terms]:
+        for i, tfw in post:
+            s = weight * tfw / (K1 + tfw)
+            scores[i] = scores.get(i, 0.0) + s
+            c = contrib.get(i)
+            if c is None:
+                contrib[i] = [(s, t)]
+            else:
+                c.append((s, t))
+    return scores, contrib
+
+
+def personalised_pagerank(edges: list[dict[int, float]], seeds: dict[int, float], *,
+                          alpha: float = PPR_ALPHA, eps: float = 1e-4) -> dict[int, float]:
+    """Approximate PPR by forward push (Andersen, Chung & Lang 2006): touches only nodes near the seeds."""
+    total = sum(seeds.values())
+    if total <= 0:
+        return {}
+    residual = {i: w / total for i, w in seeds.items()}
+    estimate: dict[int, float] = {}
+    queue = [i for i, r in residual.items() if r > eps]
+    steps = 0
+    while queue and steps < 200_000:
+        u = queue.pop()
+        r = residual.get(u, 0.0)
+        out = edges[u]
+        deg = len(out) or 1
+        if r <= eps * deg:
+            continue
+        estimate[u] = estimate.get(u, 0.0) + alpha * r
+        residual[u] = 0.0
+        if not out:
+            continue
+        wsum = sum(out.values())
+        spread = (1.0 - alpha) * r / wsum
+        for v, w in out.items():
+            before = residual.get(v, 0.0)
+            after = before + spread * w
+            residual[v] = after
+            if after > eps * (len(edges[v]) or 1) >= before:
+                queue.append(v)
+        steps += 1
+    return estimate
+
+
+def rank_files(index: RepoIndex, query: Query, *, top: int = 20) -> list[Ranked]:
+    lowered = query.text.lower()
+    about_tests = bool(re.search(r"\btests?\b|\btesting\b|pytest|unittest|fixture", lowered))
+    about_docs = bool(re.search(r"\bdoc(s|umentation)?\b|\bexamples?\b|\bbenchmarks?\b", lowered))
+    text, contrib = _text_scores(index, query.terms)
+    best = max(text.values(), default=0.0) or 1.0
+    base = {i: s / best for i, s in text.items()}
+    defined_by: dict[int, list[str]] = {}
+    for ident, w in query.mentions.items():
+        files = index.defines.get(ident)
+        if files and len(files) <= 5:
+            for i in files:
+                base[i] = base.get(i, 0.0) + MENTION_BONUS * w / len(files) ** 0.5
+                defined_by.setdefault(i, []).append(ident)
+    seeds = dict(sorted(base.items(), key=lambda kv: -kv[1])[:PPR_SEEDS])
+    seeded_by: dict[int, str] = {}
+    for key, w in query.seed_paths.items():
+        i = index.path_index.get(key) if hasattr(index, "path_index") else None
+        if i is None:
+            i = index.modules.get(key)
+        if i is None:
+            try:
+                i = index.paths.index(key)
+            except ValueError:
+                continue
+        seeds[i] = seeds.get(i, 0.0) + w
+        base[i] = base.get(i, 0.0) + 0.5 * w
+        seeded_by[i] = key
+    ppr = personalised_pagerank(index.edges, seeds)
+    top_ppr = max(ppr.values(), default=0.0) or 1.0
+    final: dict[int, float] = {}
+    for i in set(base) | set(ppr):
+        s = base.get(i, 0.0) + PPR_WEIGHT * ppr.get(i, 0.0) / top_ppr
+        final[i] = s * _prior(index.paths[i], about_tests, about_docs)
+    order = sorted(final, key=lambda i: (-final[i], index.paths[i]))
+    if len(order) < top:
+        # no match is still an answer: fill with the most central files
+        seen = set(order)
+        indeg: Counter = Counter()
+        for out in index.edges:
+            indeg.update(out.keys())
+        rest = sorted((i for i in range(len(index.paths)) if i not in seen),
+                      key=lambda i: (-indeg[i] * _prior(index.paths[i], about_tests, about_docs), index.paths[i]))
+        order.extend(rest[: top - len(order)])
+    out = []
+    for i in order[:top]:
+        out.append(Ranked(i, index.paths[i], round(final.get(i, 0.0), 4),
+                          _why(index, i, contrib.get(i, []), defined_by.get(i), seeded_by.get(i), ppr.get(i, 0) / top_ppr)))
+    return out
+
+
+def _why(index: RepoIndex, i: int, contrib: list, defines: list[str] | None, seeded: str | None,
+         ppr: float) -> str:
+    reasons = []
+    if seeded:
+        reasons.append(f"used by the notebook ({seeded})")
+    if defines:
+        reasons.append("defines " + ", ".join(sorted(set(defines))[:3]))
+    if contrib:
+        terms = [t for _s, t in sorted(contrib, key=lambda x: -x[0])[:4]]
+        reasons.append("mentions " + ", ".join(terms))
+    if ppr > 0.3 and not reasons:
+        reasons.append("connected by imports to relevant files")
+    elif ppr > 0.3:
+        reasons.append("imported/used by relevant files")
+    return "; ".join(reasons) or "central file (no direct match)"
