@@ -1,0 +1,165 @@
+"""The one pipeline behind every front door: context → provider → answer or proposal.
+
+Magics, the side panel and the CLI all call ``run``. It is synchronous and
+streams text through ``on_delta`` as it arrives; callers that must not block
+(the server, widgets) run it in a thread.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from . import audit, prompts
+from .config import load_config
+from .edits.model import Proposal
+from .edits.parse import parse_answer
+from .edits.schema import answer_schema
+from .errors import ProposalError
+from .notebook_io import find_repo_root, read_notebook, source_hash
+from .providers.base import StructuredOutput, TextDelta, Usage
+from .providers.registry import get_provider
+
+
+@dataclass
+class Result:
+    kind: str
+    text: str  # the Markdown answer, or the proposal's explanation
+    model: str
+    proposal: Proposal | None = None
+    usage: Usage = field(default_factory=Usage)
+    raw: str = ""  # the model's last raw answer
+    context: dict = field(default_factory=dict)  # token counts and files, for display
+    cancelled: bool = False
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "model": self.model, "cancelled": self.cancelled,
+                "proposal": self.proposal.to_json() if self.proposal else None,
+                "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
+                "context": self.context}
+
+
+def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = None,
+        notebook_node: nbformat.NotebookNode | None = None, repo: str | os.PathLike | None = None,
+        model: str | None = None, kernel_state: dict | None = None, active_cell: str | None = None,
+        selected_cells: list[str] | None = None, extra_context: str | None = None,
+        on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+        budget: int | None = None, attempts: int = 2) -> Result:
+    """Ask the model; return an answer (ask/explain) or a checked Proposal (propose/fix/review/notebook)."""
+    from .context import build_context
+
+    config = load_config()
+    provider = get_provider(model, configured=config.model, timeout=config.request_timeout)
+    nb = notebook_node if notebook_node is not None else (read_notebook(notebook) if notebook else None)
+    nb_path = str(notebook) if notebook else None
+    anchor = Path(notebook).parent if notebook else Path(repo or os.getcwd())
+    repo_root = Path(repo) if repo else find_repo_root(anchor)
+    focus = f"{instruction}\n{extra_context or ''}"
+    context = build_context(notebook=nb, query=focus, repo=repo_root, kernel_state=kernel_state,
+                            active_cell=active_cell or (selected_cells[0] if selected_cells else None),
+                            budget=budget or config.token_budget or provider.default_context_tokens,
+                            model=provider.model_id)
+    context_text = context.render()
+    if extra_context:
+        context_text += f"\n\n## Attached by the user\n{extra_context}"
+    if selected_cells:
+        context_text += f"\n\nThe user selected cells: {', '.join(selected_cells)}"
+    structured = kind in prompts.STRUCTURED_KINDS
+    file_paths = [f["path"] for f in context.files[:20]] if structured else []
+    messages = prompts.build_messages(kind, instruction, context_text, allow_files=bool(file_paths))
+    schema = answer_schema(context.cell_ids, file_paths=file_paths or None) if structured else None
+    summary = {"total_tokens": context.total_tokens, "files": context.files[:10],
+               "sections": {s.name: s.tokens for s in context.sections}}
+
+    result = Result(kind=kind, text="", model=provider.model_id, context=summary)
+    for attempt in range(max(1, attempts)):
+        completion = _stream(provider, messages, schema, config.max_answer_tokens, on_delta, cancel)
+        result.usage = Usage(result.usage.prompt_tokens + completion.usage.prompt_tokens,
+                             result.usage.completion_tokens + completion.usage.completion_tokens)
+        result.raw = completion.text
+        result.model = completion.model
+        if completion.finish_reason == "cancelled":
+            result.cancelled = True
+            result.text = completion.text
+            return result
+        if not structured:
+            result.text = completion.text.strip()
+            break
+        try:
+            proposal = parse_answer(completion.text, nb, model=completion.model, notebook=nb_path,
+                                    finish_reason=completion.finish_reason,
+                                    file_hash=lambda p: _file_hash(repo_root, p))
+        except ProposalError as exc:
+            if attempt + 1 >= attempts:
+                raise
+            messages = [*messages, {"role": "assistant", "content": completion.text[:4000]}, prompts.retry_message(str(exc))]
+            if on_delta:
+                on_delta("\n")
+            continue
+        result.proposal, result.text = proposal, proposal.explanation
+        break
+    audit.record("ask" if not structured else "propose", notebook or anchor,
+                 notebook=nb_path, kind=kind, instruction_hash=audit.instruction_hash(instruction),
+                 model=result.model, proposal_id=result.proposal.id if result.proposal else None,
+                 edits=[e.op for e in result.proposal.edits] if result.proposal else [],
+                 usage=result.to_json()["usage"])
+    return result
+
+
+def _stream(provider, messages, schema, max_tokens, on_delta, cancel):
+    structured = StructuredOutput(schema=schema, name="propose_edits") if schema else None
+    final = None
+    for event in provider.stream(messages, structured=structured, max_tokens=max_tokens, cancel=cancel):
+        if isinstance(event, TextDelta):
+            if on_delta and (event.text or event.restart):
+                on_delta("\n[connection dropped — retrying]\n" if event.restart else event.text)
+        else:
+            final = event
+    return final
+
+
+def _file_hash(root: Path, relative: str) -> str | None:
+    from .edits.files import confined_path
+
+    try:
+        path = confined_path(root, relative)
+        return source_hash(path.read_text(encoding="utf-8")) if path.exists() else None
+    except Exception:
+        return None  # applying reports the exact problem with this path
+
+
+def propose(notebook, instruction: str, **kw) -> Proposal:
+    """Python API: a checked proposal for ``instruction`` on ``notebook``."""
+    result = run("propose", instruction, notebook=notebook, **kw)
+    return result.proposal
+
+
+def ask(instruction: str, **kw) -> str:
+    return run("ask", instruction, **kw).text
+
+
+def repair(notebook_path, proposal: Proposal, failure: dict, *, model: str | None = None,
+           on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> Proposal:
+    """Ask for a corrected proposal after ``proposal`` failed validation (and was rolled back)."""
+    from .edits.diff import proposal_diffs, render_text
+
+    nb = read_notebook(notebook_path)
+    diffs = render_text(proposal_diffs(nb, proposal))
+    result = run("fix", prompts.repair_instruction(failure, diffs), notebook=notebook_path,
+                 model=model or proposal.model or None, on_delta=on_delta, cancel=cancel,
+                 active_cell=failure.get("cell_id"))
+    return result.proposal
+
+
+def apply_proposal(notebook_path, proposal: Proposal, **kw):
+    """Python API: write an accepted proposal to disk (all or nothing); returns the AppliedChange."""
+    from .edits.transaction import apply_to_disk
+
+    change = apply_to_disk(notebook_path, proposal, **kw)
+    audit.record("apply", notebook_path, notebook=str(notebook_path), proposal_id=proposal.id,
+                 decision="accepted", edits=[e.op for e in proposal.edits])
+    return change

