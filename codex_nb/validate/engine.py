@@ -1,0 +1,321 @@
+"""Execute a copy of a notebook in a fresh kernel through papermill.
+
+papermill owns the run: it loads the copy, injects parameters, drives nbclient
+and turns a cell error into ``PapermillExecutionError`` (cell index, ename,
+evalue, traceback). This module adds what validation needs on top, through a
+papermill engine of its own:
+
+* the kernel starts in the notebook's directory (passed to the kernel
+  manager, not through ``os.chdir``, so a server or kernel calling us keeps its
+  working directory);
+* cells that are not selected carry a private tag that nbclient skips, so the
+  executed copy keeps every cell and papermill's cell indices stay meaningful;
+* per-cell progress comes from nbclient's hooks;
+* the total timeout is enforced twice: each cell's timeout is cut to the time
+  left, and a watchdog kills the kernel process if the run still overruns
+  (a kernel stuck in start-up, a wedged channel).
+
+Failures of every kind come back as one dict (see ``failure``), never as text to parse.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+NOT_SELECTED_TAG = "codex-nb-not-selected"
+ENGINE_NAME = "codex-nb-validate"
+WATCHDOG_GRACE = 3.0  # seconds past the total timeout before the kernel is killed outright
+INJECTED_TAG = "injected-parameters"
+
+
+def failure(kind: str, *, cell_id=None, index=None, ename="", evalue="", traceback=(), message="") -> dict:
+    """The one shape every failure takes (the issue's fields plus ``kind`` and ``message``).
+
+    kind: error | timeout | total_timeout | kernel_died | missing_kernel |
+    invalid_notebook | drift | engine_error
+    """
+    return {
+        "kind": kind,
+        "cell_id": cell_id,
+        "index": index,
+        "ename": ename,
+        "evalue": evalue,
+        "traceback": list(traceback),
+        "message": message or (f"{ename}: {evalue}" if ename else kind),
+    }
+
+
+@dataclass
+class RunOutcome:
+    """What happened to the executed copy."""
+
+    ran: list[str] = field(default_factory=list)  # original cell ids that started, in order
+    outputs: dict[str, list] = field(default_factory=dict)  # cell id -> outputs of the run
+    failure: dict | None = None
+    kernel_name: str | None = None
+
+
+class _Watch:
+    """State shared by nbclient's hooks, the timeout function and the watchdog."""
+
+    def __init__(self, selected: list[str], original_index: dict[str, int], progress,
+                 cell_timeout: float | None, total_timeout: float | None):
+        self.selected = set(selected)
+        self.total = len(selected)
+        self.original_index = original_index
+        self.progress = progress
+        self.cell_timeout = cell_timeout
+        self.deadline = time.monotonic() + total_timeout if total_timeout else None
+        self.index_to_id: dict[int, str] = {}
+        self.current: tuple[str, int | None] | None = None
+        self.limited_by_total = False
+        self.expired = False
+        self.km = None
+        self.started_at = 0.0
+        self.ran: list[str] = []
+        self.cells: dict[str, dict] = {}  # live cells of the run; nbclient fills their outputs in place
+        self._lock = threading.Lock()
+
+    def _emit(self, event: dict) -> None:
+        if self.progress is not None:
+            self.progress(event)
+
+    def runs(self, cell) -> bool:
+        return cell.get("id") in self.selected or INJECTED_TAG in cell.get("metadata", {}).get("tags", [])
+
+    # nbclient hooks (called with keyword arguments)
+    def on_notebook_start(self, notebook=None, **_):
+        pass
+
+    def on_cell_start(self, cell=None, cell_index=None, **_):
+        self.index_to_id[cell_index] = cell.get("id")
+
+    def on_cell_execute(self, cell=None, cell_index=None, **_):
+        cid = cell.get("id")
+        index = self.original_index.get(cid)
+        self.current = (cid, index)
+        self.started_at = time.monotonic()
+        if cid in self.selected:
+            self.ran.append(cid)
+            self.cells[cid] = cell
+        self._emit({"type": "cell_start", "cell_id": cid, "index": index,
+                    "n": len(self.ran), "total": self.total})
+
+    def on_cell_executed(self, cell=None, cell_index=None, execute_reply=None, **_):
+        cid = cell.get("id")
+        content = (execute_reply or {}).get("content", {})
+        event = {"type": "cell_done", "cell_id": cid, "index": self.original_index.get(cid),
+                 "n": len(self.ran), "total": self.total,
+                 "seconds": round(time.monotonic() - self.started_at, 3)}
+        if content.get("status") == "error":
+            event.update(type="cell_error", ename=content.get("ename"), evalue=content.get("evalue"))
+        self._emit(event)
+
+    def timeout_for(self, cell) -> float | None:
+        limit = self.cell_timeout if self.cell_timeout and self.cell_timeout > 0 else None
+        self.limited_by_total = False
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if limit is None or left < limit:
+                limit = left
+                self.limited_by_total = True
+        # nbclient treats 0 and negatives as "no timeout", so an overdue run gets a token one.
+        return None if limit is None else max(limit, 0.05)
+
+    def kernel_started(self, km) -> None:
+        with self._lock:
+            self.km = km
+            if self.expired:
+                _kill(km)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self.km is not None:
+                _kill(self.km)
+
+
+def _kill(km) -> None:
+    """Kill the kernel process from another thread: the run's own loop may be blocked."""
+    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _register_engine() -> None:
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    if ENGINE_NAME in papermill_engines._engines:
+        return
+
+    class ValidationEngine(NBClientEngine):
+        """NBClientEngine that starts the kernel in a given directory and reports to a _Watch."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None,
+                                     watch=None, kernel_cwd=None, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(
+                kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                kernel_name=kernel_name, log=logger, log_output=log_output,
+                stdout_file=stdout_file, stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, **final)
+            if watch is not None:
+                client.timeout_func = watch.timeout_for
+                client.on_cell_start = watch.on_cell_start
+                client.on_cell_execute = watch.on_cell_execute
+                client.on_cell_executed = watch.on_cell_executed
+                client.on_notebook_start = lambda **_: watch.kernel_started(client.km)
+            start = {"cwd": kernel_cwd} if kernel_cwd else {}
+            return client.execute(**start)
+
+    papermill_engines.register(ENGINE_NAME, ValidationEngine)
+
+
+def prepare_copy(nb, selected: list[str]):
+    """A copy of the notebook in which only the selected code cells will execute."""
+    nb_copy = copy.deepcopy(nb)
+    chosen = set(selected)
+    for cell in nb_copy.cells:
+        if cell.get("cell_type") == "code" and cell.get("id") not in chosen:
+            tags = list(cell.setdefault("metadata", {}).get("tags", []) or [])
+            cell["metadata"]["tags"] = [*tags, NOT_SELECTED_TAG]
+    return nb_copy
+
+
+def kernel_problem(nb, kernel_name: str | None) -> tuple[str | None, dict | None]:
+    """The kernel to use, or a ``missing_kernel`` failure saying how to fix it."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = kernel_name or (nb.metadata.get("kernelspec") or {}).get("name")
+    ksm = KernelSpecManager()
+    if not name:
+        return None, failure(
+            "missing_kernel", ename="NoSuchKernel", evalue="the notebook names no kernel",
+            message="the notebook's metadata names no kernel; pass --kernel NAME "
+                    f"(installed: {', '.join(sorted(ksm.find_kernel_specs())) or 'none'})")
+    try:
+        ksm.get_kernel_spec(name)
+    except NoSuchKernel:
+        return name, failure(
+            "missing_kernel", ename="NoSuchKernel", evalue=f"no kernel named {name!r}",
+            message=f"no kernel named {name!r} is installed; pass --kernel NAME "
+                    f"(installed: {', '.join(sorted(ksm.find_kernel_specs())) or 'none'})")
+    return name, None
+
+
+def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: str | None = None,
+             cell_timeout: float | None = 120, total_timeout: float | None = 600,
+             start_timeout: float = 60, parameters: dict | None = None,
+             progress: Callable[[dict], None] | None = None) -> RunOutcome:
+    """Execute the selected cells of a copy of ``nb`` (written to ``workdir``) in a fresh kernel."""
+    import nbformat
+
+    outcome = RunOutcome()
+    name, problem = kernel_problem(nb, kernel_name)
+    outcome.kernel_name = name
+    if problem:
+        outcome.failure = problem
+        return outcome
+    if not selected:
+        return outcome
+
+    _register_engine()
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    original_index = {c.get("id"): i for i, c in enumerate(nb.cells)}
+    src = workdir / "validate-input.ipynb"
+    dst = workdir / "validate-output.ipynb"
+    src.write_text(nbformat.writes(prepare_copy(nb, selected)), encoding="utf-8")
+    watch = _Watch(selected, original_index, progress, cell_timeout, total_timeout)
+    timer = None
+    if total_timeout:
+        timer = threading.Timer(total_timeout + WATCHDOG_GRACE, watch.expire)
+        timer.daemon = True
+        timer.start()
+    try:
+        papermill.execute_notebook(
+            str(src), str(dst), parameters=parameters or None, engine_name=ENGINE_NAME,
+            request_save_on_cell_execute=False, kernel_name=name, progress_bar=False,
+            log_output=False, start_timeout=min(start_timeout, total_timeout or start_timeout),
+            execution_timeout=cell_timeout, autosave_cell_every=0,
+            skip_cells_with_tag=NOT_SELECTED_TAG, shutdown_kernel="immediate",
+            watch=watch, kernel_cwd=str(cwd),
+        )
+    except PapermillExecutionError as exc:
+        cid = watch.index_to_id.get(exc.cell_index)
+        outcome.failure = failure("error", cell_id=cid, index=original_index.get(cid), ename=exc.ename,
+                                  evalue=exc.evalue, traceback=exc.traceback)
+    except CellTimeoutError as exc:
+        outcome.failure = _timeout_failure(watch, exc, cell_timeout, total_timeout)
+    except DeadKernelError as exc:
+        outcome.failure = _death_failure(watch, exc, total_timeout)
+    except Exception as exc:  # kernel start-up and engine failures come in many types
+        outcome.failure = _startup_failure(watch, exc, total_timeout)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    outcome.ran = list(watch.ran)
+    outcome.outputs = {cid: list(cell.get("outputs", [])) for cid, cell in watch.cells.items()}
+    if outcome.failure and outcome.failure["kind"] != "error" and progress is not None:
+        cid, index = watch.current or (None, None)
+        progress({"type": "cell_error", "cell_id": cid, "index": index, "n": len(watch.ran),
+                  "total": watch.total, "ename": outcome.failure["ename"],
+                  "evalue": outcome.failure["evalue"]})
+    return outcome
+
+
+def _timeout_failure(watch: _Watch, exc, cell_timeout, total_timeout) -> dict:
+    cid, index = watch.current or (None, None)
+    if watch.limited_by_total or watch.expired:
+        return failure("total_timeout", cell_id=cid, index=index, ename="CellTimeoutError",
+                       evalue=f"the validation ran past its total timeout of {total_timeout} s",
+                       message=f"validation stopped after {total_timeout} s (total timeout); "
+                               "raise --timeout or validate fewer cells (--mode targeted)")
+    return failure("timeout", cell_id=cid, index=index, ename="CellTimeoutError",
+                   evalue=f"the cell ran longer than {cell_timeout} s",
+                   message=f"cell {cid} ran longer than {cell_timeout} s; raise --cell-timeout if that is expected")
+
+
+def _death_failure(watch: _Watch, exc, total_timeout) -> dict:
+    cid, index = watch.current or (None, None)
+    if watch.expired:
+        return failure("total_timeout", cell_id=cid, index=index, ename="DeadKernelError",
+                       evalue=f"the kernel was killed after the total timeout of {total_timeout} s",
+                       message=f"validation killed the kernel after {total_timeout} s (total timeout)")
+    return failure("kernel_died", cell_id=cid, index=index, ename="DeadKernelError", evalue=str(exc),
+                   message=f"the kernel died while running cell {cid} (os._exit, a crash in native "
+                           "code, or the out-of-memory killer)")
+
+
+def _startup_failure(watch: _Watch, exc: Exception, total_timeout) -> dict:
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    cid, index = watch.current or (None, None)
+    name = type(exc).__name__
+    if isinstance(exc, NoSuchKernel):
+        return failure("missing_kernel", ename=name, evalue=str(exc), message=f"{exc}; pass --kernel NAME")
+    if watch.expired:
+        return failure("total_timeout", cell_id=cid, index=index, ename=name, evalue=str(exc),
+                       message=f"validation stopped after {total_timeout} s (total timeout)")
+    if cid is None and isinstance(exc, (RuntimeError, TimeoutError)):
+        return failure("kernel_died", ename=name, evalue=str(exc),
+                       message=f"the kernel did not start: {exc}")
+    return failure("engine_error", cell_id=cid, index=index, ename=name, evalue=str(exc),
+                   message=f"validation could not run the notebook: {name}: {exc}")
