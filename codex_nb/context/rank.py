@@ -193,8 +193,6 @@ def _why(index: RepoIndex, i: int, contrib: list, defines: list[str] | None, see
     if contrib:
         terms = [t for _s, t in sorted(contrib, key=lambda x: -x[0])[:4]]
         reasons.append("mentions " + ", ".join(terms))
-    if ppr > 0.3 and not reasons:
-        reasons.append("connected by imports to relevant files")
-    elif ppr > 0.3:
-        reasons.append("imported/used by relevant files")
+    if ppr > 0.1 and not contrib:
+        reasons.append("imported or used by relevant files")
     return "; ".join(reasons) or "central file (no direct match)"

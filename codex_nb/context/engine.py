@@ -1,0 +1,211 @@
+"""build_context(): notebook + kernel + repository, redacted and within a token budget."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UsageProblem
+from .budget import default_budget, split_budget
+from .redact import redact_text
+from .tokens import count_tokens
+
+MIN_FILES = 20
+
+
+@dataclass
+class Section:
+    name: str
+    text: str
+    tokens: int
+
+
+@dataclass
+class Context:
+    sections: list[Section] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)
+    redactions: list[dict] = field(default_factory=list)
+    cell_ids: list[str] = field(default_factory=list)
+    budget: int = 0
+    repo: str | None = None
+    problems: list[dict] = field(default_factory=list)  # files the index skipped, and why
+    index_stats: dict = field(default_factory=dict)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(s.tokens for s in self.sections)
+
+    def section(self, name: str) -> Section | None:
+        return next((s for s in self.sections if s.name == name), None)
+
+    def render(self) -> str:
+        """The exact context text sent to the model (sections were redacted when built)."""
+        return "\n\n".join(f"=== {s.name} ===\n{s.text}" for s in self.sections if s.text)
+
+    def to_json(self) -> dict:
+        return {"sections": [{"name": s.name, "tokens": s.tokens, "text": s.text} for s in self.sections],
+                "files": self.files, "redactions": self.redactions, "total_tokens": self.total_tokens,
+                "budget": self.budget, "cell_ids": self.cell_ids, "repo": self.repo,
+                "problems": self.problems, "index": self.index_stats}
+
+
+def _load_notebook(notebook):
+    """(node, path or None) from a path, a NotebookNode or None."""
+    if notebook is None:
+        return None, None
+    if isinstance(notebook, (str, os.PathLike)):
+        from ..notebook_io import read_notebook
+
+        path = Path(notebook)
+        if path.suffix != ".ipynb" and not path.exists():
+            raise UsageProblem(f"{path} is not a notebook", hint="pass the path of a .ipynb file")
+        return read_notebook(path), path
+    if hasattr(notebook, "get") and "cells" in notebook:
+        return notebook, None
+    raise UsageProblem(f"cannot read a notebook from {type(notebook).__name__}",
+                       hint="pass a path or an nbformat NotebookNode")
+
+
+def _notebook_query(query, nb, active_cell: str | None, root: str | None, nb_path: Path | None) -> None:
+    """Add what the notebook says to the ranking query: code near the user counts more."""
+    from .notebook import cell_views, focus_index
+
+    views = cell_views(nb)
+    if not views:
+        return
+    focus = focus_index(views, active_cell)
+    for k, v in enumerate(views):
+        near = abs(k - focus) <= 2
+        if v.kind == "code":
+            query.add_code(v.source, 0.5 if near else 0.15)
+            for mod in _imported_modules(v.source):
+                query.seed_paths[mod] += 1.0 if near else 0.5
+        elif v.kind == "markdown" and near:
+            query.add_text(v.source, 0.3)
+        for o in v.outputs:
+            if o.get("output_type") == "error":
+                query.add_text(f"{o.get('ename', '')} {o.get('evalue', '')}", 0.6 if near else 0.3)
+                _traceback_seeds(query, "\n".join(o.get("traceback") or []), root)
+
+
+_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+([\w, ()]+)|import\s+([\w., ]+))", re.M)
+
+
+def _imported_modules(code: str) -> list[str]:
+    mods = []
+    for frm, names, plain in _IMPORT.findall(code):
+        if frm:
+            mods.append(frm)
+            mods.extend(f"{frm}.{n.strip()}" for n in names.strip("() ").split(",") if n.strip())
+        else:
+            mods.extend(m.strip().split(" as ")[0] for m in plain.split(",") if m.strip())
+    return mods
+
+
+def _traceback_seeds(query, tb: str, root: str | None) -> None:
+    if not root:
+        return
+    for path in re.findall(r'File "?([^"\n,]+\.py)', re.sub(r"\x1b\[[0-9;]*m", "", tb)):
+        real = os.path.realpath(path)
+        if real.startswith(root + os.sep):
+            query.seed_paths[os.path.relpath(real, root).replace(os.sep, "/")] += 1.5
+
+
+def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict | None = None,
+                  active_cell: str | None = None, budget: int | None = None, model: str | None = None,
+                  *, top: int = MIN_FILES, use_cache: bool = True) -> Context:
+    """Assemble what the model will see. See the module docstring of codex_nb.context."""
+    from ..notebook_io import find_repo_root
+    from .kernel import render_kernel_state
+    from .notebook import render_notebook
+    from .rank import Query, rank_files
+
+    nb, nb_path = _load_notebook(notebook)
+    if repo is None:
+        repo = find_repo_root(nb_path if nb_path is not None else os.getcwd())
+    root = os.path.realpath(os.fspath(repo))
+    if not os.path.isdir(root):
+        raise UsageProblem(f"{repo} is not a directory", hint="pass --repo with the repository root")
+    total = int(budget) if budget else default_budget(model)
+    if total < 100:
+        raise UsageProblem(f"a budget of {total} tokens is too small", hint="use at least a few thousand tokens")
+    split = split_budget(total, has_notebook=nb is not None, has_kernel=bool(kernel_state), has_repo=True)
+    ctx = Context(budget=total, repo=root, cell_ids=[str(c.get("id")) for c in nb.cells] if nb is not None else [])
+    raw_sections: list[tuple[str, str]] = []
+
+    spare = 0
+    if kernel_state:
+        text = render_kernel_state(kernel_state)
+        from .tokens import truncate_to_tokens
+        text = truncate_to_tokens(text, split.kernel)
+        spare += split.kernel - count_tokens(text)
+        raw_sections.append(("kernel", text))
+    if nb is not None:
+        name = nb_path.name if nb_path is not None else ""
+        text = render_notebook(nb, active_cell=active_cell, budget=split.notebook + max(spare, 0), name=name)
+        spare = split.notebook + max(spare, 0) - count_tokens(text)
+        raw_sections.insert(0, ("notebook", text))
+
+    q = Query()
+    q.add_text(query, 1.0)
+    if nb is not None:
+        _notebook_query(q, nb, active_cell, root, nb_path)
+    if kernel_state and kernel_state.get("last_exception"):
+        exc = kernel_state["last_exception"]
+        q.add_text(f"{exc.get('type', '')} {exc.get('message', '')}", 0.6)
+        _traceback_seeds(q, exc.get("traceback", ""), root)
+    repo_text = _repository_section(ctx, root, q, nb_path, split.repository + max(spare, 0), top, use_cache)
+    raw_sections.append(("repository", repo_text))
+
+    for name, text in raw_sections:
+        clean, kinds = redact_text(text)
+        ctx.redactions.extend({"section": name, "kind": k} for k in kinds)
+        ctx.sections.append(Section(name, clean, count_tokens(clean)))
+    for f in ctx.files:
+        f["why"] = redact_text(f["why"])[0]
+    return ctx
+
+
+def _repository_section(ctx: Context, root: str, q, nb_path: Path | None, budget: int, top: int,
+                        use_cache: bool) -> str:
+    from .index import load_index
+    from .rank import rank_files
+    from .snippets import file_snippet
+
+    index = load_index(root, use_memory=use_cache, use_disk=use_cache)
+    st = index.stats
+    ctx.index_stats = {"files": st.files, "parsed": st.parsed, "read": st.read, "reused": st.reused,
+                       "cache": st.cache, "truncated": st.truncated}
+    ctx.problems = [{"path": s.path, "reason": s.reason} for s in index.skipped]
+    exclude = None
+    if nb_path is not None:
+        real = os.path.realpath(nb_path)
+        if real.startswith(root + os.sep):
+            exclude = os.path.relpath(real, root).replace(os.sep, "/")
+    want = max(top, MIN_FILES)
+    ranked = [r for r in rank_files(index, q, top=want + 1) if r.path != exclude][:want]
+    ctx.files = [{"path": r.path, "score": r.score, "why": r.why} for r in ranked]
+    head = [f"Repository {os.path.basename(root)}: {st.files} files indexed"
+            + (f", {len(index.skipped)} with problems" if index.skipped else "")
+            + (" (file limit reached)" if st.truncated else "") + ".",
+            "Most relevant files (best first):"]
+    head += [f"{k}. {r.path} — {r.why}" for k, r in enumerate(ranked[:top], 1)]
+    text = "\n".join(head)
+    remaining = budget - count_tokens(text)
+    shown = 0
+    for r in ranked:
+        if remaining < 120 or shown >= 8:
+            break
+        share = max(int(remaining * (0.45 if shown == 0 else 0.35)), 120)
+        snippet = file_snippet(root, r.path, index.records[r.index], q.terms, share - 20)
+        if not snippet.strip():
+            continue
+        block = f"\n\n--- {r.path} ---\n{snippet}"
+        cost = count_tokens(block)
+        if cost > remaining:
+            continue
+        text += block
+        remaining -= cost
+        shown += 1
+    return text

@@ -1,0 +1,89 @@
+"""Choosing what of a relevant file goes into the context.
+
+Small files go in whole. Large files contribute their best definitions —
+functions, methods, or small classes — chosen by how many request terms they
+contain, with the enclosing class line kept so that a method reads in context.
+"""
+from __future__ import annotations
+
+import os
+
+from .parse import notebook_code
+from .terms import text_terms
+from .tokens import count_tokens, truncate_to_tokens
+
+
+def read_source(root: str, rel: str) -> str | None:
+    """The Python text of a file (code cells joined for a notebook), or None when unreadable."""
+    try:
+        with open(os.path.join(root, rel), "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if rel.endswith(".ipynb"):
+        try:
+            return "\n".join(notebook_code(data)[0])
+        except (ValueError, UnicodeDecodeError):
+            return None
+    if b"\x00" in data[:8192]:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def _numbered(lines: list[str], start: int, end: int) -> str:
+    return "\n".join(lines[start - 1:end])
+
+
+def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int) -> str:
+    """The best part of ``rel`` that fits in ``budget`` tokens, as text with line markers."""
+    source = read_source(root, rel)
+    if source is None or budget < 30:
+        return ""
+    if count_tokens(source) <= budget:
+        return source
+    lines = source.split("\n")
+    defs = record.get("defs") or []
+    classes = {d[0]: d for d in defs if d[1] == "class" and not d[4]}
+    candidates = []
+    for name, kind, start, end, parent in defs:
+        size = end - start + 1
+        if kind == "class" and size > 80:
+            continue  # a big class is represented by its methods
+        body_terms = text_terms(_numbered(lines, start, end))
+        score = sum(min(body_terms.get(t, 0), 3) * w for t, w in query_terms.items())
+        score += 3 * sum(w for t, w in query_terms.items() if t in name.lower())
+        if score > 0:
+            candidates.append((score / (1 + size / 80), start, end, parent))
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    chosen: list[tuple[int, int]] = []
+    used = 0
+    header = record.get("doc") or ""
+    if header:
+        used += count_tokens(header)
+    for _score, start, end, parent in candidates:
+        if any(s <= start and end <= e for s, e in chosen):
+            continue
+        span = [(start, end)]
+        if parent and parent in classes and not any(s == classes[parent][2] for s, _ in chosen):
+            span.insert(0, (classes[parent][2], classes[parent][2]))
+        cost = sum(count_tokens(_numbered(lines, s, e)) + 6 for s, e in span)
+        if used + cost > budget:
+            if not chosen and budget - used > 60:
+                # nothing fits whole: show the head of the best definition
+                s, e = span[-1]
+                text = truncate_to_tokens(_numbered(lines, s, e), budget - used - 10)
+                return f"# lines {s}-{e}\n{text}"
+            continue
+        chosen.extend(span)
+        used += cost
+    if not chosen:
+        return truncate_to_tokens(source, budget)
+    parts = [f'"""{header}"""'] if header else []
+    last = 0
+    for s, e in sorted(set(chosen)):
+        if s <= last:
+            continue
+        parts.append(f"# lines {s}-{e}")
+        parts.append(_numbered(lines, s, e))
+        last = e
+    return "\n".join(parts)
