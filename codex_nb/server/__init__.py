@@ -1,0 +1,49 @@
+"""The Jupyter server extension: authenticated JSON and streaming routes under ``{base_url}/codex-nb/``.
+
+The routes and their schema are listed in :mod:`codex_nb.server.schema`
+(also served at ``GET /codex-nb/schema``). Work that may block — providers,
+papermill, the repository index, file I/O — runs in the extension's own
+thread pool, so the server's event loop keeps serving while many chats stream.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from jupyter_server.utils import url_path_join
+
+from .base import ServerState
+
+
+def setup_handlers(web_app, root_dir: str) -> ServerState:
+    from .chat import CancelHandler, ChatHandler
+    from .handlers import (AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler,
+                           OpsHandler, SchemaHandler, ValidateHandler)
+
+    workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
+    state = ServerState(root_dir=Path(root_dir), executor=ThreadPoolExecutor(workers, thread_name_prefix="codex-nb"))
+    web_app.settings["codex_nb"] = state
+    base = url_path_join(web_app.settings["base_url"], "codex-nb")
+    web_app.add_handlers(".*$", [
+        (url_path_join(base, "schema"), SchemaHandler),
+        (url_path_join(base, "models"), ModelsHandler),
+        (url_path_join(base, "chat"), ChatHandler),
+        (url_path_join(base, "chat", r"([A-Za-z0-9_.-]+)", "cancel"), CancelHandler),
+        (url_path_join(base, "context"), ContextHandler),
+        (url_path_join(base, "ops"), OpsHandler),
+        (url_path_join(base, "validate"), ValidateHandler),
+        (url_path_join(base, "audit"), AuditHandler),
+        (url_path_join(base, "history"), HistoryHandler),
+        (url_path_join(base, "files"), FilesHandler),
+    ])
+    return state
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    setup_handlers(serverapp.web_app, serverapp.root_dir)
+    serverapp.log.info("codex-nb: routes registered under %s", url_path_join(serverapp.base_url, "codex-nb"))
+
+
+# The name older Jupyter servers look for.
+load_jupyter_server_extension = _load_jupyter_server_extension

@@ -1,0 +1,96 @@
+"""Shared handler plumbing: JSON bodies, path checks, error mapping, Server-Sent Events."""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_server.base.handlers import APIHandler
+from tornado.iostream import StreamClosedError
+from tornado.web import HTTPError
+
+from ..errors import CodexError, ConfigurationError, ProviderError
+from .paths import relative_to_root, resolve_in_root
+
+
+@dataclass
+class ServerState:
+    """What the handlers share; one per server, kept in the tornado settings (no module globals)."""
+
+    root_dir: Path
+    executor: ThreadPoolExecutor
+    chats: dict = field(default_factory=dict)  # chat_id -> threading.Event (cancel)
+
+
+def error_status(exc: CodexError) -> int:
+    if isinstance(exc, ProviderError):
+        return 502
+    if isinstance(exc, ConfigurationError):
+        return 400
+    return 400
+
+
+def error_json(exc: BaseException) -> dict:
+    if isinstance(exc, CodexError):
+        return {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    return {"error": type(exc).__name__, "message": str(exc) or type(exc).__name__, "hint": ""}
+
+
+class CodexHandler(APIHandler):
+    @property
+    def codex(self) -> ServerState:
+        return self.settings["codex_nb"]
+
+    def json_body(self) -> dict:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            raise HTTPError(400, reason=f"the request body is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise HTTPError(400, reason="the request body must be a JSON object")
+        return body
+
+    def resolve(self, rel: object, *, must_exist: bool = False) -> Path:
+        return resolve_in_root(self.codex.root_dir, rel, must_exist=must_exist)
+
+    def rel(self, path: Path) -> str:
+        return relative_to_root(self.codex.root_dir, path)
+
+    def write_json(self, obj, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(obj, default=str))
+
+    def fail(self, exc: CodexError) -> None:
+        """A CodexError as a 4xx/5xx JSON answer carrying its message and hint."""
+        self.write_json(error_json(exc), status=error_status(exc))
+
+
+class SSEMixin:
+    """Server-Sent Events over a POST response: ``event: <name>\\ndata: <json>\\n\\n``.
+
+    ``closed`` turns true when the client goes away, so a stream can stop its work.
+    """
+
+    closed = False
+
+    def start_events(self) -> None:
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")  # proxies must not buffer a stream
+
+    async def send_event(self, event: str, data: dict) -> bool:
+        if self.closed:
+            return False
+        self.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n")
+        try:
+            await self.flush()
+        except StreamClosedError:
+            self.closed = True
+            return False
+        return True
+
+    def on_connection_close(self) -> None:
+        self.closed = True
+        super().on_connection_close()

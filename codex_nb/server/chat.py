@@ -1,0 +1,174 @@
+"""The streaming chat route: one request, one Server-Sent-Events stream, one worker thread.
+
+The assistant is synchronous; it runs in the extension's thread pool so the
+event loop never waits on a provider. Deltas cross back to the loop with
+``call_soon_threadsafe`` and are coalesced, so many concurrent chats cost one
+write per loop turn each, not one per token. A chat stops when the client
+disconnects or when ``POST /codex-nb/chat/<id>/cancel`` sets its cancel event.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import threading
+
+import tornado.web
+from tornado.web import HTTPError
+
+from .. import audit
+from ..errors import CodexError
+from . import history
+from .base import CodexHandler, SSEMixin, error_json
+from .requests import ChatRequest, load_notebook_node
+
+MAX_CONTEXT_FILE_CHARS = 20_000
+
+
+def _run_assistant(req: ChatRequest, nb_node, instruction: str, on_delta, cancel: threading.Event):
+    from .. import assistant  # imported on first use: the server must start fast
+
+    return assistant.run(
+        req.kind,
+        instruction,
+        notebook=str(req.notebook_abs),
+        notebook_node=nb_node,
+        model=req.model,
+        kernel_state=req.kernel_state,
+        active_cell=req.active_cell,
+        selected_cells=req.selected_cells or None,
+        on_delta=on_delta,
+        cancel=cancel,
+    )
+
+
+def _proposal_payload(nb_node, proposal) -> dict:
+    from ..edits.diff import proposal_diffs
+
+    return {"proposal": proposal.to_json(), "diffs": proposal_diffs(nb_node, proposal)}
+
+
+def _with_attachments(req: ChatRequest) -> str:
+    """The instruction plus @file / @variable attachments, as text the model reads."""
+    parts = [req.instruction]
+    for item in req.files:
+        try:
+            text = item["abs"].read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            text = f"(cannot be read: {exc.strerror})"
+        if len(text) > MAX_CONTEXT_FILE_CHARS:
+            text = text[:MAX_CONTEXT_FILE_CHARS] + "\n… (truncated)"
+        parts.append(f"\n\nAttached file `{item['path']}`:\n```\n{text}\n```")
+    for var in req.variables:
+        summary = var.get("summary") or "(no summary)"
+        parts.append(f"\n\nAttached variable `{var['name']}`: {summary}")
+    return "".join(parts)
+
+
+class ChatHandler(SSEMixin, CodexHandler):
+    @tornado.web.authenticated
+    async def post(self):
+        req = ChatRequest.parse(self.json_body(), self.resolve)
+        state = self.codex
+        if req.chat_id in state.chats:
+            raise HTTPError(409, reason=f"chat {req.chat_id!r} is already running")
+        loop = asyncio.get_running_loop()
+        try:
+            nb_node = await loop.run_in_executor(state.executor, load_notebook_node, req)
+        except CodexError as exc:
+            return self.fail(exc)
+        cancel = threading.Event()
+        state.chats[req.chat_id] = cancel
+        try:
+            await self._stream(req, nb_node, cancel)
+        finally:
+            state.chats.pop(req.chat_id, None)
+            if self.closed:
+                cancel.set()
+            if not self._finished:
+                self.finish()
+
+    async def _stream(self, req: ChatRequest, nb_node, cancel: threading.Event):
+        state = self.codex
+        loop = asyncio.get_running_loop()
+        rel = req.path
+        user_msg = {"role": "user", "kind": req.kind, "text": req.instruction, "model": req.model,
+                    "context": [{"type": "file", "path": f["path"]} for f in req.files]
+                    + [{"type": "variable", "name": v["name"]} for v in req.variables],
+                    "selected_cells": req.selected_cells, "active_cell": req.active_cell}
+        await loop.run_in_executor(state.executor, history.append, req.notebook_abs, rel, user_msg)
+        assistant_id = "m-" + os.urandom(6).hex()
+        self.start_events()
+        await self.send_event("start", {"chat_id": req.chat_id, "message_id": assistant_id})
+
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def on_delta(text: str) -> None:
+            if text:
+                loop.call_soon_threadsafe(queue.put_nowait, text)
+
+        instruction = _with_attachments(req)
+        future = loop.run_in_executor(
+            state.executor, functools.partial(_run_assistant, req, nb_node, instruction, on_delta, cancel))
+        future.add_done_callback(lambda _f: queue.put_nowait(None))
+
+        while True:
+            item = await queue.get()
+            if item is None:
+                break
+            chunks = [item]
+            while not queue.empty():  # coalesce what arrived while we were writing
+                nxt = queue.get_nowait()
+                if nxt is None:
+                    queue.put_nowait(None)
+                    break
+                chunks.append(nxt)
+            if not await self.send_event("delta", {"text": "".join(chunks)}):
+                cancel.set()  # the client is gone; the worker stops at its next check
+
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an event the panel can show
+            if cancel.is_set():
+                await self.send_event("cancelled", {"chat_id": req.chat_id})
+                await self._remember(req, {"id": assistant_id, "role": "assistant", "kind": req.kind,
+                                           "text": "", "status": "cancelled"})
+                return
+            payload = error_json(exc)
+            self.log.warning("codex-nb chat failed: %s", payload["message"])
+            await self.send_event("error", payload)
+            await self._remember(req, {"id": assistant_id, "role": "assistant", "kind": req.kind,
+                                       "text": "", "error": payload})
+            return
+
+        message = {"id": assistant_id, "role": "assistant", "kind": req.kind, "text": getattr(result, "text", "") or "",
+                   "model": getattr(result, "model", None), "usage": getattr(result, "usage", None),
+                   "proposal": None, "diffs": [], "status": None}
+        proposal = getattr(result, "proposal", None)
+        if proposal is not None and proposal.edits:
+            payload = await loop.run_in_executor(state.executor, _proposal_payload, nb_node, proposal)
+            message.update(payload, status="pending")
+            await self.send_event("proposal", {"message_id": assistant_id, **payload})
+            await loop.run_in_executor(state.executor, functools.partial(
+                audit.record, "propose", req.notebook_abs, notebook=rel, source="panel",
+                proposal_id=proposal.id, model=message["model"], kind=req.kind,
+                instruction_hash=audit.instruction_hash(req.instruction), edits=len(proposal.edits)))
+        if cancel.is_set():
+            message["status"] = message["status"] or "cancelled"
+        await self._remember(req, message)
+        await self.send_event("done", {"message_id": assistant_id, "text": message["text"], "model": message["model"],
+                                       "usage": message["usage"], "cancelled": cancel.is_set()})
+
+    async def _remember(self, req: ChatRequest, message: dict) -> None:
+        await asyncio.get_running_loop().run_in_executor(
+            self.codex.executor, history.append, req.notebook_abs, req.path, message)
+
+
+class CancelHandler(CodexHandler):
+    @tornado.web.authenticated
+    def post(self, chat_id: str):
+        cancel = self.codex.chats.get(chat_id)
+        if cancel is None:
+            raise HTTPError(404, reason=f"no running chat {chat_id!r}")
+        cancel.set()
+        self.write_json({"chat_id": chat_id, "cancelled": True})

@@ -1,0 +1,56 @@
+/**
+ * The `codex_nb.live_apply` comm target: the kernel (the %codex widgets) asks the
+ * front end to change the open notebook, so an accepted proposal goes through the
+ * notebook model (undoable, collaborative) and never behind the editor's back.
+ */
+import type { Kernel, KernelMessage } from '@jupyterlab/services';
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import { applyOps, LiveOp } from './ops';
+
+export const COMM_TARGET = 'codex_nb.live_apply';
+
+const registered = new WeakSet<Kernel.IKernelConnection>();
+
+/** Register the target on the panel's kernel now and whenever the kernel changes. */
+export function watchPanel(panel: NotebookPanel): void {
+  const session = panel.sessionContext;
+  const register = (kernel: Kernel.IKernelConnection | null | undefined) => {
+    if (!kernel || registered.has(kernel)) {
+      return;
+    }
+    registered.add(kernel);
+    kernel.registerCommTarget(COMM_TARGET, (comm, _open) => {
+      comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => handleMessage(panel, comm, msg);
+    });
+  };
+  register(session.session?.kernel);
+  session.kernelChanged.connect((_, args) => register(args.newValue));
+}
+
+function handleMessage(panel: NotebookPanel, comm: Kernel.IComm, msg: KernelMessage.ICommMsgMsg): void {
+  const data = (msg.content.data ?? {}) as any;
+  const model = panel.content.model;
+  const reply = (ok: boolean, reason: string | null) =>
+    comm.send({
+      type: 'result',
+      request_id: data.request_id ?? null,
+      ok,
+      reason,
+      notebook: model ? (model.toJSON() as any) : null,
+      path: panel.context.path
+    });
+  if (!model) {
+    reply(false, 'the notebook is not loaded');
+    return;
+  }
+  if (data.type === 'snapshot') {
+    reply(true, null);
+    return;
+  }
+  if (data.type !== 'apply') {
+    reply(false, `unknown message type ${JSON.stringify(data.type)}`);
+    return;
+  }
+  const result = applyOps(model, (data.ops ?? []) as LiveOp[]);
+  reply(result.ok, result.reason);
+}
