@@ -9,6 +9,7 @@ not break the context of the rest of the repository.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -136,6 +137,10 @@ def walk_repo(root: str, *, max_files: int = DEFAULT_MAX_FILES) -> WalkResult:
                 st = entry.stat()
             except OSError as exc:
                 result.skipped.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                # a FIFO or device named *.py would block or never end when read
+                result.skipped.append(Skipped(rel, "not a regular file"))
                 continue
             limit = MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_FILE_BYTES
             if st.st_size > limit:

@@ -1,0 +1,1 @@
+"""A tiny order-processing package used as a test repository."""
