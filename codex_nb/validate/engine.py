@@ -80,6 +80,7 @@ class _Watch:
         self.started_at = 0.0
         self.ran: list[str] = []
         self.cells: dict[str, dict] = {}  # live cells of the run; nbclient fills their outputs in place
+        self.log = None  # file receiving the kernel process's stdout and stderr
         self._lock = threading.Lock()
 
     def _emit(self, event: dict) -> None:
@@ -154,11 +155,17 @@ def _kill(km) -> None:
 def _register_engine() -> None:
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
-    from papermill.log import logger
+    import logging
+
     from papermill.utils import merge_kwargs, remove_args
 
     if ENGINE_NAME in papermill_engines._engines:
         return
+    # nbclient logs kernel deaths and timeouts as errors; the report carries them, so the
+    # log would only print them twice on the user's terminal.
+    logger = logging.getLogger("codex_nb.validate.kernel")
+    logger.propagate = False
+    logger.addHandler(logging.NullHandler())
 
     class ValidationEngine(NBClientEngine):
         """NBClientEngine that starts the kernel in a given directory and reports to a _Watch."""
@@ -181,6 +188,10 @@ def _register_engine() -> None:
                 client.on_cell_executed = watch.on_cell_executed
                 client.on_notebook_start = lambda **_: watch.kernel_started(client.km)
             start = {"cwd": kernel_cwd} if kernel_cwd else {}
+            if watch is not None and watch.log is not None:
+                # The kernel's own stdout/stderr (crash messages, C-level prints) go to a log
+                # in the temporary directory instead of the caller's terminal.
+                start.update(stdout=watch.log, stderr=watch.log)
             return client.execute(**start)
 
     papermill_engines.register(ENGINE_NAME, ValidationEngine)
@@ -244,6 +255,8 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
     dst = workdir / "validate-output.ipynb"
     src.write_text(nbformat.writes(prepare_copy(nb, selected)), encoding="utf-8")
     watch = _Watch(selected, original_index, progress, cell_timeout, total_timeout)
+    log_path = workdir / "kernel.log"
+    watch.log = open(log_path, "wb")
     timer = None
     if total_timeout:
         timer = threading.Timer(total_timeout + WATCHDOG_GRACE, watch.expire)
@@ -271,6 +284,11 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
     finally:
         if timer is not None:
             timer.cancel()
+        watch.log.close()
+    if outcome.failure and outcome.failure["kind"] == "kernel_died":
+        tail = _log_tail(log_path)
+        if tail:
+            outcome.failure["message"] += f"; the kernel's last words: {tail}"
     outcome.ran = list(watch.ran)
     outcome.outputs = {cid: list(cell.get("outputs", [])) for cid, cell in watch.cells.items()}
     if outcome.failure and outcome.failure["kind"] != "error" and progress is not None:
@@ -279,6 +297,16 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
                   "total": watch.total, "ename": outcome.failure["ename"],
                   "evalue": outcome.failure["evalue"]})
     return outcome
+
+
+def _log_tail(path: Path, limit: int = 600) -> str:
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    # ipykernel warns about TCP transport on every start; that is noise here.
+    lines = [ln for ln in text.splitlines() if ln.strip() and "running over TCP" not in ln]
+    return " | ".join(lines)[-limit:]
 
 
 def _timeout_failure(watch: _Watch, exc, cell_timeout, total_timeout) -> dict:

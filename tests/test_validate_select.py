@@ -1,0 +1,195 @@
+"""Def-use analysis and targeted cell selection, checked against hand-computed sets (no kernel)."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from codex_nb.validate.defuse import analyse_source
+from codex_nb.validate.select import SelectionError, select_full, select_targeted
+
+
+def notebook(*sources, tags=None):
+    """Cells c0, c1, … with the given sources; ``tags`` maps a position to its tag list."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = []
+    for i, src in enumerate(sources):
+        if isinstance(src, tuple):  # ("markdown", text)
+            nb.cells.append(nbformat.v4.new_markdown_cell(src[1], id=f"c{i}"))
+            continue
+        cell = nbformat.v4.new_code_cell(src, id=f"c{i}")
+        if tags and i in tags:
+            cell.metadata["tags"] = tags[i]
+        nb.cells.append(cell)
+    return nb
+
+
+def ids(*numbers):
+    return [f"c{n}" for n in numbers]
+
+
+# A small analysis notebook; the comments give each cell's reads and writes.
+PIPELINE = notebook(
+    "import numpy as np",        # 0  w: np
+    "%matplotlib inline",        # 1  setup
+    "a = np.ones(3)",            # 2  r: np        w: a
+    "b = a * 2",                 # 3  r: a         w: b
+    "c = 5",                     # 4               w: c
+    "d = c + 1",                 # 5  r: c         w: d
+    "print(b)",                  # 6  r: b
+    "e = 7",                     # 7               w: e
+    "b.sort()",                  # 8  r: b         mutates b
+    "print(b, d)",               # 9  r: b, d
+)
+
+
+@pytest.mark.parametrize("changed, expected", [
+    (["c3"], ids(0, 1, 2, 3, 4, 5, 6, 8, 9)),   # b's readers (6, 8, 9) and 9's other input d
+    (["c5"], ids(0, 1, 2, 3, 4, 5, 8, 9)),      # d's reader 9 needs b (3, 8) and its inputs
+    (["c7"], ids(1, 7)),                        # independent: only the set-up magic before it
+    (["c4"], ids(0, 1, 2, 3, 4, 5, 8, 9)),      # c → d → 9
+    (["c6"], ids(0, 1, 2, 3, 6)),               # a pure reader: its upstream only
+])
+def test_targeted_selection_matches_hand_computed_sets(changed, expected):
+    selection = select_targeted(PIPELINE, changed)
+    assert selection.cell_ids == expected
+    assert selection.mode == "targeted" and selection.widened is None
+    assert set(selection.reasons) == set(expected)
+    assert all(selection.reasons[c] == "edited" for c in changed)
+
+
+def test_reasons_say_which_names_link_the_cells():
+    reasons = select_targeted(PIPELINE, ["c5"]).reasons
+    assert reasons["c9"] == "reads d bound by cell #6 (c5)"
+    assert reasons["c4"] == "binds c read by cell #6 (c5)"
+    assert reasons["c8"] == "binds b read by cell #10 (c9)"
+    assert reasons["c1"] == "sets up the kernel with %matplotlib"
+
+
+def test_a_rebinding_stops_earlier_definitions_from_reaching():
+    nb = notebook("x = 1", "x = 2", "print(x)", "y = x + 1")
+    assert select_targeted(nb, ["c0"]).cell_ids == ids(0)  # cell 1 rebinds x: 2 and 3 never see cell 0
+    assert select_targeted(nb, ["c3"]).cell_ids == ids(1, 3)
+
+
+def test_conditional_and_augmented_bindings_keep_the_chain():
+    nb = notebook("x = 1", "if flag:\n    x = 2", "x += 1", "print(x)", "flag = True")
+    # 3 reads x from 2 (augmented: reads and rebinds), 2 reads x from 1 (conditional) and 0.
+    assert select_targeted(nb, ["c3"]).cell_ids == ids(0, 1, 2, 3)
+    assert select_targeted(nb, ["c0"]).cell_ids == ids(0, 1, 2, 3)
+
+
+def test_functions_read_globals_at_call_time():
+    nb = notebook("scale = 3", "def f(v):\n    return v * scale", "other = 1", "print(f(2))")
+    assert select_targeted(nb, ["c0"]).cell_ids == ids(0, 1, 3)
+    assert select_targeted(nb, ["c3"]).cell_ids == ids(0, 1, 3)
+
+
+def test_subscript_and_attribute_stores_are_mutations():
+    nb = notebook("d = {}", "d['k'] = 1", "d2 = 5", "print(d['k'])")
+    assert select_targeted(nb, ["c3"]).cell_ids == ids(0, 1, 3)
+    assert select_targeted(nb, ["c1"]).cell_ids == ids(0, 1, 3)
+
+
+def test_method_calls_on_modules_are_not_mutations():
+    nb = notebook("import math", "r = math.sqrt(4)", "s = math.floor(2.5)", "print(s)")
+    assert select_targeted(nb, ["c1"]).cell_ids == ids(0, 1)
+
+
+def test_ipython_syntax_goes_through_ipythons_transformers():
+    nb = notebook(
+        "files = !ls",                   # 0 binds files
+        "pattern = '*.py'",              # 1
+        "other = '-l'",                  # 2
+        "!ls {pattern} $other",          # 3 reads pattern, other
+        "%time total = len(files)",      # 4 binds total, reads files
+        "%%capture cap\nprint(total)",   # 5 binds cap, reads total
+        "cap.show()",                    # 6
+    )
+    assert select_targeted(nb, ["c6"]).cell_ids == ids(0, 4, 5, 6)
+    assert select_targeted(nb, ["c0"]).cell_ids == ids(0, 4, 5, 6)
+    assert select_targeted(nb, ["c1"]).cell_ids == ids(1, 2, 3)
+
+
+@pytest.mark.parametrize("source, why", [
+    ("exec('z = 1')", "calls exec()"),
+    ("from os.path import *", "star import from os.path"),
+    ("globals()['z'] = 1", "uses globals()"),
+    ("%run helper.py", "%run runs another file"),
+    ("%%writefile helper.py\nz = 1", "%writefile writes a file"),
+    ("%unknownmagic x", "%unknownmagic is a magic whose effect"),
+    ("vars()['z'] = 2", "calls vars()"),
+    ("def broken(:\n    pass", "does not parse"),
+])
+def test_uncertain_cells_widen_to_a_full_run_and_say_why(source, why):
+    nb = notebook("x = 1", source, "y = 2")
+    selection = select_targeted(nb, ["c2"])
+    assert selection.mode == "full" and selection.cell_ids == ids(0, 1, 2)
+    assert why in selection.widened and "cell #2 (c1)" in selection.widened
+    assert all(r.startswith("full run:") for r in selection.reasons.values())
+
+
+def test_skip_tagged_cells_never_run_and_bind_nothing():
+    nb = notebook("x = 1", "x = 99\nraise SystemExit", "print(x)", tags={1: ["codex-skip"]})
+    selection = select_targeted(nb, ["c2"])
+    assert selection.cell_ids == ids(0, 2)
+    assert selection.skipped == {"c1": "tagged codex-skip"}
+    assert select_full(nb).cell_ids == ids(0, 2)
+    assert select_full(nb, skip_tags=("slow",)).cell_ids == ids(0, 1, 2)
+
+
+def test_the_parameters_cell_runs_before_selected_cells():
+    nb = notebook("n = 10", "unrelated = 1", "print('hi')", tags={0: ["parameters"]})
+    selection = select_targeted(nb, ["c2"])
+    assert selection.cell_ids == ids(0, 2)
+    assert selection.reasons["c0"] == "papermill parameters cell"
+
+
+def test_markdown_edits_run_nothing_and_empty_cells_are_ignored():
+    nb = notebook("x = 1", ("markdown", "# notes"), "", "y = 2")
+    assert select_targeted(nb, ["c1"]).cell_ids == []
+    assert select_full(nb).cell_ids == ids(0, 3)
+
+
+def test_readers_of_names_the_edit_removed_run_when_the_old_notebook_is_known():
+    # Without an earlier binding, the reader of df fails in a fresh kernel either way, so it runs.
+    after = notebook("x = 1", "frame = x", "print(df)")
+    assert select_targeted(after, ["c1"]).cell_ids == ids(0, 1, 2)
+    # With an earlier binding, only the old notebook tells that cell 2's df came from cell 1.
+    before = notebook("df = 0", "df = 1", "print(df)")
+    after = notebook("df = 0", "frame = 1", "print(df)")
+    assert select_targeted(after, ["c1"]).cell_ids == ids(1)
+    selection = select_targeted(after, ["c1"], previous=before)
+    assert selection.cell_ids == ids(0, 1, 2)
+    assert selection.reasons["c2"] == "reads df, which the edit changed or removed"
+
+
+def test_unknown_or_missing_changed_ids_are_usage_errors():
+    with pytest.raises(SelectionError) as info:
+        select_targeted(PIPELINE, ["nope"])
+    assert info.value.fields["unknown"] == ["nope"] and info.value.exit_code == 2
+    with pytest.raises(SelectionError):
+        select_targeted(PIPELINE, [])
+
+
+@pytest.mark.parametrize("source, defines, kills, uses", [
+    ("x = 1\nprint(x)", {"x"}, {"x"}, {"print"}),
+    ('df["a"] = 1', {"df"}, set(), {"df"}),
+    ("a, (b, *c) = t", {"a", "b", "c"}, {"a", "b", "c"}, {"t"}),
+    ("del x", {"x"}, {"x"}, {"x"}),
+    ("[k * q for k in items]", set(), set(), {"items", "q"}),
+    ("class A(Base):\n    v = w", {"A"}, {"A"}, {"Base", "w"}),
+    ("def f():\n    global g\n    g = 1", {"f", "g"}, {"f"}, set()),
+    ("import numpy as np, os.path", {"np", "os"}, {"np", "os"}, set()),
+    ("%timeit -n 3 -r 1 f(x)", set(), set(), {"f", "x"}),
+    ("%%bash --out listing\nls", {"listing"}, {"listing"}, set()),
+    ("with open(p) as fh:\n    text = fh.read()", {"fh", "text"}, set(), {"open", "p", "fh"}),
+])
+def test_cell_facts(source, defines, kills, uses):
+    facts = analyse_source(source)
+    assert (facts.defines, facts.kills, facts.uses) == (defines, kills, uses)
+    assert facts.opaque is None
+
+
+def test_setup_magics_are_recognised():
+    for line in ("%cd data", "%pip install tqdm", "%load_ext autoreload", "%env MODE=fast"):
+        assert analyse_source(line).setup, line
