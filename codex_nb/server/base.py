@@ -46,9 +46,9 @@ class CodexHandler(APIHandler):
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError as exc:
-            raise HTTPError(400, reason=f"the request body is not JSON: {exc}") from None
+            raise HTTPError(400, f"the request body is not JSON: {exc}") from None
         if not isinstance(body, dict):
-            raise HTTPError(400, reason="the request body must be a JSON object")
+            raise HTTPError(400, "the request body must be a JSON object")
         return body
 
     def resolve(self, rel: object, *, must_exist: bool = False) -> Path:

@@ -16,7 +16,6 @@ import threading
 import tornado.web
 from tornado.web import HTTPError
 
-from .. import audit
 from ..errors import CodexError
 from . import history
 from .base import CodexHandler, SSEMixin, error_json
@@ -25,18 +24,19 @@ from .requests import ChatRequest, load_notebook_node
 MAX_CONTEXT_FILE_CHARS = 20_000
 
 
-def _run_assistant(req: ChatRequest, nb_node, instruction: str, on_delta, cancel: threading.Event):
+def _run_assistant(req: ChatRequest, nb_node, extra_context: str | None, on_delta, cancel: threading.Event):
     from .. import assistant  # imported on first use: the server must start fast
 
     return assistant.run(
         req.kind,
-        instruction,
+        req.instruction,
         notebook=str(req.notebook_abs),
         notebook_node=nb_node,
         model=req.model,
         kernel_state=req.kernel_state,
         active_cell=req.active_cell,
         selected_cells=req.selected_cells or None,
+        extra_context=extra_context,
         on_delta=on_delta,
         cancel=cancel,
     )
@@ -48,9 +48,9 @@ def _proposal_payload(nb_node, proposal) -> dict:
     return {"proposal": proposal.to_json(), "diffs": proposal_diffs(nb_node, proposal)}
 
 
-def _with_attachments(req: ChatRequest) -> str:
-    """The instruction plus @file / @variable attachments, as text the model reads."""
-    parts = [req.instruction]
+def _attachments(req: ChatRequest) -> str | None:
+    """@file / @variable attachments, as text the model reads (None when there are none)."""
+    parts: list[str] = []
     for item in req.files:
         try:
             text = item["abs"].read_text(encoding="utf-8", errors="replace")
@@ -62,7 +62,7 @@ def _with_attachments(req: ChatRequest) -> str:
     for var in req.variables:
         summary = var.get("summary") or "(no summary)"
         parts.append(f"\n\nAttached variable `{var['name']}`: {summary}")
-    return "".join(parts)
+    return "".join(parts).strip() or None
 
 
 class ChatHandler(SSEMixin, CodexHandler):
@@ -71,7 +71,7 @@ class ChatHandler(SSEMixin, CodexHandler):
         req = ChatRequest.parse(self.json_body(), self.resolve)
         state = self.codex
         if req.chat_id in state.chats:
-            raise HTTPError(409, reason=f"chat {req.chat_id!r} is already running")
+            raise HTTPError(409, f"chat {req.chat_id!r} is already running")
         loop = asyncio.get_running_loop()
         try:
             nb_node = await loop.run_in_executor(state.executor, load_notebook_node, req)
@@ -107,9 +107,8 @@ class ChatHandler(SSEMixin, CodexHandler):
             if text:
                 loop.call_soon_threadsafe(queue.put_nowait, text)
 
-        instruction = _with_attachments(req)
         future = loop.run_in_executor(
-            state.executor, functools.partial(_run_assistant, req, nb_node, instruction, on_delta, cancel))
+            state.executor, functools.partial(_run_assistant, req, nb_node, _attachments(req), on_delta, cancel))
         future.add_done_callback(lambda _f: queue.put_nowait(None))
 
         while True:
@@ -141,20 +140,20 @@ class ChatHandler(SSEMixin, CodexHandler):
                                        "text": "", "error": payload})
             return
 
+        if getattr(result, "cancelled", False):
+            await self.send_event("cancelled", {"chat_id": req.chat_id})
+            await self._remember(req, {"id": assistant_id, "role": "assistant", "kind": req.kind,
+                                       "text": result.text or "", "status": "cancelled"})
+            return
+        usage = result.to_json()["usage"] if hasattr(result, "to_json") else None
         message = {"id": assistant_id, "role": "assistant", "kind": req.kind, "text": getattr(result, "text", "") or "",
-                   "model": getattr(result, "model", None), "usage": getattr(result, "usage", None),
+                   "model": getattr(result, "model", None), "usage": usage,
                    "proposal": None, "diffs": [], "status": None}
         proposal = getattr(result, "proposal", None)
         if proposal is not None and proposal.edits:
             payload = await loop.run_in_executor(state.executor, _proposal_payload, nb_node, proposal)
             message.update(payload, status="pending")
             await self.send_event("proposal", {"message_id": assistant_id, **payload})
-            await loop.run_in_executor(state.executor, functools.partial(
-                audit.record, "propose", req.notebook_abs, notebook=rel, source="panel",
-                proposal_id=proposal.id, model=message["model"], kind=req.kind,
-                instruction_hash=audit.instruction_hash(req.instruction), edits=len(proposal.edits)))
-        if cancel.is_set():
-            message["status"] = message["status"] or "cancelled"
         await self._remember(req, message)
         await self.send_event("done", {"message_id": assistant_id, "text": message["text"], "model": message["model"],
                                        "usage": message["usage"], "cancelled": cancel.is_set()})
@@ -169,6 +168,6 @@ class CancelHandler(CodexHandler):
     def post(self, chat_id: str):
         cancel = self.codex.chats.get(chat_id)
         if cancel is None:
-            raise HTTPError(404, reason=f"no running chat {chat_id!r}")
+            raise HTTPError(404, f"no running chat {chat_id!r}")
         cancel.set()
         self.write_json({"chat_id": chat_id, "cancelled": True})

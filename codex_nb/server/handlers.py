@@ -20,11 +20,10 @@ DECISIONS = ("accept", "reject", "apply", "rollback", "validate", "fix", "cancel
 
 
 def _node(nb_json: dict | None, path):
-    import nbformat
+    from .requests import node_from_json
+    from ..notebook_io import read_notebook
 
-    from ..notebook_io import ensure_cell_ids, read_notebook
-
-    return ensure_cell_ids(nbformat.from_dict(nb_json)) if nb_json is not None else read_notebook(path)
+    return node_from_json(nb_json) if nb_json is not None else read_notebook(path)
 
 
 async def _in_pool(handler: CodexHandler, fn, *args, **kwargs):
@@ -58,13 +57,15 @@ class ContextHandler(CodexHandler):
         path = self.resolve(rel)
         nb_json = notebook_json(body)
         if nb_json is None and not path.exists():
-            raise HTTPError(404, reason=f"{rel!r} does not exist")
+            raise HTTPError(404, f"{rel!r} does not exist")
         query = _str(body, "query", default="") or ""
 
         def preview():
             from ..context import build_context
 
-            return build_context(notebook=_node(nb_json, path), query=query, repo=None).to_json()
+            from ..notebook_io import find_repo_root
+
+            return build_context(notebook=_node(nb_json, path), query=query, repo=find_repo_root(path.parent)).to_json()
 
         try:
             self.write_json({"path": rel, "context": await _in_pool(self, preview)})
@@ -82,13 +83,13 @@ class OpsHandler(CodexHandler):
         path = self.resolve(rel)
         nb_json = notebook_json(body)
         if nb_json is None:
-            raise HTTPError(400, reason="'notebook' (the live notebook content) is required")
+            raise HTTPError(400, "'notebook' (the live notebook content) is required")
         raw = body.get("proposal")
         if not isinstance(raw, dict):
-            raise HTTPError(400, reason="'proposal' must be a proposal object")
+            raise HTTPError(400, "'proposal' must be a proposal object")
         indexes = body.get("edit_indexes")
         if indexes is not None and (not isinstance(indexes, list) or not all(isinstance(i, int) for i in indexes)):
-            raise HTTPError(400, reason="'edit_indexes' must be a list of integers")
+            raise HTTPError(400, "'edit_indexes' must be a list of integers")
 
         def plan():
             from ..edits.live_ops import inverse_ops, proposal_ops
@@ -97,7 +98,7 @@ class OpsHandler(CodexHandler):
             proposal = Proposal.from_json(raw)
             if indexes is not None:
                 if any(i < 0 or i >= len(proposal.edits) for i in indexes):
-                    raise HTTPError(400, reason="'edit_indexes' names an edit the proposal does not have")
+                    raise HTTPError(400, "'edit_indexes' names an edit the proposal does not have")
                 proposal = dataclasses.replace(proposal, edits=tuple(proposal.edits[i] for i in sorted(set(indexes))))
             nb = _node(nb_json, path)
             return {"proposal_id": proposal.id, "ops": proposal_ops(nb, proposal), "inverse": inverse_ops(nb, proposal),
@@ -129,12 +130,15 @@ class ValidateHandler(SSEMixin, CodexHandler):
         path = self.resolve(rel)
         nb_json = notebook_json(body)
         if nb_json is None and not path.exists():
-            raise HTTPError(404, reason=f"{rel!r} does not exist")
+            raise HTTPError(404, f"{rel!r} does not exist")
         changed = _str_list(body, "changed")
         mode = _str(body, "mode", default="targeted")
         if mode not in ("targeted", "full"):
-            raise HTTPError(400, reason="'mode' must be 'targeted' or 'full'")
+            raise HTTPError(400, "'mode' must be 'targeted' or 'full'")
         proposal_id = _str(body, "proposal_id")
+        previous = body.get("previous")
+        if previous is not None and not (isinstance(previous, dict) and isinstance(previous.get("cells"), list)):
+            raise HTTPError(400, "'previous' must be nbformat JSON of the notebook before the edit")
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
@@ -145,7 +149,8 @@ class ValidateHandler(SSEMixin, CodexHandler):
             from ..validate import validate_notebook
 
             return validate_notebook(_node(nb_json, path), changed=changed or None, mode=mode,
-                                     cwd=str(path.parent), progress=progress).to_json()
+                                     cwd=str(path.parent), progress=progress,
+                                     previous=_node(previous, path) if previous else None).to_json()
 
         self.start_events()
         await self.send_event("start", {"path": rel, "mode": mode})
@@ -161,7 +166,7 @@ class ValidateHandler(SSEMixin, CodexHandler):
         except Exception as exc:  # noqa: BLE001 - reported to the panel as an event
             await self.send_event("error", error_json(exc))
             return self.finish()
-        await _in_pool(self, audit.record, "validate", path, notebook=rel, source="panel", proposal_id=proposal_id,
+        await _in_pool(self, audit.record, "validate", path, notebook=str(path), path=rel, source="panel", proposal_id=proposal_id,
                        ok=result.get("ok"), mode=mode, changed=changed)
         await self.send_event("result", result)
         self.finish()
@@ -173,7 +178,7 @@ class AuditHandler(CodexHandler):
         rel = self.get_argument("path")
         path = self.resolve(rel)
         limit = self.get_argument("limit", None)
-        entries = await _in_pool(self, audit.read, path, notebook=rel, limit=int(limit) if limit else None)
+        entries = await _in_pool(self, audit.read, path, notebook=str(path), limit=int(limit) if limit else None)
         self.write_json({"path": rel, "entries": entries})
 
     @tornado.web.authenticated
@@ -184,13 +189,15 @@ class AuditHandler(CodexHandler):
         path = self.resolve(rel)
         event = _str(body, "event", required=True)
         if event not in DECISIONS:
-            raise HTTPError(400, reason=f"'event' must be one of {', '.join(DECISIONS)}")
+            raise HTTPError(400, f"'event' must be one of {', '.join(DECISIONS)}")
         fields = body.get("fields") or {}
         if not isinstance(fields, dict):
-            raise HTTPError(400, reason="'fields' must be an object")
+            raise HTTPError(400, "'fields' must be an object")
         proposal_id = _str(body, "proposal_id")
-        entry = await _in_pool(self, audit.record, event, path, notebook=rel, source="panel",
-                               proposal_id=proposal_id, **{k: v for k, v in fields.items() if k not in ("event", "notebook")})
+        # Same "notebook" key as the assistant's own records (the absolute path), so one read finds both.
+        entry = await _in_pool(self, audit.record, event, path, notebook=str(path), path=rel, source="panel",
+                               proposal_id=proposal_id,
+                               **{k: v for k, v in fields.items() if k not in ("event", "notebook", "path", "source")})
         message_id = _str(body, "message_id")
         status = _str(body, "status")
         if message_id and status:

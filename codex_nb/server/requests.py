@@ -18,17 +18,17 @@ def _str(body: dict, key: str, *, required: bool = False, default=None) -> str |
     value = body.get(key, default)
     if value is None:
         if required:
-            raise HTTPError(400, reason=f"'{key}' is required")
+            raise HTTPError(400, f"'{key}' is required")
         return None
     if not isinstance(value, str):
-        raise HTTPError(400, reason=f"'{key}' must be a string")
+        raise HTTPError(400, f"'{key}' must be a string")
     return value
 
 
 def _str_list(body: dict, key: str) -> list[str]:
     value = body.get(key) or []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise HTTPError(400, reason=f"'{key}' must be a list of strings")
+        raise HTTPError(400, f"'{key}' must be a list of strings")
     return value
 
 
@@ -37,7 +37,7 @@ def notebook_json(body: dict) -> dict | None:
     if nb is None:
         return None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise HTTPError(400, reason="'notebook' must be nbformat JSON (an object with a 'cells' list)")
+        raise HTTPError(400, "'notebook' must be nbformat JSON (an object with a 'cells' list)")
     return nb
 
 
@@ -60,51 +60,58 @@ class ChatRequest:
     def parse(cls, body: dict, resolve: Callable[..., Path]) -> "ChatRequest":
         kind = _str(body, "kind", default="propose")
         if kind not in KINDS:
-            raise HTTPError(400, reason=f"'kind' must be one of {', '.join(KINDS)}")
+            raise HTTPError(400, f"'kind' must be one of {', '.join(KINDS)}")
         instruction = _str(body, "instruction", default="") or ""
         if not instruction.strip() and kind in ("propose", "ask"):
-            raise HTTPError(400, reason="'instruction' must not be empty")
+            raise HTTPError(400, "'instruction' must not be empty")
         if len(instruction) > MAX_INSTRUCTION_CHARS:
-            raise HTTPError(400, reason=f"'instruction' is longer than {MAX_INSTRUCTION_CHARS} characters")
+            raise HTTPError(400, f"'instruction' is longer than {MAX_INSTRUCTION_CHARS} characters")
         rel = _str(body, "path", required=True)
         nb_abs = resolve(rel)
         if not rel.endswith(".ipynb"):
-            raise HTTPError(400, reason="'path' must name a .ipynb notebook")
+            raise HTTPError(400, "'path' must name a .ipynb notebook")
         chat_id = _str(body, "chat_id") or "c-" + os.urandom(6).hex()
         if not _CHAT_ID.match(chat_id):
-            raise HTTPError(400, reason="'chat_id' may hold only letters, digits, '_', '.', '-' (at most 64)")
+            raise HTTPError(400, "'chat_id' may hold only letters, digits, '_', '.', '-' (at most 64)")
         kernel_state = body.get("kernel_state")
         if kernel_state is not None and not isinstance(kernel_state, dict):
-            raise HTTPError(400, reason="'kernel_state' must be an object")
+            raise HTTPError(400, "'kernel_state' must be an object")
         files, variables = [], []
         context = body.get("context") or []
         if not isinstance(context, list):
-            raise HTTPError(400, reason="'context' must be a list")
+            raise HTTPError(400, "'context' must be a list")
         for item in context:
             if not isinstance(item, dict) or item.get("type") not in ("file", "variable"):
-                raise HTTPError(400, reason="each 'context' item is {'type': 'file', 'path'} or {'type': 'variable', 'name'}")
+                raise HTTPError(400, "each 'context' item is {'type': 'file', 'path'} or {'type': 'variable', 'name'}")
             if item["type"] == "file":
                 path = resolve(item.get("path"), must_exist=True)
                 if not path.is_file():
-                    raise HTTPError(400, reason=f"{item.get('path')!r} is not a file")
+                    raise HTTPError(400, f"{item.get('path')!r} is not a file")
                 files.append({"path": item["path"], "abs": path})
             else:
                 name = _str(item, "name", required=True)
                 variables.append({"name": name, "summary": _str(item, "summary", default="")})
         if not nb_abs.exists() and body.get("notebook") is None:
-            raise HTTPError(404, reason=f"{rel!r} does not exist")
+            raise HTTPError(404, f"{rel!r} does not exist")
         return cls(kind=kind, instruction=instruction, path=rel, notebook_abs=nb_abs, chat_id=chat_id,
                    notebook=notebook_json(body), model=_str(body, "model") or None,
                    active_cell=_str(body, "active_cell"), selected_cells=_str_list(body, "selected_cells"),
                    kernel_state=kernel_state, files=files, variables=variables)
 
 
+def node_from_json(nb_json: dict):
+    """A NotebookNode from front-end JSON, read the way files are (multi-line sources joined, ids ensured)."""
+    import json
+
+    from ..notebook_io import parse_notebook
+
+    return parse_notebook(json.dumps(nb_json), origin="the live notebook")
+
+
 def load_notebook_node(req) -> object:
-    """The live notebook sent by the front end when there is one, else the file (cell ids ensured)."""
-    from ..notebook_io import ensure_cell_ids, read_notebook
+    """The live notebook sent by the front end when there is one, else the file."""
+    from ..notebook_io import read_notebook
 
     if req.notebook is not None:
-        import nbformat
-
-        return ensure_cell_ids(nbformat.from_dict(req.notebook))
+        return node_from_json(req.notebook)
     return read_notebook(req.notebook_abs)

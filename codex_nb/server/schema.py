@@ -48,10 +48,10 @@ SCHEMA = {
         },
         "POST /codex-nb/validate": {
             "request": {"path": "str", "notebook": NOTEBOOK, "changed": "[cell id]", "mode": "targeted | full",
-                        "proposal_id": "str | null"},
+                        "proposal_id": "str | null", "previous": "nbformat JSON before the edit (optional; widens targeted runs)"},
             "stream": {"start": {"path": "str", "mode": "str"},
-                       "progress": {"type": "cell_start | cell_done | cell_error", "cell_id": "str", "index": "int", "total": "int"},
-                       "result": "validate_notebook(...).to_json()", "error": {"message": "str", "hint": "str"}},
+                       "progress": {"type": "start | cell_start | cell_done | cell_error | finish", "cell_id": "str", "index": "int", "total": "int"},
+                       "result": "ValidationReport.to_json(): {ok, mode, cells_run, seconds, failed: {cell_id, ename, evalue, message, traceback} | null, drift, …}", "error": {"message": "str", "hint": "str"}},
         },
         "GET /codex-nb/audit?path=&limit=": {"response": {"path": "str", "entries": "[audit entry]"}},
         "POST /codex-nb/audit": {

@@ -155,6 +155,7 @@ export class ProposalView {
       this.setBadge(`cannot apply: ${(err as Error).message}`, 'failed');
       return;
     }
+    const before = model.toJSON();
     const applied = applyOps(model, plan.ops);
     if (!applied.ok) {
       this.setBadge(`not applied: ${applied.reason}`, 'failed');
@@ -164,10 +165,10 @@ export class ProposalView {
     indexes.forEach(i => (this.states[i] = 'accepted'));
     this.lock();
     await this.decide('accept', indexes, this.states.includes('pending') ? null : 'accepted', { applied: true });
-    await this.validate(panel, plan);
+    await this.validate(panel, plan, before);
   }
 
-  private async validate(panel: NotebookPanel, plan: { inverse: LiveOp[]; changed: string[] }): Promise<void> {
+  private async validate(panel: NotebookPanel, plan: { inverse: LiveOp[]; changed: string[] }, before: unknown): Promise<void> {
     const model = panel.content.model!;
     this.setBadge('validating…', 'running');
     let result: any = null;
@@ -176,9 +177,18 @@ export class ProposalView {
       await streamAPI(
         'validate',
         this.options.settings,
-        { path: panel.context.path, notebook: model.toJSON(), changed: plan.changed, mode: 'targeted', proposal_id: this.options.proposal.id },
+        {
+          path: panel.context.path,
+          notebook: model.toJSON(),
+          previous: before,
+          changed: plan.changed,
+          mode: 'targeted',
+          proposal_id: this.options.proposal.id
+        },
         ({ event, data }) => {
-          if (event === 'progress') {
+          if (event === 'progress' && data.type === 'start') {
+            this.setBadge(`validating: ${data.total ?? 0} cell(s) to run`, 'running');
+          } else if (event === 'progress' && data.type?.startsWith('cell_')) {
             const step = `${(data.index ?? 0) + 1}/${data.total ?? '?'}`;
             const what = data.type === 'cell_error' ? 'error in cell' : data.type === 'cell_done' ? 'ran cell' : 'running cell';
             this.setBadge(`validating: ${what} ${step}`, 'running');
@@ -202,23 +212,23 @@ export class ProposalView {
     this.setBadge(text, 'failed');
     await this.decide('rollback', [], rolled.ok ? 'rolled_back' : 'accepted', { reason: failure, rolled_back: rolled.ok });
     const fix = el('button', { class: 'jp-Button codex-button codex-fix', type: 'button' }, 'Fix with Codex') as HTMLButtonElement;
-    fix.addEventListener('click', () => this.options.onFix(failure ?? 'validation failed', result?.error?.cell_id ?? null));
+    fix.addEventListener('click', () => this.options.onFix(failure ?? 'validation failed', result?.failed?.cell_id ?? null));
     this.badge.appendChild(fix);
   }
 }
 
 function summary(result: any): string {
-  const cells = Array.isArray(result?.cells) ? result.cells.length : null;
-  return cells !== null ? ` (${cells} cells)` : '';
+  const ran = Array.isArray(result?.cells_run) ? result.cells_run.length : null;
+  return ran !== null ? ` (${result.mode ?? 'targeted'}, ${ran} cell${ran === 1 ? '' : 's'} ran)` : '';
 }
 
 function describeFailure(result: any): string {
   if (!result) {
     return 'the validation did not finish';
   }
-  const err = result.error ?? result.failure ?? (Array.isArray(result.cells) ? result.cells.find((c: any) => c.error)?.error : null);
-  if (err && typeof err === 'object') {
-    return `${err.ename ?? 'Error'}: ${err.evalue ?? ''}`.trim();
+  const failed = result.failed;
+  if (failed && typeof failed === 'object') {
+    return failed.message || `${failed.ename ?? 'Error'}: ${failed.evalue ?? ''}`.trim();
   }
-  return result.message ?? result.reason ?? 'the notebook failed to run';
+  return 'the notebook failed to run';
 }

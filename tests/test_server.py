@@ -1,0 +1,292 @@
+"""Route tests for the codex-nb server extension (pytest-jupyter's jp_fetch, a real server in-process).
+
+The model is the scripted OpenAI-compatible server on loopback (the `scripted_llm` fixture).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nbformat
+import pytest
+from tornado.httpclient import HTTPClientError
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"codex_nb": True}}}
+
+
+@pytest.fixture
+def notebook(jp_root_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("CODEX_NB_HISTORY_DIR", str(tmp_path / "history"))
+    monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", id="c1"), nbformat.v4.new_code_cell("print(x)", id="c2")]
+    (jp_root_dir / "sub").mkdir()
+    nbformat.write(nb, jp_root_dir / "sub" / "nb.ipynb")
+    (jp_root_dir / "helper.py").write_text("def helper():\n    return 42\n")
+    return nb
+
+
+def events(body: bytes) -> list[tuple[str, dict]]:
+    out = []
+    for block in body.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        name = next(line[6:].strip() for line in block.splitlines() if line.startswith("event:"))
+        data = json.loads("".join(line[5:].strip() for line in block.splitlines() if line.startswith("data:")))
+        out.append((name, data))
+    return out
+
+
+async def post(jp_fetch, route, body, **kw):
+    return await jp_fetch("codex-nb", *route.split("/"), method="POST", body=json.dumps(body), **kw)
+
+
+# -- authentication ----------------------------------------------------------
+
+@pytest.mark.parametrize("method,route,body", [
+    ("GET", "models", None), ("GET", "schema", None), ("POST", "chat", "{}"), ("POST", "validate", "{}"),
+    ("GET", "audit?path=sub/nb.ipynb", None), ("GET", "history?path=sub/nb.ipynb", None), ("POST", "ops", "{}"),
+    ("POST", "context", "{}"), ("GET", "files?prefix=", None), ("POST", "chat/c-1/cancel", "{}"),
+])
+async def test_every_route_requires_the_token(jp_serverapp, http_server_client, jp_base_url, method, route, body):
+    url = f"{jp_base_url}codex-nb/{route}"
+    with pytest.raises(HTTPClientError) as exc:
+        await http_server_client.fetch(url, method=method, body=body)
+    assert exc.value.code == 403
+
+
+# -- schemas and errors ------------------------------------------------------
+
+async def test_schema_lists_every_route(jp_fetch):
+    schema = json.loads((await jp_fetch("codex-nb", "schema")).body)
+    assert schema["version"] == 1
+    for route in ("POST /codex-nb/chat", "POST /codex-nb/validate", "GET /codex-nb/models", "POST /codex-nb/ops"):
+        assert route in schema["routes"]
+
+
+async def test_models_lists_the_configured_default(jp_fetch, scripted_llm):
+    data = json.loads((await jp_fetch("codex-nb", "models")).body)
+    assert data["default"] == "openai:scripted-model"
+    openai = [m for m in data["models"] if m["provider"] == "openai"]
+    assert openai and openai[0]["configured"] is True
+
+
+@pytest.mark.parametrize("body,status,needle", [
+    ({"kind": "propose", "path": "sub/nb.ipynb"}, 400, "instruction"),
+    ({"kind": "dance", "instruction": "x", "path": "sub/nb.ipynb"}, 400, "kind"),
+    ({"instruction": "x"}, 400, "path"),
+    ({"instruction": "x", "path": "sub/missing.ipynb"}, 404, "does not exist"),
+    ({"instruction": "x", "path": "helper.py"}, 400, ".ipynb"),
+    ({"instruction": "x", "path": "sub/nb.ipynb", "context": [{"type": "file", "path": "nope.py"}]}, 404, "does not exist"),
+    ({"instruction": "x", "path": "sub/nb.ipynb", "notebook": {"cells": "no"}}, 400, "nbformat"),
+    ({"instruction": "x", "path": "sub/nb.ipynb", "chat_id": "bad id!"}, 400, "chat_id"),
+])
+async def test_chat_rejects_bad_requests_before_streaming(jp_fetch, notebook, body, status, needle):
+    with pytest.raises(HTTPClientError) as exc:
+        await post(jp_fetch, "chat", body)
+    assert exc.value.code == status
+    assert needle in json.loads(exc.value.response.body)["message"]
+
+
+async def test_body_must_be_a_json_object(jp_fetch, notebook):
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch("codex-nb", "chat", method="POST", body="[1, 2]")
+    assert exc.value.code == 400
+
+
+# -- paths outside the root are refused, never read ---------------------------
+
+@pytest.mark.parametrize("path", ["../outside.ipynb", "/etc/passwd", "sub/../../outside.ipynb", "~/x.ipynb", "link/secret.ipynb"])
+async def test_paths_outside_the_root_are_refused(jp_fetch, jp_root_dir, notebook, tmp_path, path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    nbformat.write(notebook, outside / "secret.ipynb")
+    (jp_root_dir / "link").symlink_to(outside)
+    requests = [
+        ("chat", {"instruction": "x", "path": path}),
+        ("chat", {"instruction": "x", "path": "sub/nb.ipynb", "context": [{"type": "file", "path": path}]}),
+        ("validate", {"path": path}),
+        ("context", {"path": path, "query": "x"}),
+        ("ops", {"path": path, "notebook": {"cells": []}, "proposal": {}}),
+        ("audit", {"path": path, "event": "accept"}),
+    ]
+    for route, body in requests:
+        with pytest.raises(HTTPClientError) as exc:
+            await post(jp_fetch, route, body)
+        assert exc.value.code in (400, 403), (route, exc.value.code)
+    for route in ("audit", "history"):
+        with pytest.raises(HTTPClientError) as exc:
+            await jp_fetch("codex-nb", route, params={"path": path})
+        assert exc.value.code in (400, 403)
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch("codex-nb", "files", params={"prefix": "../"})
+    assert exc.value.code in (400, 403)
+
+
+# -- streaming ---------------------------------------------------------------
+
+async def test_ask_streams_deltas_and_keeps_history(jp_fetch, notebook, scripted_llm):
+    answer = "The variable **x** is one, and the second cell prints it."
+    scripted_llm.queue(answer, chunk_size=4)
+    resp = await post(jp_fetch, "chat", {"kind": "ask", "instruction": "what does this do?", "path": "sub/nb.ipynb",
+                                         "context": [{"type": "file", "path": "helper.py"}]})
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    evs = events(resp.body)
+    names = [n for n, _ in evs]
+    assert names[0] == "start" and names[-1] == "done"
+    deltas = [d["text"] for n, d in evs if n == "delta"]
+    assert len(deltas) > 1 and "".join(deltas) == answer
+    assert evs[-1][1]["text"] == answer
+    assert "def helper" in scripted_llm.all_request_text()  # the @file attachment reached the model
+
+    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
+    roles = [m["role"] for m in history["messages"]]
+    assert roles == ["user", "assistant"]
+    assert history["messages"][1]["text"] == answer
+
+
+async def test_propose_streams_a_proposal_with_diffs_and_ops(jp_fetch, notebook, scripted_llm):
+    live = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
+    live.cells[1].source = "print(x + 1)"  # the unsaved live content wins over the file
+    scripted_llm.queue({"explanation": "Print twice.", "edits": [
+        {"op": "replace", "cell_id": "c2", "cell_type": "code", "source": "print(x * 2)"}]})
+    resp = await post(jp_fetch, "chat", {"kind": "propose", "instruction": "double it", "path": "sub/nb.ipynb",
+                                         "notebook": live})
+    evs = dict(events(resp.body))
+    proposal, diffs = evs["proposal"]["proposal"], evs["proposal"]["diffs"]
+    assert proposal["edits"][0]["cell_id"] == "c2"
+    assert diffs[0]["old"] == "print(x + 1)" and diffs[0]["new"] == "print(x * 2)"
+    assert evs["done"]["text"] == "Print twice."
+
+    plan = json.loads((await post(jp_fetch, "ops", {"path": "sub/nb.ipynb", "notebook": live, "proposal": proposal})).body)
+    assert len(plan["ops"]) == 1
+    assert {k: plan["ops"][0][k] for k in ("op", "cell_id", "source", "expected_source")} == {
+        "op": "replace", "cell_id": "c2", "source": "print(x * 2)", "expected_source": "print(x + 1)"}
+    assert plan["changed"] == ["c2"]
+    assert plan["inverse"][0]["op"] == "restore" and plan["inverse"][0]["cell"]["source"] == "print(x + 1)"
+
+    # A stale proposal (the cell changed since) is refused with a hint.
+    live.cells[1].source = "print('edited by hand')"
+    with pytest.raises(HTTPClientError) as exc:
+        await post(jp_fetch, "ops", {"path": "sub/nb.ipynb", "notebook": live, "proposal": proposal})
+    assert exc.value.code == 400 and "changed" in json.loads(exc.value.response.body)["message"]
+
+
+async def test_provider_failure_is_an_error_event(jp_fetch, notebook, scripted_llm):
+    for _ in range(6):
+        scripted_llm.queue(status=401, content="bad key")
+    resp = await post(jp_fetch, "chat", {"kind": "ask", "instruction": "hi", "path": "sub/nb.ipynb"})
+    evs = events(resp.body)
+    assert evs[-1][0] == "error" and evs[-1][1]["message"]
+
+
+# -- cancellation ------------------------------------------------------------
+
+async def test_cancel_stops_a_running_chat(jp_fetch, jp_serverapp, notebook, scripted_llm):
+    scripted_llm.queue("slow " * 200, chunk_size=5, chunk_delay=0.05)  # ~10 s if never cancelled
+    chats = jp_serverapp.web_app.settings["codex_nb"].chats
+    task = asyncio.ensure_future(post(jp_fetch, "chat", {"kind": "ask", "instruction": "go", "path": "sub/nb.ipynb",
+                                                          "chat_id": "c-cancel-me"}))
+    for _ in range(200):
+        if "c-cancel-me" in chats:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)  # let some text stream first
+    resp = await post(jp_fetch, "chat/c-cancel-me/cancel", {})
+    assert json.loads(resp.body) == {"chat_id": "c-cancel-me", "cancelled": True}
+    started = asyncio.get_running_loop().time()
+    body = (await asyncio.wait_for(task, timeout=5)).body
+    assert asyncio.get_running_loop().time() - started < 3
+    names = [n for n, _ in events(body)]
+    assert "delta" in names and names[-1] == "cancelled"
+    assert "c-cancel-me" not in chats
+    with pytest.raises(HTTPClientError) as exc:
+        await post(jp_fetch, "chat/c-cancel-me/cancel", {})
+    assert exc.value.code == 404
+
+
+async def test_concurrent_chats_do_not_block_each_other(jp_fetch, notebook, scripted_llm):
+    for i in range(8):
+        scripted_llm.queue(f"answer {i} " * 10, chunk_size=6, chunk_delay=0.02)
+    started = asyncio.get_running_loop().time()
+    bodies = await asyncio.gather(*[post(jp_fetch, "chat", {"kind": "ask", "instruction": f"q{i}", "path": "sub/nb.ipynb"})
+                                    for i in range(8)])
+    elapsed = asyncio.get_running_loop().time() - started
+    texts = sorted(dict(events(b.body))["done"]["text"] for b in bodies)
+    assert texts == sorted((f"answer {i} " * 10).strip() for i in range(8))
+    # Sequentially this is 8 x ~0.4 s; in parallel it is about one stream long.
+    assert elapsed < 2.5
+    # The loop answers other requests while the chats stream.
+    await jp_fetch("codex-nb", "schema")
+
+
+# -- validate, audit, history, files, context -------------------------------
+
+async def test_validate_streams_progress_then_the_report(jp_fetch, notebook):
+    resp = await post(jp_fetch, "validate", {"path": "sub/nb.ipynb", "notebook": notebook, "changed": ["c2"],
+                                             "mode": "targeted", "proposal_id": "p-1"})
+    evs = events(resp.body)
+    kinds = [d.get("type") for n, d in evs if n == "progress"]
+    assert "cell_start" in kinds or "cell_done" in kinds
+    result = evs[-1]
+    assert result[0] == "result" and result[1]["ok"] is True
+
+    broken = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
+    broken.cells[1].source = "print(y)"
+    evs = events((await post(jp_fetch, "validate", {"path": "sub/nb.ipynb", "notebook": broken, "changed": ["c2"]})).body)
+    assert evs[-1][0] == "result", evs
+    report = evs[-1][1]
+    assert report["ok"] is False and report["failed"]["cell_id"] == "c2" and "NameError" in json.dumps(report["failed"])
+
+    audit = json.loads((await jp_fetch("codex-nb", "audit", params={"path": "sub/nb.ipynb"})).body)["entries"]
+    assert [e["ok"] for e in audit if e["event"] == "validate"] == [True, False]
+
+
+async def test_validate_rejects_a_bad_mode(jp_fetch, notebook):
+    with pytest.raises(HTTPClientError) as exc:
+        await post(jp_fetch, "validate", {"path": "sub/nb.ipynb", "mode": "sideways"})
+    assert exc.value.code == 400
+
+
+async def test_panel_decisions_go_to_the_audit_log_and_history(jp_fetch, notebook, scripted_llm):
+    scripted_llm.queue({"explanation": "Add a cell.", "edits": [{"op": "insert", "cell_id": "end", "cell_type": "code",
+                                                                  "source": "y = 2"}]})
+    evs = dict(events((await post(jp_fetch, "chat", {"instruction": "add y", "path": "sub/nb.ipynb"})).body))
+    message_id, proposal_id = evs["proposal"]["message_id"], evs["proposal"]["proposal"]["id"]
+    resp = await post(jp_fetch, "audit", {"path": "sub/nb.ipynb", "event": "reject", "proposal_id": proposal_id,
+                                          "message_id": message_id, "status": "rejected", "fields": {"edit_indexes": [0]}})
+    assert resp.code == 201
+    entries = json.loads((await jp_fetch("codex-nb", "audit", params={"path": "sub/nb.ipynb"})).body)["entries"]
+    events_seen = [(e["event"], e.get("proposal_id")) for e in entries]
+    assert ("propose", proposal_id) in events_seen and ("reject", proposal_id) in events_seen
+    reject = next(e for e in entries if e["event"] == "reject")
+    assert reject["source"] == "panel" and reject["edit_indexes"] == [0]
+    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
+    assert history["messages"][-1]["status"] == "rejected"
+
+    with pytest.raises(HTTPClientError) as exc:
+        await post(jp_fetch, "audit", {"path": "sub/nb.ipynb", "event": "approve-everything"})
+    assert exc.value.code == 400
+
+    await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"}, method="DELETE")
+    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
+    assert history["messages"] == []
+
+
+async def test_files_completion_lists_matching_files(jp_fetch, notebook):
+    data = json.loads((await jp_fetch("codex-nb", "files", params={"prefix": "he"})).body)
+    assert [f["path"] for f in data["files"]] == ["helper.py"]
+    data = json.loads((await jp_fetch("codex-nb", "files", params={"prefix": "sub/n"})).body)
+    assert [f["path"] for f in data["files"]] == ["sub/nb.ipynb"]
+
+
+async def test_context_preview(jp_fetch, notebook):
+    data = json.loads((await post(jp_fetch, "context", {"path": "sub/nb.ipynb", "query": "print x"})).body)
+    assert set(data["context"]["cell_ids"]) == {"c1", "c2"}
+    assert data["context"]["total_tokens"] > 0
