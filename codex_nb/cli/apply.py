@@ -71,6 +71,8 @@ def run(args) -> int:
 def _report(args, diffs, applied: bool):
     import json
 
+    from ..edits.diff import render_text
+
     if args.json:
         print(json.dumps({"applied": applied, "diffs": diffs}))
     else:

@@ -111,10 +111,22 @@ def build_proposal(data: dict, nb: nbformat.NotebookNode | None, *, model: str =
                 edits.append(DeleteCell(cell_id=cell_id, base_hash=base))
         else:
             raise ProposalError(f"edit {i} has unknown op {op!r}", hint="op is insert, replace or delete")
+    edits = _last_edit_per_cell(edits)
     explanation = data.get("explanation", "")
     if not isinstance(explanation, str):
         explanation = json.dumps(explanation)
     return Proposal(explanation=explanation.strip(), edits=tuple(edits), model=model, notebook=notebook)
+
+
+def _last_edit_per_cell(edits: list) -> list:
+    """A cell edited twice in one answer keeps only its last edit (models repeat themselves)."""
+    last = {}
+    for i, edit in enumerate(edits):
+        key = getattr(edit, "cell_id", None) or getattr(edit, "path", None) or f"new:{i}"
+        if isinstance(edit, InsertCell):
+            key = ("insert", edit.after, edit.cell_type, edit.source)  # identical inserts are one
+        last[key] = i
+    return [e for i, e in enumerate(edits) if i in set(last.values())]
 
 
 def _known_ids_hint(known: list[str]) -> str:

@@ -57,6 +57,10 @@ class Provider:
     runs_offline: bool = False
     #: sensible total context budget in tokens for this provider's models
     default_context_tokens: int = 24000
+    #: most edits one answer may hold, and whether repository file patches are offered;
+    #: small models do better with a narrower schema
+    max_edits: int = 8
+    offers_file_patches: bool = True
 
     def __init__(self, model: str, **options):
         self.model = model

@@ -100,7 +100,11 @@ class LocalProvider(Provider):
     name = "local"
     supports_structured_output = True
     runs_offline = True
-    default_context_tokens = 6000
+    # The default model is 135M parameters: a short context keeps it fast (prompt
+    # processing dominates on CPU) and less confused; two edits are plenty for it.
+    default_context_tokens = 2000
+    max_edits = 2
+    offers_file_patches = False
 
     def __init__(self, model: str = "", *, n_ctx: int = 8192, **options):
         super().__init__(model or DEFAULT_LOCAL_MODEL, **options)
