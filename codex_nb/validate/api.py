@@ -142,7 +142,9 @@ def validate_notebook(
     with tempfile.TemporaryDirectory(prefix="codex-nb-validate-") as tmp:
         outcome = run_copy(
             nb, selection.cell_ids, workdir=Path(tmp), cwd=workdir, kernel_name=kernel_name,
-            cell_timeout=cell_timeout, total_timeout=total_timeout, parameters=parameters,
+            cell_timeout=cell_timeout, parameters=parameters,
+            # The total covers loading and selection too, not only the kernel's time.
+            total_timeout=max(total_timeout - (time.monotonic() - started), 0.1) if total_timeout else None,
             progress=progress,
         )
     drift = output_drift(nb, outcome.outputs, edited=set(changed)) if outcome.outputs else []

@@ -20,6 +20,7 @@ Failures of every kind come back as one dict (see ``failure``), never as text to
 from __future__ import annotations
 
 import copy
+import math
 import os
 import signal
 import threading
@@ -266,8 +267,9 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
         papermill.execute_notebook(
             str(src), str(dst), parameters=parameters or None, engine_name=ENGINE_NAME,
             request_save_on_cell_execute=False, kernel_name=name, progress_bar=False,
-            log_output=False, start_timeout=min(start_timeout, total_timeout or start_timeout),
-            execution_timeout=cell_timeout, autosave_cell_every=0,
+            log_output=False, start_timeout=math.ceil(min(start_timeout, total_timeout or start_timeout)),
+            # nbclient's `timeout` trait is an int; the per-cell limit itself comes from timeout_func.
+            execution_timeout=math.ceil(cell_timeout) if cell_timeout else None, autosave_cell_every=0,
             skip_cells_with_tag=NOT_SELECTED_TAG, shutdown_kernel="immediate",
             watch=watch, kernel_cwd=str(cwd),
         )
@@ -313,8 +315,8 @@ def _timeout_failure(watch: _Watch, exc, cell_timeout, total_timeout) -> dict:
     cid, index = watch.current or (None, None)
     if watch.limited_by_total or watch.expired:
         return failure("total_timeout", cell_id=cid, index=index, ename="CellTimeoutError",
-                       evalue=f"the validation ran past its total timeout of {total_timeout} s",
-                       message=f"validation stopped after {total_timeout} s (total timeout); "
+                       evalue=f"the validation ran past its total timeout of {total_timeout:.1f} s",
+                       message=f"validation stopped after {total_timeout:.1f} s (total timeout); "
                                "raise --timeout or validate fewer cells (--mode targeted)")
     return failure("timeout", cell_id=cid, index=index, ename="CellTimeoutError",
                    evalue=f"the cell ran longer than {cell_timeout} s",
@@ -325,8 +327,8 @@ def _death_failure(watch: _Watch, exc, total_timeout) -> dict:
     cid, index = watch.current or (None, None)
     if watch.expired:
         return failure("total_timeout", cell_id=cid, index=index, ename="DeadKernelError",
-                       evalue=f"the kernel was killed after the total timeout of {total_timeout} s",
-                       message=f"validation killed the kernel after {total_timeout} s (total timeout)")
+                       evalue=f"the kernel was killed after the total timeout of {total_timeout:.1f} s",
+                       message=f"validation killed the kernel after {total_timeout:.1f} s (total timeout)")
     return failure("kernel_died", cell_id=cid, index=index, ename="DeadKernelError", evalue=str(exc),
                    message=f"the kernel died while running cell {cid} (os._exit, a crash in native "
                            "code, or the out-of-memory killer)")
@@ -341,7 +343,7 @@ def _startup_failure(watch: _Watch, exc: Exception, total_timeout) -> dict:
         return failure("missing_kernel", ename=name, evalue=str(exc), message=f"{exc}; pass --kernel NAME")
     if watch.expired:
         return failure("total_timeout", cell_id=cid, index=index, ename=name, evalue=str(exc),
-                       message=f"validation stopped after {total_timeout} s (total timeout)")
+                       message=f"validation stopped after {total_timeout:.1f} s (total timeout)")
     if cid is None and isinstance(exc, (RuntimeError, TimeoutError)):
         return failure("kernel_died", ename=name, evalue=str(exc),
                        message=f"the kernel did not start: {exc}")
