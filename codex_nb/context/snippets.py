@@ -7,9 +7,10 @@ contain, with the enclosing class line kept so that a method reads in context.
 from __future__ import annotations
 
 import os
+import re
+from bisect import bisect_left, bisect_right
 
 from .parse import notebook_code
-from .terms import text_terms
 from .tokens import count_tokens, truncate_to_tokens
 
 
@@ -30,6 +31,24 @@ def read_source(root: str, rel: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+def _term_lines(source: str, query_terms, limit: int = 24) -> dict[str, tuple[float, list[int]]]:
+    """For the strongest query terms: the (1-based, sorted) line numbers where each occurs.
+
+    Terms are stems, so a substring search ("assign" in "assignment") is the right match.
+    """
+    terms = sorted(((w, t) for t, w in query_terms.items() if len(t) >= 3), reverse=True)[:limit]
+    if not terms:
+        return {}
+    weights = {t: w for w, t in terms}
+    starts = [0]
+    starts.extend(m.end() for m in re.finditer("\n", source))
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(weights, key=len, reverse=True)))
+    found: dict[str, list[int]] = {}
+    for m in pattern.finditer(source.lower()):
+        found.setdefault(m.group(0), []).append(bisect_right(starts, m.start()))
+    return {t: (weights[t], at) for t, at in found.items()}
+
+
 def _numbered(lines: list[str], start: int, end: int) -> str:
     return "\n".join(lines[start - 1:end])
 
@@ -39,19 +58,24 @@ def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int) ->
     source = read_source(root, rel)
     if source is None or budget < 30:
         return ""
-    if count_tokens(source) <= budget:
+    # code runs 3-4 characters a token: a file six times the budget cannot fit, so skip counting it
+    if len(source) <= budget * 6 and count_tokens(source) <= budget:
         return source
     lines = source.split("\n")
     defs = record.get("defs") or []
     classes = {d[0]: d for d in defs if d[1] == "class" and not d[4]}
+    hits = _term_lines(source, query_terms)
     candidates = []
     for name, kind, start, end, parent in defs:
         size = end - start + 1
         if kind == "class" and size > 80:
             continue  # a big class is represented by its methods
-        body_terms = text_terms(_numbered(lines, start, end))
-        score = sum(min(body_terms.get(t, 0), 3) * w for t, w in query_terms.items())
-        score += 3 * sum(w for t, w in query_terms.items() if t in name.lower())
+        score = 0.0
+        lname = name.lower()
+        for t, (w, at) in hits.items():
+            score += w * min(bisect_right(at, end) - bisect_left(at, start), 3)
+            if t in lname:
+                score += 3 * w
         if score > 0:
             candidates.append((score / (1 + size / 80), start, end, parent))
     candidates.sort(key=lambda c: (-c[0], c[1]))
