@@ -1,0 +1,195 @@
+"""apply → validate → keep | exact rollback (+ repair), with real kernels, the audit log and a scripted model."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codex_nb import audit
+from codex_nb.cli.main import main
+from codex_nb.edits.model import DeleteCell, InsertCell, PatchFile, Proposal, ReplaceCell
+from codex_nb.notebook_io import source_hash
+from codex_nb.validate import ValidationReport
+from codex_nb.validate.workflow import apply_validated
+
+DATA = Path(__file__).parent / "data" / "validate"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A repository with the fixture notebook (outputs, metadata, an attachment; indent 2) and a module."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (root / "helpers.py").write_text("FACTOR = 2\n")
+    shutil.copy(DATA / "analysis.ipynb", root / "analysis.ipynb")
+    monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    return root
+
+
+def cell_source(path: Path, cell_id: str) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return next(c.source for c in nb.cells if c.id == cell_id)
+
+
+def replace(path: Path, cell_id: str, source: str, **kw) -> Proposal:
+    return Proposal(explanation="edit", edits=(
+        ReplaceCell(cell_id=cell_id, source=source, base_hash=source_hash(cell_source(path, cell_id))),), **kw)
+
+
+def test_a_passing_edit_is_kept_and_audited(project):
+    nb = project / "analysis.ipynb"
+    proposal = replace(nb, "greet", 'greeting = "hello"\nprint(greeting)')
+    events = []
+    result = apply_validated(nb, proposal, on_event=events.append)
+    assert result["kept"] and result["report"]["ok"] and len(result["attempts"]) == 1
+    assert cell_source(nb, "greet") == 'greeting = "hello"\nprint(greeting)'
+    # targeted: the edited cell, its reader (report), and what report reads (total, which reads data)
+    assert result["report"]["cells_run"] == ["load", "total", "greet", "report"]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "applied" and "validated" in kinds and "rolled_back" not in kinds
+    log = [e for e in audit.read(project) if e["event"] in ("validate", "rollback")]
+    assert [e["event"] for e in log] == ["validate"]
+    assert log[0]["ok"] is True and log[0]["proposal_id"] == proposal.id and log[0]["mode"] == "targeted"
+    assert log[0]["cells_run"] == ["load", "total", "greet", "report"] and log[0]["seconds"] > 0
+
+
+def test_a_failing_edit_restores_every_file_byte_for_byte(project):
+    nb = project / "analysis.ipynb"
+    before = {p: p.read_bytes() for p in (nb, project / "helpers.py")}
+    proposal = Proposal(explanation="break it", edits=(
+        ReplaceCell(cell_id="load", source='data = {"a": [1, 2, 3]}',
+                    base_hash=source_hash(cell_source(nb, "load"))),
+        PatchFile(path="helpers.py", search="FACTOR = 2", replace="FACTOR = 3",
+                  base_hash=source_hash("FACTOR = 2\n")),
+        PatchFile(path="pkg/new_module.py", search="", replace="X = 1\n"),
+    ))
+    result = apply_validated(nb, proposal, repo_root=project)
+    assert not result["kept"]
+    report = ValidationReport.from_json(result["report"])
+    # File patches make a targeted request run in full: any cell may import them.
+    assert report.mode == "full" and "patches repository files" in report.widened
+    assert report.failed["cell_id"] == "total" and report.failed["ename"] == "KeyError"
+    for path, data in before.items():
+        assert path.read_bytes() == data, path
+    assert not (project / "pkg" / "new_module.py").exists()
+    log = [e for e in audit.read(project) if e["event"] in ("validate", "rollback")]
+    assert [e["event"] for e in log] == ["validate", "rollback"]
+    assert log[1]["failed"]["cell_id"] == "total" and log[1]["rewritten"] == []
+
+
+def broken_then_fixed(nb: Path) -> tuple[dict, dict]:
+    """Two model answers, each a whole proposal against the rolled-back notebook."""
+    load = {"op": "replace", "cell_id": "load", "cell_type": "code",
+            "source": 'data = {"a": [1, 2, 3], "z": [15]}'}
+    bad = {"explanation": "use the keys that exist",
+           "edits": [load, {"op": "replace", "cell_id": "total", "cell_type": "code",
+                            "source": 'total = sum(data["a"]) + sum(data["c"])\ntotal'}]}
+    good = {"explanation": "sum whatever keys are present",
+            "edits": [load, {"op": "replace", "cell_id": "total", "cell_type": "code",
+                             "source": "total = sum(sum(v) for v in data.values())\ntotal"}]}
+    return bad, good
+
+
+def test_repair_loop_with_a_scripted_model(project, scripted_llm):
+    nb = project / "analysis.ipynb"
+    original = nb.read_bytes()
+    proposal = replace(nb, "load", 'data = {"a": [1, 2, 3], "z": [15]}')
+    bad, good = broken_then_fixed(nb)
+    scripted_llm.queue(bad).queue(good)
+    events = []
+    result = apply_validated(nb, proposal, repair=2, on_event=events.append)
+    assert result["kept"], result["report"]["failed"]
+    assert [a["kept"] for a in result["attempts"]] == [False, False, True]
+    assert [a["report"]["failed"]["evalue"] for a in result["attempts"][:2]] == ["'b'", "'c'"]
+    assert cell_source(nb, "total") == "total = sum(sum(v) for v in data.values())\ntotal"
+    assert cell_source(nb, "load") == 'data = {"a": [1, 2, 3], "z": [15]}'
+    assert nb.read_bytes() != original
+    # The model saw the failing cell, the traceback and the edit that failed.
+    first = json.dumps(scripted_llm.requests[0])
+    assert "KeyError" in first and "total" in first and '\\"z\\": [15]' in first
+    kinds = [e["type"] for e in events]
+    assert kinds.count("rolled_back") == 2 and kinds.count("repair") == 2
+    assert [e["event"] for e in audit.read(project) if e["event"] in ("validate", "rollback")] == [
+        "validate", "rollback", "validate", "rollback", "validate"]
+
+
+def test_repair_gives_up_after_n_attempts_and_leaves_the_notebook_as_it_was(project, scripted_llm):
+    nb = project / "analysis.ipynb"
+    original = nb.read_bytes()
+    bad, _ = broken_then_fixed(nb)
+    scripted_llm.queue(bad)
+    result = apply_validated(nb, replace(nb, "load", 'data = {"a": [1]}'), repair=1)
+    assert not result["kept"] and len(result["attempts"]) == 2
+    assert nb.read_bytes() == original
+
+
+def test_cli_apply_validate_rolls_back_and_exits_1(project, tmp_path, capsys):
+    nb = project / "analysis.ipynb"
+    original = nb.read_bytes()
+    proposal_file = tmp_path / "proposal.json"
+    proposal_file.write_text(json.dumps(replace(nb, "imports", "import json").to_json()))
+    code = main(["apply", str(nb), str(proposal_file), "--validate", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and nb.read_bytes() == original
+    result = json.loads(out)
+    assert result["kept"] is False and result["report"]["failed"]["ename"] == "NameError"
+    assert "Rolled back" in err and "exactly as before" in err
+
+
+# --- rollback byte-identity over random sequences (validation outcome drawn, files real) ---
+
+def fake_validator(outcomes):
+    """A validator whose verdicts come from the test; raising stands for an interrupt mid-run."""
+    def validate(path, *, changed=None, mode="full", **_):
+        verdict = outcomes.pop(0)
+        if verdict == "interrupt":
+            raise KeyboardInterrupt
+        failed = None if verdict == "pass" else {"kind": "error", "cell_id": (changed or [None])[0],
+                                                 "index": 0, "ename": "E", "evalue": "", "traceback": [],
+                                                 "message": "E"}
+        return ValidationReport(ok=failed is None, mode=mode, cells_run=list(changed or []), seconds=0.0,
+                                failed=failed)
+    return validate
+
+
+edit_kinds = st.sampled_from(["replace", "insert", "delete"])
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_accept_reject_sequences_roll_back_exactly(project, data):
+    nb_path = project / "analysis.ipynb"
+    shutil.copy(DATA / "analysis.ipynb", nb_path)
+    for _ in range(data.draw(st.integers(1, 6), label="steps")):
+        before = nb_path.read_bytes()
+        nb = nbformat.reads(before.decode(), as_version=4)
+        cell = data.draw(st.sampled_from(nb.cells), label="cell")
+        kind = data.draw(edit_kinds, label="kind")
+        if kind == "delete" and len(nb.cells) > 1:
+            edit = DeleteCell(cell_id=cell.id, base_hash=source_hash(cell.source))
+        elif kind == "insert":
+            edit = InsertCell(source=data.draw(texts, label="src"), after=cell.id)
+        else:
+            edit = ReplaceCell(cell_id=cell.id, source=data.draw(texts, label="src"),
+                               base_hash=source_hash(cell.source))
+        proposal = Proposal(explanation="random", edits=(edit,))
+        verdict = data.draw(st.sampled_from(["pass", "fail", "interrupt"]), label="verdict")
+        validator = fake_validator([verdict])
+        if verdict == "interrupt":
+            with pytest.raises(KeyboardInterrupt):
+                apply_validated(nb_path, proposal, validator=validator)
+            assert nb_path.read_bytes() == before
+            continue
+        result = apply_validated(nb_path, proposal, validator=validator)
+        assert result["kept"] is (verdict == "pass")
+        if verdict == "pass":
+            assert nb_path.read_bytes() != before or kind == "replace"
+        else:
+            assert nb_path.read_bytes() == before
