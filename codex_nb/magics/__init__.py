@@ -1,0 +1,73 @@
+"""``%codex`` and ``%%codex``: the front door in every front end that runs an IPython kernel.
+
+Loading is cheap on purpose (``%load_ext codex_nb`` must add little to start-up):
+this module imports only IPython's magic machinery; the context engine,
+providers, papermill and ipywidgets load on first use.
+
+Errors from the pipeline (``CodexError``: message + hint) become ``UsageError``
+here and only here.
+"""
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from ..errors import CodexError
+from .args import parse, usage
+
+
+@magics_class
+class CodexMagics(Magics):
+    def __init__(self, shell, session=None):
+        super().__init__(shell)
+        if session is None:
+            from .session import KernelSession
+
+            session = KernelSession(shell)
+        self.session = session
+
+    @line_cell_magic
+    def codex(self, line: str, cell: str | None = None):
+        """Ask codex-nb for edits, answers, reviews or new notebooks. `%codex help` lists everything."""
+        try:
+            return self._dispatch(line, cell)
+        except CodexError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _dispatch(self, line: str, cell: str | None):
+        req = parse(line, cell)
+        command = req.command
+        if command == "help":
+            print(usage())
+            return None
+        from . import info, run
+
+        if command in info.COMMANDS:
+            return info.COMMANDS[command](self.session, req)
+        return run.dispatch(self.session, req)
+
+
+def register_magics(ipython) -> CodexMagics:
+    magics = CodexMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.events.register("post_run_cell", magics.session.post_run_cell)
+    ipython._codex_nb_magics = magics
+    # Ask the front end for the live notebook now: the answer arrives when this cell ends and tells
+    # whether the lab extension is there, before anyone needs to know.
+    if getattr(ipython, "kernel", None) is not None:
+        magics.session.channel.ping(getattr(ipython, "execution_count", None))
+    return magics
+
+
+def unregister_magics(ipython) -> None:
+    magics = getattr(ipython, "_codex_nb_magics", None)
+    if magics is None:
+        return
+    try:
+        ipython.events.unregister("post_run_cell", magics.session.post_run_cell)
+    except ValueError:
+        pass  # already gone
+    magics.session.channel.close()
+    ipython.magics_manager.magics["line"].pop("codex", None)
+    ipython.magics_manager.magics["cell"].pop("codex", None)
+    del ipython._codex_nb_magics

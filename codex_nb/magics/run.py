@@ -1,0 +1,194 @@
+"""The subcommands that ask the model: propose (default), fix, review, ask, explain, notebook.
+
+Each one gathers what the kernel knows (the notebook, live variables, the last
+error), calls ``assistant.run`` — the same pipeline as the side panel and the
+CLI — while streaming the answer, then shows the answer or the review widget.
+"""
+from __future__ import annotations
+
+import re
+import threading
+
+from .. import audit
+from ..errors import CodexError, UsageProblem
+from .args import interpolate, mentions
+
+STRUCTURED = {"propose", "fix", "review"}
+
+
+def dispatch(session, req):
+    if req.command == "notebook":
+        from .newnb import new_notebook
+
+        return new_notebook(session, req)
+    ns = session.shell.user_ns
+    text = interpolate(req.text, ns)
+    kind = req.command
+    if kind in ("propose", "ask") and not text:
+        example = "%codex ask why is df empty?" if kind == "ask" else "%%codex\nthe merge in cell 4 drops rows — fix it"
+        raise UsageProblem("say what you want", hint=f"write the request after the magic, e.g. {example}; %codex help lists subcommands")
+    terminal = session.frontend() == "terminal"
+    path, nb = session.notebook(req.notebook, required=kind in STRUCTURED and not terminal)
+    if nb is None and kind in STRUCTURED:  # a terminal without a notebook: new code goes to the next prompt
+        import nbformat
+
+        nb = nbformat.v4.new_notebook()
+    instruction, active, with_error = _focus(session, kind, text, nb)
+    state = session.kernel_state(with_error=with_error)
+    result, stream = call_model(session, kind, instruction, req, path, nb, state, active, attachments(text, ns))
+    if kind not in STRUCTURED:
+        if terminal:
+            return stream.finish()
+        from IPython.display import Markdown
+
+        return stream.finish(Markdown(result.text or "_(no answer)_"))
+    return show_proposal(session, req, path, nb, result.proposal, stream)
+
+
+def _focus(session, kind: str, text: str, nb) -> tuple[str, str | None, bool]:
+    """(instruction, active cell id, whether the last error goes into the context)."""
+    if kind == "fix":
+        if session.exc_info() is None:
+            raise UsageProblem("there is no error to fix",
+                               hint="run the failing cell, then %codex fix; or describe the problem: %codex <request>")
+        return text or "Fix the last error.", session.error_cell_id(nb), True
+    if kind == "explain":
+        m = re.fullmatch(r"(?:cell\s*)?(\d+)", text.strip(), re.I)
+        if m:
+            n = int(m.group(1))
+            if nb is None or not 1 <= n <= len(nb.cells):
+                count = len(nb.cells) if nb is not None else 0
+                raise UsageProblem(f"there is no cell {n}", hint=f"cells are numbered 1 to {count} from the top")
+            cid = nb.cells[n - 1]["id"]
+            return f"Explain cell {n} (id {cid}).", cid, session.error_cell_id(nb) == cid
+        if not text:
+            if session.exc_info() is None:
+                raise UsageProblem("there is nothing to explain",
+                                   hint="give a cell number (%codex explain 4) or run it right after a traceback")
+            return "Explain the last error: what went wrong and how to fix it.", session.error_cell_id(nb), True
+        return text, session.current_cell_id(), session.error_is_fresh()
+    return text, session.current_cell_id(), session.error_is_fresh()
+
+
+def attachments(text: str, ns: dict) -> str | None:
+    """Summaries of the variables named as @name."""
+    names = mentions(text, ns)
+    if not names:
+        return None
+    from ..context.kernel import describe_variable, render_kernel_state
+
+    infos = []
+    for name in names:
+        try:
+            infos.append(describe_variable(name, ns[name]))
+        except Exception as exc:  # a broken __len__ must not stop the request
+            infos.append({"name": name, "type": type(ns[name]).__name__, "error": type(exc).__name__})
+    return render_kernel_state({"variables": infos}).replace("Live kernel variables", "Variables the user pointed at", 1)
+
+
+def make_stream(session):
+    from ..widgets.stream import StreamView, TextStream
+
+    return TextStream() if session.frontend() == "terminal" else StreamView()
+
+
+def call_model(session, kind, instruction, req, path, nb, state, active, extra, stream=None):
+    from .. import assistant
+
+    stream = stream or make_stream(session)
+    try:
+        result = assistant.run(kind, instruction, notebook=path, notebook_node=nb, repo=req.repo, model=req.model,
+                               kernel_state=state, active_cell=active, extra_context=extra, on_delta=stream.on_delta)
+    except BaseException:
+        stream.finish()
+        raise
+    return result, stream
+
+
+def apply_context(session, req, path):
+    from ..config import load_config
+    from ..widgets.apply import ApplyContext
+
+    config = load_config()
+    return ApplyContext(
+        channel=session.channel, notebook_path=path,
+        validate=config.validate if req.validate is None else req.validate,
+        mode=req.mode or config.validate_mode, validator=session.validator, history=session.history,
+        run_code=lambda source: session.shell.run_cell(source, store_history=False),
+        cell_timeout=config.cell_timeout, total_timeout=config.total_timeout, skip_tags=tuple(config.skip_tags))
+
+
+def show_proposal(session, req, path, nb, proposal, stream):
+    if session.frontend() == "terminal":
+        from ..widgets.terminal import review_in_terminal
+
+        stream.finish()
+        ctx = apply_context(session, req, path)
+        review_in_terminal(proposal, nb, notebook_path=req.notebook and path, validate=ctx.validate, mode=ctx.mode,
+                           validator=session.validator, history=session.history,
+                           set_next_input=lambda code: session.shell.set_next_input(code, replace=False))
+        return None
+    if not proposal.edits:
+        from IPython.display import Markdown
+
+        return stream.finish(Markdown(proposal.explanation or "_No edits proposed._"))
+    stream.finish(proposal_view(session, req, path, nb, proposal))
+    if session.extension_status() != "absent" and getattr(session.shell, "kernel", None) is not None:
+        session.channel.ping(session.shell.execution_count)  # refresh the live copy for the next request
+    return None
+
+
+def proposal_view(session, req, path, nb, proposal):
+    from ..edits.diff import proposal_diffs
+    from ..widgets.review import ReviewWidget
+    from ..widgets.terminal import fallback_cell, fallback_note
+
+    ctx = apply_context(session, req, path)
+    if session.extension_status() == "absent":
+        code, missed = fallback_cell(proposal, proposal_diffs(nb, proposal))
+        if code:
+            session.shell.set_next_input(code, replace=False)
+        audit.record("fallback", ctx.anchor, notebook=path, proposal_id=proposal.id, inserted=bool(code), missed=missed)
+        return ReviewWidget(proposal, nb, ctx, note=fallback_note(missed, bool(code)), actions=False)
+    return ReviewWidget(proposal, nb, ctx, on_fix=lambda review, failed, subset: fix_followup(session, req, review, failed, subset))
+
+
+def fix_followup(session, req, review, failed: dict, subset) -> threading.Thread:
+    """The Fix button: send the failure back to the model; its new proposal appears under the old one."""
+    import ipywidgets as W
+    import nbformat
+
+    from .. import prompts
+    from ..edits.diff import proposal_diffs, render_text
+    from ..notebook_io import ensure_cell_ids
+    from ..widgets.render import escape
+    from ..widgets.review import ReviewWidget
+    from ..widgets.stream import StreamView
+
+    out = W.HTML("")
+    out.add_class("codex-fix-stream")
+    review.followup.children = (*review.followup.children, out)
+    stream = StreamView(widget=out)
+    snap = session.channel.snapshot  # the rollback's reply: the notebook as it is now
+    nb_now = ensure_cell_ids(nbformat.from_dict(snap["notebook"])) if snap else review.nb
+    instruction = prompts.repair_instruction(failed or {}, render_text(proposal_diffs(review.nb, subset)))
+
+    def work():
+        from .. import assistant
+
+        try:
+            result = assistant.run("fix", instruction, notebook=review.ctx.notebook_path, notebook_node=nb_now,
+                                   repo=req.repo, model=req.model, active_cell=(failed or {}).get("cell_id"),
+                                   on_delta=stream.on_delta)
+        except CodexError as exc:
+            out.value = f"<pre class='codex-error' style='color:#cf222e'>{escape(str(exc))}</pre>"
+            return
+        stream.finish()
+        out.layout.display = "none"
+        follow = ReviewWidget(result.proposal, nb_now, review.ctx,
+                              on_fix=lambda r, f, s: fix_followup(session, req, r, f, s))
+        review.followup.children = (*review.followup.children, follow)
+
+    thread = threading.Thread(target=work, name="codex-nb-fix", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,121 @@
+"""What the magics know about the kernel they run in: its notebook, its variables, its last error.
+
+One ``KernelSession`` per shell holds the state that outlives a cell: the
+comm to the front end, the undo history, the last error and the cell it came from.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import UsageProblem
+
+
+class KernelSession:
+    def __init__(self, shell, channel=None):
+        from ..widgets.live import LiveChannel
+
+        self.shell = shell
+        self.channel = channel or LiveChannel()
+        self.history: list[dict] = []  # undo entries, newest last
+        self.last_error: dict | None = None  # {"exc_info", "source", "execution_count"}
+        self.validator = None  # tests and benchmarks swap in another validate_notebook
+        self.ui: str | None = None  # "widget" | "terminal"; None decides from the shell
+
+    # -- hooks -------------------------------------------------------------------
+    def post_run_cell(self, result) -> None:
+        """Remember the cell that raised, so `%codex fix` knows which cell to fix."""
+        err = getattr(result, "error_in_exec", None)
+        if err is None:
+            return
+        info = getattr(result, "info", None)
+        self.last_error = {"exc_info": (type(err), err, err.__traceback__),
+                           "source": getattr(info, "raw_cell", "") or "",
+                           "execution_count": getattr(result, "execution_count", None)}
+
+    def exc_info(self):
+        if self.last_error:
+            return self.last_error["exc_info"]
+        last = getattr(sys, "last_value", None)
+        if last is not None:
+            return type(last), last, getattr(sys, "last_traceback", None)
+        return None
+
+    # -- front end ---------------------------------------------------------------
+    def frontend(self) -> str:
+        if self.ui:
+            return self.ui
+        return "terminal" if type(self.shell).__name__.startswith("Terminal") else "widget"
+
+    def extension_status(self) -> str:
+        return self.channel.status_at(getattr(self.shell, "execution_count", None))
+
+    def current_cell_id(self) -> str | None:
+        """The id of the cell running now (JupyterLab and Notebook 7 send it with the request)."""
+        kernel = getattr(self.shell, "kernel", None)
+        try:
+            parent = kernel.get_parent() if kernel is not None else None
+        except Exception:
+            parent = None
+        return ((parent or {}).get("metadata") or {}).get("cellId")
+
+    # -- the notebook ----------------------------------------------------------------
+    def notebook_path(self, explicit: str | None = None) -> str | None:
+        """The notebook of this kernel: --notebook, JPY_SESSION_NAME, VS Code's or IPython's hint."""
+        if explicit:
+            path = Path(explicit).expanduser()
+            if not path.is_file():
+                raise UsageProblem(f"{path} does not exist", hint="pass the path of a saved .ipynb file to --notebook")
+            return str(path.resolve())
+        ns = self.shell.user_ns
+        hints = [os.environ.get("JPY_SESSION_NAME"), ns.get("__vsc_ipynb_file__"), ns.get("__session__")]
+        for hint in hints:
+            if not hint or not str(hint).endswith(".ipynb"):
+                continue
+            hint = Path(str(hint)).expanduser()
+            # A relative session name is relative to the server root; the kernel runs in the notebook's directory.
+            for candidate in (hint, Path.cwd() / hint, Path.cwd() / hint.name):
+                if candidate.is_file():
+                    return str(candidate.resolve())
+        return None
+
+    def notebook(self, explicit: str | None = None, required: bool = True):
+        """(path, NotebookNode): the live front end's copy when it is newer than the file, else the file."""
+        from ..notebook_io import ensure_cell_ids, read_notebook
+
+        path = self.notebook_path(explicit)
+        snap = self.channel.snapshot
+        if snap and not explicit:
+            mtime = os.path.getmtime(path) if path else 0
+            if snap["time"] >= mtime:
+                import nbformat
+
+                return path, ensure_cell_ids(nbformat.from_dict(snap["notebook"]))
+        if path:
+            return path, read_notebook(path)
+        if required:
+            raise UsageProblem("cannot tell which notebook this kernel belongs to",
+                               hint="run it in a notebook opened in Jupyter (the kernel then knows its file), "
+                                    "or pass --notebook PATH")
+        return None, None
+
+    def kernel_state(self, with_error: bool = True) -> dict:
+        from ..context.kernel import collect_kernel_state
+
+        return collect_kernel_state(self.shell.user_ns, last_exception=self.exc_info() if with_error else None)
+
+    def error_is_fresh(self) -> bool:
+        """Did the cell just before this one raise? Then its error belongs in any request's context."""
+        count = getattr(self.shell, "execution_count", None)
+        return bool(self.last_error and count is not None and self.last_error["execution_count"] == count - 1)
+
+    def error_cell_id(self, nb) -> str | None:
+        """The notebook cell whose source is the one that raised last."""
+        if nb is None or not self.last_error:
+            return None
+        wanted = self.last_error["source"].strip()
+        for cell in nb.cells:
+            if cell.get("cell_type") == "code" and cell.get("source", "").strip() == wanted:
+                return cell["id"]
+        return None

@@ -1,0 +1,206 @@
+"""Accepting edits in the live notebook: snapshot → apply → validate → keep or roll back.
+
+Each step answers through a comm reply that the kernel only handles when it
+is idle, so an ``Acceptance`` is a chain of callbacks, and validation runs in a
+thread so the notebook stays usable meanwhile. The view only receives events
+(dicts), which keeps this logic free of widgets and testable on its own:
+
+    {"type": "status", "text"}                          what is happening now
+    {"type": "refused", "reason", "no_frontend"}        nothing was changed
+    {"type": "applied", "indexes"}                      the live notebook changed
+    {"type": "start"|"cell_start"|"cell_done"|"cell_error"|"finish", ...}   validation progress
+    {"type": "validated", "report"}                     validation passed (or was skipped: report None)
+    {"type": "rolled_back", "ok", "reason", "report"}  validation failed; the notebook was restored (ok)
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import audit
+
+
+@dataclass
+class ApplyContext:
+    """What an acceptance needs from the kernel session; shared by every proposal widget of a kernel."""
+
+    channel: object  # widgets.live.LiveChannel
+    notebook_path: str | None = None
+    validate: bool = True
+    mode: str = "targeted"
+    validator: Callable | None = None  # validate_notebook-compatible; None: the real one
+    history: list = field(default_factory=list)  # undo entries, newest last (shared with %codex undo)
+    run_code: Callable[[str], None] | None = None  # Accept & Run executes accepted code with this
+    cell_timeout: float = 120.0
+    total_timeout: float = 900.0
+    skip_tags: tuple = ("codex-skip",)
+
+    @property
+    def anchor(self) -> str:
+        return self.notebook_path or os.getcwd()
+
+    @property
+    def cwd(self) -> str:
+        return str(Path(self.notebook_path).resolve().parent) if self.notebook_path else os.getcwd()
+
+
+def notebook_from_reply(reply: dict):
+    """The front end's notebook JSON as a NotebookNode with cell ids."""
+    import nbformat
+
+    from ..notebook_io import ensure_cell_ids
+
+    return ensure_cell_ids(nbformat.from_dict(reply["notebook"]))
+
+
+def magic_cells_skipped(nb, skip_tag: str = "codex-skip"):
+    """A copy of ``nb`` whose %codex cells are tagged to be skipped: re-running them would ask the model again."""
+    import copy
+
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.get("cell_type") == "code" and _is_codex_magic(cell.get("source", "")):
+            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+            if skip_tag not in tags:
+                tags.append(skip_tag)
+    return out
+
+
+def _is_codex_magic(source: str) -> bool:
+    return any(line.lstrip().startswith(("%%codex", "%codex")) for line in source.splitlines())
+
+
+class Acceptance:
+    """One accept action over some edits of a proposal."""
+
+    def __init__(self, ctx: ApplyContext, proposal, indexes: list[int], emit: Callable[[dict], None],
+                 run: bool = False):
+        self.ctx = ctx
+        self.proposal = proposal
+        self.indexes = list(indexes)
+        self.subset = dataclasses.replace(proposal, edits=tuple(proposal.edits[i] for i in self.indexes))
+        self.emit = emit
+        self.run = run
+        self.before = None
+        self.after = None
+        self.undo_ops: list[dict] = []
+        self.entry: dict | None = None
+        self.report = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.emit({"type": "status", "text": "Reading the live notebook…"})
+        self.ctx.channel.request({"type": "snapshot"}, self._on_snapshot)
+
+    def _on_snapshot(self, reply: dict) -> None:
+        if not reply.get("ok") or not reply.get("notebook"):
+            return self._refuse(reply.get("reason") or "the front end sent no notebook", reply.get("no_frontend", False))
+        from ..edits.live_ops import inverse_ops, proposal_ops
+        from ..errors import CodexError
+
+        self.before = notebook_from_reply(reply)
+        try:
+            ops = proposal_ops(self.before, self.subset)
+        except CodexError as exc:  # stale or dangling: the notebook changed since the proposal
+            return self._refuse(f"{exc.message} — {exc.hint}" if exc.hint else exc.message)
+        self.undo_ops = inverse_ops(self.before, ops)
+        self.emit({"type": "status", "text": "Applying to the notebook…"})
+        self.ctx.channel.apply(ops, self.proposal.id, self._on_applied)
+
+    def _on_applied(self, reply: dict) -> None:
+        if not reply.get("ok"):
+            return self._refuse(reply.get("reason") or "the front end refused the edit", reply.get("no_frontend", False))
+        self.after = notebook_from_reply(reply) if reply.get("notebook") else None
+        self.entry = {"notebook": self.ctx.notebook_path, "proposal_id": self.proposal.id, "edits": self.indexes,
+                      "undo_ops": self.undo_ops, "time": time.time()}
+        self.ctx.history.append(self.entry)
+        audit.record("accept", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
+                     edits=self.indexes, decision="accepted", live=True)
+        self.emit({"type": "applied", "indexes": self.indexes})
+        if self.run and self.ctx.run_code is not None:
+            for edit in self.subset.cell_edits:
+                if edit.op in ("insert", "replace") and (getattr(edit, "cell_type", None) or "code") == "code":
+                    self.ctx.run_code(edit.source)
+        if not self.ctx.validate or self.after is None:
+            self.emit({"type": "validated", "report": None})
+            return
+        self.thread = threading.Thread(target=self._validate, name="codex-nb-validate", daemon=True)
+        self.thread.start()
+
+    def changed_ids(self) -> list[str]:
+        from ..edits.transaction import AppliedChange
+
+        return AppliedChange(Path(self.ctx.notebook_path or "."), self.subset, self.after, self.before,
+                             self.undo_ops).changed_cell_ids
+
+    def _validate(self) -> None:
+        validator = self.ctx.validator
+        if validator is None:
+            from ..validate import validate_notebook as validator
+        try:
+            report = validator(magic_cells_skipped(self.after), changed=self.changed_ids(), mode=self.ctx.mode,
+                               cwd=self.ctx.cwd, progress=self.emit, previous=self.before,
+                               cell_timeout=self.ctx.cell_timeout, total_timeout=self.ctx.total_timeout,
+                               skip_tags=self.ctx.skip_tags)
+        except Exception as exc:  # a validator crash must not leave an unchecked edit looking checked
+            from ..validate.engine import failure
+
+            report = _CrashReport(failure("engine_error", ename=type(exc).__name__, evalue=str(exc)))
+        self.report = report
+        audit.record("validate", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
+                     ok=report.ok, failed=report.failed, mode=getattr(report, "mode", self.ctx.mode))
+        if report.ok:
+            self.emit({"type": "validated", "report": report})
+            return
+        self.emit({"type": "status", "text": "Validation failed — rolling back…"})
+        self.ctx.channel.apply(self.undo_ops, self.proposal.id, self._on_rolled_back)
+
+    def _on_rolled_back(self, reply: dict) -> None:
+        ok = bool(reply.get("ok"))
+        if ok and self.entry in self.ctx.history:
+            self.ctx.history.remove(self.entry)
+        audit.record("rollback", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
+                     edits=self.indexes, ok=ok, reason=reply.get("reason"))
+        self.emit({"type": "rolled_back", "ok": ok, "reason": reply.get("reason"), "report": self.report})
+
+    def _refuse(self, reason: str, no_frontend: bool = False) -> None:
+        self.emit({"type": "refused", "reason": reason, "no_frontend": bool(no_frontend)})
+
+
+class _CrashReport:
+    """Stands in for a ValidationReport when the validator itself raised."""
+
+    ok = False
+    mode = "none"
+    drift: list = []
+
+    def __init__(self, failed: dict):
+        self.failed = failed
+
+    def summary(self) -> str:
+        return f"FAILED: validation could not run: {self.failed['message']}"
+
+    def failure_text(self) -> str:
+        return self.failed["message"]
+
+
+def undo_last(ctx: ApplyContext, on_reply: Callable[[dict], None]) -> dict | None:
+    """Revert the newest accepted change of this kernel; ``None`` when there is nothing to undo."""
+    if not ctx.history:
+        return None
+    entry = ctx.history[-1]
+
+    def done(reply: dict) -> None:
+        if reply.get("ok") and entry in ctx.history:
+            ctx.history.remove(entry)
+            audit.record("undo", ctx.anchor, notebook=entry["notebook"], proposal_id=entry["proposal_id"],
+                         edits=entry["edits"])
+        on_reply(reply)
+
+    ctx.channel.apply(entry["undo_ops"], entry["proposal_id"], done)
+    return entry

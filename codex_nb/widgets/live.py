@@ -1,0 +1,150 @@
+"""Kernel side of live apply: ask the front end to change the open notebook.
+
+The lab extension registers the comm target ``codex_nb.live_apply`` for the
+notebook whose session owns this kernel. We send
+
+    {"type": "apply", "request_id", "proposal_id", "ops": [...]}   # ops from edits.live_ops
+    {"type": "snapshot", "request_id"}
+
+and it answers ``{"type": "result", "request_id", "ok", "reason", "notebook", "path"}``.
+
+Replies are comm messages, so they are only handled when the kernel is idle:
+everything here is callback based and nothing ever waits for a reply. A
+request that gets no answer within ``timeout`` seconds is answered locally
+with ``{"ok": False, "no_frontend": True, ...}``; a real reply arriving later
+is still delivered, because an apply that did happen must not be forgotten.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Callable
+
+TARGET = "codex_nb.live_apply"
+NO_EXTENSION = ("the codex-nb JupyterLab extension did not answer in this front end "
+                "(classic Notebook, VS Code, a terminal, or the extension is not installed/enabled)")
+
+
+class LiveChannel:
+    """One comm to the front end per kernel; requests matched to replies by request_id."""
+
+    def __init__(self, comm_factory: Callable | None = None, timeout: float = 2.0, patience: float = 30.0):
+        self._factory = comm_factory
+        self.timeout = timeout
+        # Once the extension has answered, a slow reply means a busy kernel, not a missing front end.
+        self.patience = patience
+        self.status = "unknown"  # unknown | available | absent
+        self.snapshot: dict | None = None  # {"notebook", "path", "time"} from the newest reply
+        self._comm = None
+        self._pending: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self.ping_execution_count: int | None = None
+
+    # -- requests ------------------------------------------------------------
+    def request(self, message: dict, on_reply: Callable[[dict], None] | None = None) -> str:
+        """Send ``message`` (a request_id is added); ``on_reply(reply)`` runs once per real or timed-out reply."""
+        rid = uuid.uuid4().hex
+        entry = {"callback": on_reply, "answered": False, "sent": time.monotonic()}
+        with self._lock:
+            self._pending[rid] = entry
+        try:
+            comm = self._open()
+            comm.send({**message, "request_id": rid})
+        except Exception as exc:  # no kernel, or the comm cannot be opened here
+            self.status = "absent"
+            self._finish(rid, {"ok": False, "no_frontend": True, "reason": f"{NO_EXTENSION}: {exc}"})
+            return rid
+        self._arm(rid, self.timeout)
+        return rid
+
+    def apply(self, ops: list[dict], proposal_id: str, on_reply=None) -> str:
+        return self.request({"type": "apply", "proposal_id": proposal_id, "ops": ops}, on_reply)
+
+    def ping(self, execution_count: int | None = None) -> str:
+        """Ask for a snapshot: detects the extension and refreshes the cached live notebook."""
+        self.ping_execution_count = execution_count
+        return self.request({"type": "snapshot"})
+
+    def status_at(self, execution_count: int | None) -> str:
+        """The status as seen from a cell: a ping unanswered across an idle kernel means no extension."""
+        if (self.status == "unknown" and self.ping_execution_count is not None and execution_count is not None
+                and execution_count > self.ping_execution_count):
+            self.status = "absent"
+        return self.status
+
+    # -- comm plumbing ----------------------------------------------------------
+    def _open(self):
+        if self._comm is None:
+            if self._factory is not None:
+                comm = self._factory()
+            else:
+                from comm import create_comm
+
+                comm = create_comm(target_name=TARGET, data={})
+            comm.on_msg(self._on_msg)
+            if hasattr(comm, "on_close"):
+                comm.on_close(self._on_close)
+            self._comm = comm
+        return self._comm
+
+    def _on_msg(self, msg: dict) -> None:
+        data = (msg.get("content") or {}).get("data") or {}
+        if data.get("type") != "result":
+            return
+        self.status = "available"
+        if data.get("notebook"):
+            self.snapshot = {"notebook": data["notebook"], "path": data.get("path"), "time": time.time()}
+        rid = data.get("request_id")
+        if rid:
+            self._finish(rid, data)
+
+    def _on_close(self, _msg=None) -> None:
+        # JupyterLab closes a comm at once when no target of that name is registered.
+        self._comm = None
+        if self.status != "available":
+            self.status = "absent"
+        with self._lock:
+            waiting = [rid for rid, e in self._pending.items() if not e["answered"]]
+        for rid in waiting:
+            self._finish(rid, {"ok": False, "no_frontend": True, "reason": NO_EXTENSION})
+
+    def _arm(self, rid: str, delay: float) -> None:
+        timer = threading.Timer(delay, self._expire, args=(rid,))
+        timer.daemon = True
+        timer.start()
+
+    def _expire(self, rid: str) -> None:
+        with self._lock:
+            entry = self._pending.get(rid)
+        if entry is None or entry["answered"]:
+            return
+        waited = time.monotonic() - entry["sent"]
+        if self.status == "available" and waited < self.patience:
+            self._arm(rid, self.timeout)
+            return
+        if self.status == "unknown":
+            self.status = "absent"
+        self._finish(rid, {"ok": False, "no_frontend": True, "timeout": True, "reason": NO_EXTENSION})
+
+    def _finish(self, rid: str, reply: dict) -> None:
+        real = not reply.get("no_frontend")
+        with self._lock:
+            entry = self._pending.get(rid)
+            if entry is None:
+                return
+            if real:
+                self._pending.pop(rid)  # final; a local timeout answer may still be followed by it
+            elif entry["answered"]:
+                return
+            entry["answered"] = True
+        if entry["callback"] is not None:
+            entry["callback"](reply)
+
+    def close(self) -> None:
+        if self._comm is not None and hasattr(self._comm, "close"):
+            try:
+                self._comm.close()
+            except Exception:
+                pass  # the kernel may already be shutting down
+        self._comm = None

@@ -1,0 +1,199 @@
+"""The proposal widget: one card per edit with a diff and Accept / Reject / Accept & Run / Edit.
+
+Buttons carry stable CSS classes (``codex-accept``, ``codex-reject``,
+``codex-accept-run``, ``codex-edit``, ``codex-accept-all``, ``codex-reject-all``,
+``codex-fix``) for tests and for users' own styling. The widget's MIME bundle
+also holds static HTML and plain text, so nbconvert, papermill output and
+a notebook opened without the widget manager still show the proposal.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import ipywidgets as W
+
+from .. import audit
+from ..edits.diff import proposal_diffs, render_text
+from .apply import Acceptance, ApplyContext
+from .render import card_title_html, diff_html, escape, progress_html, proposal_html, report_html
+
+
+def _button(label: str, cls: str, style: str = "") -> W.Button:
+    b = W.Button(description=label, button_style=style, layout=W.Layout(width="auto"))
+    b.add_class(cls)
+    return b
+
+
+class Card(W.VBox):
+    """One edit: title, diff, buttons, and an editor for changing the proposed source before accepting."""
+
+    def __init__(self, review: "ReviewWidget", index: int, diff: dict, actions: bool):
+        self.review, self.index, self.diff, self.state = review, index, diff, "pending"
+        self.title = W.HTML(card_title_html(diff))
+        self.body = W.HTML(diff_html(diff))
+        self.accept = _button("Accept", "codex-accept", "success")
+        self.reject = _button("Reject", "codex-reject")
+        self.accept_run = _button("Accept & Run", "codex-accept-run")
+        self.edit = _button("Edit", "codex-edit")
+        self.editor = W.Textarea(value=diff["new"], layout=W.Layout(width="100%", height="10em", display="none"))
+        self.editor.add_class("codex-edit-area")
+        self.save = _button("Use edited source", "codex-edit-save")
+        self.save.layout.display = "none"
+        self.accept.on_click(lambda _: review.accept([index]))
+        self.accept_run.on_click(lambda _: review.accept([index], run=True))
+        self.reject.on_click(lambda _: review.reject([index]))
+        self.edit.on_click(lambda _: self._toggle_editor())
+        self.save.on_click(lambda _: review.replace_source(index, self.editor.value))
+        self.buttons = W.HBox([self.accept, self.accept_run, self.reject, self.edit])
+        if diff["op"] == "delete" or diff["op"] == "patch_file":
+            self.edit.disabled = self.accept_run.disabled = True
+        if not actions:
+            self.buttons.layout.display = "none"
+        super().__init__([self.title, self.body, self.buttons, self.editor, self.save])
+        self.add_class("codex-card")
+
+    def _toggle_editor(self) -> None:
+        shown = self.editor.layout.display != "none"
+        self.editor.layout.display = self.save.layout.display = "none" if shown else ""
+
+    def set_state(self, state: str) -> None:
+        self.remove_class(f"codex-card-{self.state}")
+        self.state = state
+        self.add_class(f"codex-card-{state}")
+        self.title.value = card_title_html(self.diff, state)
+        decided = state in ("accepted", "rejected")
+        for b in (self.accept, self.accept_run, self.reject, self.edit):
+            b.disabled = decided or (b in (self.edit, self.accept_run) and self.diff["op"] in ("delete", "patch_file"))
+
+    def update_diff(self, diff: dict) -> None:
+        self.diff = diff
+        self.body.value = diff_html(diff)
+        self.title.value = card_title_html(diff, self.state)
+
+
+class ReviewWidget(W.VBox):
+    def __init__(self, proposal, nb, ctx: ApplyContext, *, note: str = "", actions: bool = True,
+                 on_fix: Callable | None = None):
+        self.proposal, self.nb, self.ctx, self.on_fix = proposal, nb, ctx, on_fix
+        self.diffs = proposal_diffs(nb, proposal)
+        self.busy = False
+        self.acceptance: Acceptance | None = None
+        self.events: list[dict] = []
+        self.note = note
+        self.explanation = W.HTML(f"<div style='white-space:pre-wrap'>{escape(proposal.explanation)}</div>")
+        self.explanation.add_class("codex-explanation")
+        self.notice = W.HTML(f"<div class='codex-fallback' style='color:#9a6700'>{escape(note)}</div>" if note else "")
+        self.notice.add_class("codex-notice")
+        self.cards = [Card(self, i, d, actions) for i, d in enumerate(self.diffs)]
+        self.accept_all = _button("Accept all", "codex-accept-all", "success")
+        self.reject_all = _button("Reject all", "codex-reject-all")
+        self.accept_all.on_click(lambda _: self.accept(self._pending()))
+        self.reject_all.on_click(lambda _: self.reject(self._pending()))
+        toolbar = W.HBox([self.accept_all, self.reject_all])
+        if not actions or not self.cards:
+            toolbar.layout.display = "none"
+        self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(display="none"))
+        self.bar.add_class("codex-progress")
+        self.cell_marks: dict[str, str] = {}
+        self.cell_order: list[str] = []
+        self.cells = W.HTML("")
+        self.badge = W.HTML("")
+        self.badge.add_class("codex-validation")
+        self.fix = _button("Fix", "codex-fix", "warning")
+        self.fix.layout.display = "none"
+        self.fix.on_click(lambda _: self._fix())
+        self.followup = W.VBox([])
+        super().__init__([self.explanation, *self.cards, toolbar, self.notice, self.bar, self.cells, self.badge,
+                          self.fix, self.followup])
+        self.add_class("codex-review")
+
+    # -- static fallback ----------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/html"] = proposal_html(self.proposal.explanation, self.diffs, self.note)
+        bundle["text/plain"] = f"{self.proposal.explanation}\n\n{render_text(self.diffs)}"
+        return bundle
+
+    # -- decisions ----------------------------------------------------------------
+    def _pending(self) -> list[int]:
+        return [c.index for c in self.cards if c.state in ("pending", "rolled_back")]
+
+    def accept(self, indexes: list[int], run: bool = False) -> None:
+        if self.busy or not indexes:
+            return
+        self.busy = True
+        self.acceptance = Acceptance(self.ctx, self.proposal, indexes, self._on_event, run=run)
+        self.acceptance.start()
+
+    def reject(self, indexes: list[int]) -> None:
+        if self.busy or not indexes:
+            return
+        for i in indexes:
+            self.cards[i].set_state("rejected")
+        audit.record("reject", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
+                     edits=list(indexes), decision="rejected")
+
+    def replace_source(self, index: int, source: str) -> None:
+        """Edit: the person's version of the new source replaces the model's before accepting."""
+        edits = list(self.proposal.edits)
+        edits[index] = dataclasses.replace(edits[index], source=source)
+        self.proposal = dataclasses.replace(self.proposal, edits=tuple(edits))
+        self.diffs = proposal_diffs(self.nb, self.proposal)
+        self.cards[index].update_diff(self.diffs[index])
+
+    # -- events from the acceptance (kernel thread or validation thread) ---------------------
+    def _on_event(self, event: dict) -> None:
+        self.events.append(event)
+        kind = event["type"]
+        if kind == "status":
+            self._say(event["text"])
+        elif kind == "refused":
+            self.busy = False
+            extra = (" Nothing was changed; the new code is in the card (Edit shows it as text to copy)."
+                     if event.get("no_frontend") else " Nothing was changed.")
+            self._say(f"Could not apply: {event['reason']}.{extra}", "codex-refused", "#cf222e")
+        elif kind == "applied":
+            for i in event["indexes"]:
+                self.cards[i].set_state("accepted")
+            self._say("Applied to the notebook as one change (undo with Ctrl+Z in the notebook or `%codex undo`)."
+                      + (" Validating…" if self.ctx.validate else ""))
+        elif kind == "start":
+            self.cell_order = list(event.get("cells") or [])
+            self.cell_marks = {c: "queued" for c in self.cell_order}
+            self.bar.max, self.bar.value, self.bar.layout.display = max(1, event.get("total") or 0), 0, ""
+            self.cells.value = progress_html(self.cell_marks, self.cell_order)
+        elif kind in ("cell_start", "cell_done", "cell_error"):
+            cid = event.get("cell_id")
+            self.cell_marks[cid] = {"cell_start": "running", "cell_done": "done", "cell_error": "error"}[kind]
+            if kind != "cell_start":
+                self.bar.value = min(self.bar.max, self.bar.value + 1)
+            self.cells.value = progress_html(self.cell_marks, self.cell_order)
+        elif kind == "validated":
+            self.busy = False
+            report = event["report"]
+            self.badge.value = (report_html(report) if report is not None else
+                                "<div class='codex-validation-skipped'>applied; not validated</div>")
+            self._say("Applied and kept." if report is not None else "Applied (validation is off).")
+        elif kind == "rolled_back":
+            self.busy = False
+            report = event["report"]
+            self.badge.value = report_html(report, report.failure_text())
+            if event["ok"]:
+                for i in self.acceptance.indexes:
+                    self.cards[i].set_state("rolled_back")
+                self._say("The edit broke the notebook, so it was rolled back: the notebook is as it was before.",
+                          "codex-rollback", "#cf222e")
+            else:
+                self._say(f"Validation failed and the rollback was refused ({event['reason']}); "
+                          "use Edit → Undo in the notebook.", "codex-rollback-failed", "#cf222e")
+            self.fix.layout.display = "" if self.on_fix else "none"
+
+    def _say(self, text: str, cls: str = "codex-status", color: str = "#57606a") -> None:
+        self.notice.value = f"<div class='{cls}' style='color:{color}'>{escape(text)}</div>"
+
+    def _fix(self) -> None:
+        if self.on_fix is None or self.acceptance is None or self.acceptance.report is None:
+            return
+        self.fix.disabled = True
+        self.on_fix(self, self.acceptance.report.failed, self.acceptance.subset)
