@@ -157,3 +157,25 @@ def test_a_corrupt_cache_is_ignored(shop):
     (cache / index_mod.CACHE_NAME).write_text("{not json")
     index = load_index(shop, use_memory=False)
     assert index.stats.parsed == len(index.paths) > 0
+
+
+def test_incremental_walk_sees_new_deleted_and_newly_ignored_files(shop):
+    first = load_index(shop, use_memory=False)
+    assert "shop/pricing.py" in first.paths
+    (shop / "shop" / "refunds.py").write_text("def issue_refund(order):\n    return order\n")
+    (shop / "shop" / "sub").mkdir()
+    (shop / "shop" / "sub" / "deep.py").write_text("def deep_helper():\n    pass\n")
+    (shop / "shop" / "utils" / "textfmt.py").unlink()
+    second = load_index(shop, use_memory=False)
+    assert {"shop/refunds.py", "shop/sub/deep.py"} <= set(second.paths)
+    assert "shop/utils/textfmt.py" not in second.paths
+    assert second.stats.parsed == 2
+    # editing .gitignore in place does not change the directory's mtime; the rules must still apply
+    gi = shop / ".gitignore"
+    st = (shop).stat()
+    gi.write_text(gi.read_text() + "shop/refunds.py\n")
+    os.utime(shop, ns=(st.st_atime_ns, st.st_mtime_ns))
+    third = load_index(shop, use_memory=False)
+    assert "shop/refunds.py" not in third.paths and "shop/sub/deep.py" in third.paths
+    (shop / ".codexignore").write_text("shop/sub/\n")
+    assert "shop/sub/deep.py" not in load_index(shop, use_memory=False).paths

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .parse import SCHEMA, content_hash, parse_file
-from .walk import DEFAULT_MAX_FILES, Skipped, walk_repo
+from .walk import DEFAULT_MAX_FILES, DirListing, Skipped, walk_repo
 
 CACHE_NAME = f"index-v{SCHEMA}.json"
 
@@ -48,12 +48,12 @@ class RepoIndex:
     defines: dict[str, list[int]] = field(default_factory=dict)  # symbol name -> files defining it
     modules: dict[str, int] = field(default_factory=dict)
     edges: list[dict[int, float]] = field(default_factory=list)  # file -> {neighbour: weight}
-    ident_files: dict[str, list[int]] = field(default_factory=dict)
+    dir_cache: dict[str, DirListing] = field(default_factory=dict)  # for walk_repo
 
     # ---- building -------------------------------------------------------------------------
     def update(self, *, max_files: int = DEFAULT_MAX_FILES) -> bool:
         """Bring the index up to date with the files on disk; return True if anything changed."""
-        walked = walk_repo(self.root, max_files=max_files)
+        walked = walk_repo(self.root, max_files=max_files, dir_cache=self.dir_cache)
         old = dict(zip(self.paths, self.records))
         stats = IndexStats(cache=self.stats.cache, truncated=walked.truncated)
         skipped = list(walked.skipped)
@@ -148,6 +148,7 @@ class RepoIndex:
     # ---- cache ----------------------------------------------------------------------------
     def to_cache(self) -> dict:
         return {"schema": SCHEMA, "root": self.root,
+                "dirs": {k: v.to_json() for k, v in self.dir_cache.items()},
                 "files": {p: [self.stats_by_path[p][0], self.stats_by_path[p][1], r]
                           for p, r in zip(self.paths, self.records)}}
 
@@ -160,6 +161,7 @@ class RepoIndex:
             idx.paths.append(p)
             idx.records.append(rec)
             idx.stats_by_path[p] = (mtime, size)
+        idx.dir_cache = {k: DirListing.from_json(v) for k, v in data.get("dirs", {}).items()}
         return idx
 
 
@@ -175,7 +177,7 @@ def _load_disk(root: str, dirs: list[Path]) -> RepoIndex | None:
         try:
             with open(d / CACHE_NAME, encoding="utf-8") as fh:
                 return RepoIndex.from_cache(root, json.load(fh))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
             continue
     return None
 

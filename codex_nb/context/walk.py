@@ -68,8 +68,8 @@ class IgnoreRules:
         codex = _read_ignore(os.path.join(root, ".codexignore"))
         self.codex = pathspec.PathSpec.from_lines("gitwildmatch", codex) if codex else None
 
-    def add_dir(self, rel_dir: str, abs_dir: str) -> None:
-        lines = _read_ignore(os.path.join(abs_dir, ".gitignore"))
+    def add_text(self, rel_dir: str, text: str | None) -> None:
+        lines = text.split("\n") if text else []
         if lines:
             prefix = rel_dir + "/" if rel_dir else ""
             self._specs.append((prefix, pathspec.PathSpec.from_lines("gitwildmatch", lines)))
@@ -89,52 +89,118 @@ class IgnoreRules:
         return self.codex is not None and self.codex.match_file(rel)
 
 
-def walk_repo(root: str, *, max_files: int = DEFAULT_MAX_FILES) -> WalkResult:
-    """List indexable files under ``root``, best-effort and bounded."""
+@dataclass
+class DirListing:
+    """What one directory contributed, reusable while its mtime (and .gitignore) is unchanged."""
+    mtime_ns: int
+    gitignore: str | None  # its .gitignore text, None when it has none
+    files: list[tuple[str, bool]]  # (name, is_symlink) that passed the name-based filters
+    subdirs: list[str]
+    skipped: list[Skipped]
+
+    def to_json(self) -> list:
+        return [self.mtime_ns, self.gitignore, [list(f) for f in self.files], self.subdirs,
+                [[s.path, s.reason] for s in self.skipped]]
+
+    @classmethod
+    def from_json(cls, data: list) -> "DirListing":
+        return cls(int(data[0]), data[1], [(str(n), bool(link)) for n, link in data[2]], list(data[3]),
+                   [Skipped(p, r) for p, r in data[4]])
+
+
+def _gitignore_text(abs_dir: str) -> str | None:
+    path = os.path.join(abs_dir, ".gitignore")
+    return "\n".join(_read_ignore(path)) if os.path.exists(path) else None
+
+
+def _list_dir(rel_dir: str, abs_dir: str, mtime_ns: int, rules: IgnoreRules, real_root: str,
+              gitignore: str | None) -> DirListing:
+    """Read a directory and apply every check that depends only on names (not on file contents)."""
+    listing = DirListing(mtime_ns, gitignore, [], [], [])
+    with os.scandir(abs_dir) as it:
+        entries = list(it)
+    if rel_dir and any(e.name == "pyvenv.cfg" for e in entries):
+        return listing  # a virtualenv: installed libraries, not the project
+    for entry in entries:
+        name = entry.name
+        rel = f"{rel_dir}/{name}" if rel_dir else name
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if not (name in SKIP_DIRS or name.endswith(".egg-info") or rules.ignored(rel, True)):
+                    listing.subdirs.append(name)
+                continue
+            is_link = entry.is_symlink()
+            if is_link and entry.is_dir():
+                # directory symlinks are not followed: that is how loops and escapes are avoided
+                listing.skipped.append(Skipped(rel, "directory symlink not followed"))
+                continue
+        except OSError as exc:
+            listing.skipped.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
+            continue
+        if not name.endswith(INDEXED_SUFFIXES):
+            continue
+        if never_read(rel):
+            listing.skipped.append(Skipped(rel, "credential file never read"))
+            continue
+        if rules.ignored(rel, False):
+            continue
+        if is_link and not os.path.realpath(entry.path).startswith(real_root + os.sep):
+            listing.skipped.append(Skipped(rel, "symlink points outside the repository"))
+            continue
+        listing.files.append((name, is_link))
+    listing.files.sort()
+    listing.subdirs.sort()
+    return listing
+
+
+def walk_repo(root: str, *, max_files: int = DEFAULT_MAX_FILES,
+              dir_cache: dict[str, DirListing] | None = None) -> WalkResult:
+    """List indexable files under ``root``, best-effort and bounded.
+
+    With ``dir_cache`` (updated in place), a directory whose mtime is unchanged is
+    not listed again: adding, removing or renaming an entry changes the mtime of
+    its directory, so only the files themselves need a stat.
+    """
     result = WalkResult()
     rules = IgnoreRules(root)
+    cache = dir_cache if dir_cache is not None else {}
+    codex_sig = "\0".join(_read_ignore(os.path.join(root, ".codexignore")))
+    force_all = cache.get("\0codexignore") is None or cache["\0codexignore"].gitignore != codex_sig
+    if force_all:
+        cache.clear()
+        cache["\0codexignore"] = DirListing(0, codex_sig, [], [], [])
+    seen_dirs = {"\0codexignore"}
     real_root = os.path.realpath(root)
-    stack = [("", root)]
+    stack = [("", root, False)]
     while stack:
-        rel_dir, abs_dir = stack.pop()
+        rel_dir, abs_dir, force = stack.pop()
         try:
-            with os.scandir(abs_dir) as it:
-                entries = list(it)
+            mtime = os.stat(abs_dir).st_mtime_ns
+            listing = cache.get(rel_dir)
+            fresh = listing is not None and not force and listing.mtime_ns == mtime
+            gitignore = listing.gitignore if listing is not None else None
+            if fresh and gitignore is not None and _gitignore_text(abs_dir) != gitignore:
+                fresh = False  # edited in place: the directory's mtime does not show it
+            if not fresh:
+                gitignore = _gitignore_text(abs_dir)
+                if listing is not None and gitignore != listing.gitignore:
+                    force = True  # the rules changed for every directory below too
+                rules.add_text(rel_dir, gitignore)
+                listing = _list_dir(rel_dir, abs_dir, mtime, rules, real_root, gitignore)
+                cache[rel_dir] = listing
+            else:
+                rules.add_text(rel_dir, gitignore)
         except OSError as exc:
             result.skipped.append(Skipped(rel_dir or ".", f"unreadable directory: {exc.strerror or exc}"))
+            cache.pop(rel_dir, None)
             continue
-        names = {e.name for e in entries}
-        if rel_dir and "pyvenv.cfg" in names:
-            continue  # a virtualenv: installed libraries, not the project
-        if ".gitignore" in names:
-            rules.add_dir(rel_dir, abs_dir)
-        for entry in entries:
-            name = entry.name
-            rel = f"{rel_dir}/{name}" if rel_dir else name
+        seen_dirs.add(rel_dir)
+        result.skipped.extend(listing.skipped)
+        prefix = f"{rel_dir}/" if rel_dir else ""
+        for name, _is_link in listing.files:
+            rel = prefix + name
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if name in SKIP_DIRS or name.endswith(".egg-info") or rules.ignored(rel, True):
-                        continue
-                    stack.append((rel, entry.path))
-                    continue
-                is_link = entry.is_symlink()
-                if is_link and entry.is_dir():
-                    # directory symlinks are not followed: that is how loops and escapes are avoided
-                    result.skipped.append(Skipped(rel, "directory symlink not followed"))
-                    continue
-                if not name.endswith(INDEXED_SUFFIXES):
-                    continue
-                if never_read(rel):
-                    result.skipped.append(Skipped(rel, "credential file never read"))
-                    continue
-                if rules.ignored(rel, False):
-                    continue
-                if is_link:
-                    target = os.path.realpath(entry.path)
-                    if not target.startswith(real_root + os.sep):
-                        result.skipped.append(Skipped(rel, "symlink points outside the repository"))
-                        continue
-                st = entry.stat()
+                st = os.stat(os.path.join(abs_dir, name))
             except OSError as exc:
                 result.skipped.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
                 continue
@@ -152,6 +218,11 @@ def walk_repo(root: str, *, max_files: int = DEFAULT_MAX_FILES) -> WalkResult:
             result.files.append(FileEntry(rel, st.st_mtime_ns, st.st_size))
         if result.truncated:
             break
+        for sub in reversed(listing.subdirs):
+            stack.append((prefix + sub, os.path.join(abs_dir, sub), force))
+    for gone in set(cache) - seen_dirs:
+        if not result.truncated:
+            del cache[gone]
     result.files.sort(key=lambda f: f.rel)
     result.skipped.sort(key=lambda s: s.path)
     return result
