@@ -27,6 +27,13 @@ def write_nb(path: Path, *sources, tags=None, kernelspec=KERNEL) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def audit_log(tmp_path, monkeypatch) -> Path:
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(log))
+    return log
+
+
 @pytest.fixture
 def analysis(tmp_path) -> Path:
     target = tmp_path / "project" / "analysis.ipynb"
@@ -56,7 +63,7 @@ def test_full_run_of_a_real_notebook_leaves_it_untouched(analysis):
     assert set(report.to_json()) >= {"ok", "mode", "cells_run", "seconds", "failed", "drift"}
 
 
-def test_a_failing_cell_gives_papermills_structured_error(tmp_path):
+def test_a_failing_cell_gives_papermills_structured_error(tmp_path, audit_log):
     nb = write_nb(tmp_path / "f.ipynb", "x = 1", "y = {}['missing']", "print('after')")
     report = validate_notebook(nb)
     assert not report.ok and report.cells_run == ["c0", "c1"]
@@ -65,6 +72,9 @@ def test_a_failing_cell_gives_papermills_structured_error(tmp_path):
     assert failed["ename"] == "KeyError" and failed["evalue"] == "'missing'"
     assert isinstance(failed["traceback"], list) and "KeyError" in report.failure_text()
     assert "\x1b[" not in report.failure_text()
+    entry = json.loads(audit_log.read_text().splitlines()[-1])
+    assert entry["event"] == "validate" and entry["ok"] is False and entry["failed"]["cell_id"] == "c1"
+    assert entry["notebook"] == str(nb) and entry["cells_run"] == ["c0", "c1"]
 
 
 def test_cell_timeout_is_its_own_result(tmp_path):
@@ -163,3 +173,16 @@ def test_cli_exit_codes_and_json_report(tmp_path, capsys):
     assert json.loads(out)["failed"]["ename"] == "ZeroDivisionError" and err == ""
     assert main(["validate", str(good), "--changed", "nope"]) == 2
     assert "no cell with id nope" in capsys.readouterr().err
+
+
+def test_works_from_inside_a_running_event_loop(tmp_path):
+    # The magics and the server call validate_notebook from code that runs inside an event loop.
+    import asyncio
+
+    nb = write_nb(tmp_path / "loop.ipynb", "x = 40 + 2", "assert x == 42")
+
+    async def caller():
+        return validate_notebook(nb, total_timeout=60)
+
+    report = asyncio.run(caller())
+    assert report.ok and report.cells_run == ["c0", "c1"]

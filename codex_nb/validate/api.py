@@ -113,11 +113,14 @@ def validate_notebook(
     skip_tags=("codex-skip",),
     parameters: dict | None = None,
     previous=None,
+    audit_log: bool = True,
 ) -> "ValidationReport":
     """Run the notebook (or, in targeted mode, the cells ``changed`` can affect) in a fresh kernel.
 
     ``previous`` (path or NotebookNode) is the notebook before the edit; with it a
-    targeted run also re-runs cells that read names the edit removed.
+    targeted run also re-runs cells that read names the edit removed. The run is
+    recorded in the audit log unless ``audit_log`` is false (the apply workflow
+    records it itself, with the proposal it belongs to).
     """
     if mode not in MODES:
         raise ValidationUsageError(f"unknown mode {mode!r}", hint="use 'full' or 'targeted'")
@@ -125,8 +128,9 @@ def validate_notebook(
     changed = list(changed or ())
     nb, workdir, label, problem = _load(notebook, cwd)
     if problem:
-        return ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
-                                failed=problem, requested_mode=mode, notebook=label)
+        report = ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
+                                  failed=problem, requested_mode=mode, notebook=label)
+        return _recorded(report, workdir) if audit_log else report
     if isinstance(previous, (str, os.PathLike)):
         from ..notebook_io import read_notebook
 
@@ -156,6 +160,8 @@ def validate_notebook(
                          message=f"outputs of {len(drift)} unedited cell(s) changed "
                                  f"(first: cell {first['cell_id']}, {first['detail']})")
     report = _report(selection, outcome, failed, drift, mode, started, label)
+    if audit_log:
+        _recorded(report, workdir)
     _emit(progress, {"type": "finish", "ok": report.ok, "seconds": report.seconds,
                      "failed": report.failed})
     return report
@@ -177,6 +183,15 @@ def _report(selection: Selection, outcome, failed, drift, mode, started, label) 
         kernel=outcome.kernel_name,
         notebook=label,
     )
+
+
+def _recorded(report: ValidationReport, workdir) -> ValidationReport:
+    from .. import audit
+
+    audit.record("validate", report.notebook or workdir, notebook=report.notebook, proposal_id=None,
+                 ok=report.ok, mode=report.mode, cells_run=report.cells_run, failed=report.failed,
+                 seconds=report.seconds, drift=len(report.drift))
+    return report
 
 
 def _since(started: float) -> float:

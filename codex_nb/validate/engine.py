@@ -148,7 +148,7 @@ def _kill(km) -> None:
     pid = getattr(getattr(km, "provisioner", None), "pid", None)
     if pid:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # Windows has no SIGKILL
         except ProcessLookupError:
             pass
 
