@@ -179,3 +179,10 @@ def test_incremental_walk_sees_new_deleted_and_newly_ignored_files(shop):
     assert "shop/refunds.py" not in third.paths and "shop/sub/deep.py" in third.paths
     (shop / ".codexignore").write_text("shop/sub/\n")
     assert "shop/sub/deep.py" not in load_index(shop, use_memory=False).paths
+
+
+def test_helper_process_parsing_gives_the_same_index(shop):
+    here = load_index(shop, use_memory=False, use_disk=False, workers=0)
+    shared = load_index(shop, use_memory=False, use_disk=False, workers=1)
+    assert shared.paths == here.paths and shared.records == here.records
+    assert shared.stats.parsed == len(shared.paths)

@@ -19,6 +19,7 @@ from .parse import SCHEMA, content_hash, parse_file
 from .walk import DEFAULT_MAX_FILES, DirListing, Skipped, walk_repo
 
 CACHE_NAME = f"index-v{SCHEMA}.json"
+PARALLEL_MIN_FILES = 400  # below this a helper process costs more than it saves
 
 # BM25F: field weight and length normalisation. Names (path, definitions) and quoted
 # phrases are what people cite, so they weigh more than body text.
@@ -44,49 +45,55 @@ class RepoIndex:
     skipped: list[Skipped] = field(default_factory=list)
     stats: IndexStats = field(default_factory=IndexStats)
     # derived, rebuilt after every change
-    postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    postings: dict[str, dict[int, float]] = field(default_factory=dict)  # term -> {file: weighted tf}
     defines: dict[str, list[int]] = field(default_factory=dict)  # symbol name -> files defining it
     modules: dict[str, int] = field(default_factory=dict)
     edges: list[dict[int, float]] = field(default_factory=list)  # file -> {neighbour: weight}
     dir_cache: dict[str, DirListing] = field(default_factory=dict)  # for walk_repo
 
     # ---- building -------------------------------------------------------------------------
-    def update(self, *, max_files: int = DEFAULT_MAX_FILES) -> bool:
-        """Bring the index up to date with the files on disk; return True if anything changed."""
+    def update(self, *, max_files: int = DEFAULT_MAX_FILES, workers: int | None = None) -> bool:
+        """Bring the index up to date with the files on disk; return True if anything changed.
+
+        ``workers``: helper processes for parsing new files (None: automatic, used only
+        for big cold builds; 0: parse everything in this process).
+        """
         walked = walk_repo(self.root, max_files=max_files, dir_cache=self.dir_cache)
         old = dict(zip(self.paths, self.records))
         stats = IndexStats(cache=self.stats.cache, truncated=walked.truncated)
         skipped = list(walked.skipped)
-        paths, records, stat_map = [], [], {}
-        changed = len(walked.files) != len(self.paths)
+        by_path: dict[str, dict] = {}
+        new_files = [e for e in walked.files if e.rel not in old]
+        by_path.update(self._parse_new(new_files, workers, stats, skipped))
         for entry in walked.files:
             prev = old.get(entry.rel)
-            st = (entry.mtime_ns, entry.size)
-            if prev is not None and self.stats_by_path.get(entry.rel) == st:
-                rec = prev
+            if prev is None:
+                continue
+            if self.stats_by_path.get(entry.rel) == (entry.mtime_ns, entry.size):
+                by_path[entry.rel] = prev
+                stats.reused += 1
+                continue
+            data = self._read(entry.rel, skipped)
+            if data is None:
+                continue
+            stats.read += 1
+            if prev.get("hash") == content_hash(data):
+                by_path[entry.rel] = prev  # touched but not modified
                 stats.reused += 1
             else:
-                try:
-                    with open(os.path.join(self.root, entry.rel), "rb") as fh:
-                        data = fh.read()
-                except OSError as exc:
-                    skipped.append(Skipped(entry.rel, f"unreadable: {exc.strerror or exc}"))
-                    changed = True
-                    continue
-                stats.read += 1
-                if prev is not None and prev.get("hash") == content_hash(data):
-                    rec = prev  # touched but not modified
-                    stats.reused += 1
-                else:
-                    rec = parse_file(entry.rel, data)
-                    stats.parsed += 1
-                    changed = True
+                by_path[entry.rel] = parse_file(entry.rel, data)
+                stats.parsed += 1
+        paths, records, stat_map = [], [], {}
+        for entry in walked.files:
+            rec = by_path.get(entry.rel)
+            if rec is None:
+                continue
             if rec.get("error"):
                 skipped.append(Skipped(entry.rel, rec["error"]))
             paths.append(entry.rel)
             records.append(rec)
-            stat_map[entry.rel] = st
-        changed = changed or paths != self.paths
+            stat_map[entry.rel] = (entry.mtime_ns, entry.size)
+        changed = paths != self.paths or any(r is not old.get(p) for p, r in zip(paths, records))
         stats.files = len(paths)
         self.stats = stats
         self.skipped = sorted(skipped, key=lambda s: s.path)
@@ -96,6 +103,60 @@ class RepoIndex:
             self._derive()
         return changed or stat_changed
 
+    def _read(self, rel: str, skipped: list[Skipped]) -> bytes | None:
+        try:
+            with open(os.path.join(self.root, rel), "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            skipped.append(Skipped(rel, f"unreadable: {exc.strerror or exc}"))
+            return None
+
+    def _parse_new(self, entries: list, workers: int | None, stats: IndexStats,
+                   skipped: list[Skipped]) -> dict[str, dict]:
+        """Parse files the index has never seen; a big batch is shared with helper processes."""
+        if workers is None:
+            workers = min((os.cpu_count() or 1) - 1, 3) if len(entries) >= PARALLEL_MIN_FILES else 0
+        out: dict[str, dict] = {}
+        mine = entries
+        procs = []
+        if workers > 0 and len(entries) > 1:
+            # share by bytes: parse time follows file size, not file count
+            shares: list[list] = [[] for _ in range(workers + 1)]
+            loads = [0] * (workers + 1)
+            for e in sorted(entries, key=lambda e: -e.size):
+                k = loads.index(min(loads))
+                shares[k].append(e)
+                loads[k] += e.size + 2000
+            mine = shares[0]
+            procs = [p for p in (_start_worker(self.root, share) for share in shares[1:] if share) if p]
+            if len(procs) < len([s for s in shares[1:] if s]):
+                mine = entries  # could not start a helper: parse everything here
+                for proc, _share in procs:
+                    proc.kill()
+                procs = []
+        for e in mine:
+            data = self._read(e.rel, skipped)
+            if data is not None:
+                out[e.rel] = parse_file(e.rel, data)
+                stats.read += 1
+                stats.parsed += 1
+        for proc, share in procs:
+            got = _finish_worker(proc)
+            for e in share:
+                rec = got.get(e.rel) if got is not None else None
+                if rec is None:  # the helper failed: parse its share here
+                    data = self._read(e.rel, skipped)
+                    if data is None:
+                        continue
+                    rec = parse_file(e.rel, data)
+                elif "unreadable" in rec:
+                    skipped.append(Skipped(e.rel, f"unreadable: {rec['unreadable']}"))
+                    continue
+                out[e.rel] = rec
+                stats.read += 1
+                stats.parsed += 1
+        return out
+
     def _derive(self) -> None:
         n = len(self.records)
         avg = {}
@@ -103,6 +164,7 @@ class RepoIndex:
             total = sum(sum(r["fields"][f].values()) for r in self.records)
             avg[f] = max(total / n, 1.0) if n else 1.0
         acc: dict[str, dict[int, float]] = {}
+        get = acc.get
         for i, rec in enumerate(self.records):
             for f, (w, b) in FIELDS.items():
                 counts = rec["fields"][f]
@@ -110,12 +172,14 @@ class RepoIndex:
                     continue
                 norm = w / (1.0 - b + b * (sum(counts.values()) / avg[f]))
                 for term, tf in counts.items():
-                    slot = acc.get(term)
+                    slot = get(term)
                     if slot is None:
                         acc[term] = {i: tf * norm}
+                    elif i in slot:
+                        slot[i] += tf * norm
                     else:
-                        slot[i] = slot.get(i, 0.0) + tf * norm
-        self.postings = {t: list(d.items()) for t, d in acc.items()}
+                        slot[i] = tf * norm
+        self.postings = acc
         self.modules = {}
         self.defines = {}
         for i, rec in enumerate(self.records):
@@ -165,6 +229,47 @@ class RepoIndex:
         return idx
 
 
+def _start_worker(root: str, share: list):
+    import subprocess
+    import sys
+
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "codex_nb.context._parse_worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_worker_env())
+    except OSError:
+        return None
+    payload = json.dumps({"root": root, "paths": [e.rel for e in share]}).encode()
+    # write from a thread: the helper may fill its stdout before it has read all of stdin
+    threading.Thread(target=_feed, args=(proc, payload), daemon=True).start()
+    return proc, share
+
+
+def _feed(proc, payload: bytes) -> None:
+    try:
+        proc.stdin.write(payload)
+        proc.stdin.close()
+    except OSError:
+        pass
+
+
+def _worker_env() -> dict:
+    # the helper must import this very copy of codex_nb, installed or not
+    package_parent = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _finish_worker(proc) -> dict | None:
+    try:
+        out = proc.stdout.read()
+        proc.wait(timeout=60)
+        return json.loads(out) if proc.returncode == 0 else None
+    except (OSError, ValueError, Exception):  # noqa: BLE001 - any failure means "parse here instead"
+        proc.kill()
+        return None
+
+
 def cache_dirs(root: str) -> list[Path]:
     """Where the cache may live: the repository first, then the user's cache directory."""
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codex-nb" / "index"
@@ -205,7 +310,8 @@ _memory_lock = threading.Lock()
 
 
 def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bool = True,
-               max_files: int = DEFAULT_MAX_FILES, cache_dir: str | os.PathLike | None = None) -> RepoIndex:
+               max_files: int = DEFAULT_MAX_FILES, cache_dir: str | os.PathLike | None = None,
+               workers: int | None = None) -> RepoIndex:
     """The up-to-date index of ``root``: from memory, else from the disk cache, else built."""
     root = os.path.realpath(os.fspath(root))
     dirs = [Path(cache_dir)] if cache_dir else cache_dirs(root)
@@ -219,7 +325,7 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
             index = RepoIndex(root=root)
             source = "none"
         index.stats.cache = source
-        changed = index.update(max_files=max_files)
+        changed = index.update(max_files=max_files, workers=workers)
         if use_disk and (changed or source == "none"):
             _save_disk(index, dirs)
         if use_memory:

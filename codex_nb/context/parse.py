@@ -163,7 +163,7 @@ def _finish(rec: dict, rel: str, text: str, docs: list[str]) -> dict:
         "path": dict(path_terms(rel)),
         "defs": dict(def_terms),
         "doc": dict(doc_terms),
-        "text": dict(terms_from_counts(raw)),
+        "text": terms_from_counts(raw),
         "phrase": dict(phrase_counts),
     }
     # identifiers long enough to be meaningful, for the reference graph and mention matching

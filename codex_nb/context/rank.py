@@ -88,7 +88,7 @@ def _text_scores(index: RepoIndex, terms: Counter, max_terms: int = 120) -> tupl
     scores: dict[int, float] = {}
     contrib: dict[int, list] = {}
     for weight, _idf, t, post in ranked_terms[:max_terms]:
-        for i, tfw in post:
+        for i, tfw in post.items():
             s = weight * tfw / (K1 + tfw)
             scores[i] = scores.get(i, 0.0) + s
             c = contrib.get(i)

@@ -85,15 +85,21 @@ def identifier_counts(text: str) -> Counter:
     return Counter(IDENT.findall(text))
 
 
-def terms_from_counts(raw: Counter | dict) -> Counter:
-    out: Counter = Counter()
+def terms_from_counts(raw: Counter | dict) -> dict[str, int]:
+    """Term counts from identifier counts (the hot loop of indexing: memo lookups inlined)."""
+    out: dict[str, int] = {}
+    memo = _split_memo
+    get = out.get
     for ident, n in raw.items():
-        for t in split_identifier(ident):
-            out[t] += n
+        parts = memo.get(ident)
+        if parts is None:
+            parts = split_identifier(ident)
+        for t in parts:
+            out[t] = get(t, 0) + n
     return out
 
 
-def text_terms(text: str) -> Counter:
+def text_terms(text: str) -> dict[str, int]:
     return terms_from_counts(identifier_counts(text))
 
 
@@ -109,7 +115,7 @@ def quoted_phrases(code: str) -> list[str]:
 def path_terms(rel: str) -> Counter:
     """Terms of a path: directory and file names split like identifiers, plus whole kebab names."""
     stemless = rel.rsplit(".", 1)[0] if rel.endswith((".py", ".pyi", ".ipynb")) else rel
-    out = text_terms(stemless.replace("-", "_"))
+    out = Counter(text_terms(stemless.replace("-", "_")))
     for part in stemless.split("/"):
         if "-" in part:
             out[part.lower()] += 1

@@ -33,17 +33,17 @@ def count_tokens(text: str) -> int:
 
 def truncate_to_tokens(text: str, limit: int, marker: str = "\n… [truncated]") -> str:
     """Cut text (at a line boundary when possible) so that it fits in ``limit`` tokens."""
-    if count_tokens(text) <= limit:
+    total = count_tokens(text)
+    if total <= limit:
         return text
-    lo, hi = 0, len(text)
-    while lo < hi:  # binary search on the character length
-        mid = (lo + hi + 1) // 2
-        if count_tokens(text[:mid]) + count_tokens(marker) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    cut = text[:lo]
+    room = limit - count_tokens(marker)
+    if room <= 0:
+        return ""
+    # token density is nearly uniform: cut proportionally, then shrink until it fits
+    cut = text[: int(len(text) * room / total)]
+    while cut and count_tokens(cut) > room:
+        cut = cut[: int(len(cut) * 0.9)]
     nl = cut.rfind("\n")
-    if nl > lo // 2:
+    if nl > len(cut) // 2:
         cut = cut[:nl]
-    return cut + marker if limit > count_tokens(marker) else ""
+    return cut + marker
