@@ -32,7 +32,6 @@ from typing import Callable
 NOT_SELECTED_TAG = "codex-nb-not-selected"
 ENGINE_NAME = "codex-nb-validate"
 WATCHDOG_GRACE = 3.0  # seconds past the total timeout before the kernel is killed outright
-INJECTED_TAG = "injected-parameters"
 
 
 def failure(kind: str, *, cell_id=None, index=None, ename="", evalue="", traceback=(), message="") -> dict:
@@ -85,16 +84,15 @@ class _Watch:
         self._lock = threading.Lock()
 
     def _emit(self, event: dict) -> None:
-        if self.progress is not None:
+        if self.progress is None or event.get("cell_id") not in self.selected:
+            return  # papermill's injected-parameters cell is not one of the user's cells
+        try:
             self.progress(event)
-
-    def runs(self, cell) -> bool:
-        return cell.get("id") in self.selected or INJECTED_TAG in cell.get("metadata", {}).get("tags", [])
+        except Exception:
+            # A broken listener (a closed browser tab) must not turn into a failed validation.
+            self.progress = None
 
     # nbclient hooks (called with keyword arguments)
-    def on_notebook_start(self, notebook=None, **_):
-        pass
-
     def on_cell_start(self, cell=None, cell_index=None, **_):
         self.index_to_id[cell_index] = cell.get("id")
 
@@ -154,10 +152,10 @@ def _kill(km) -> None:
 
 
 def _register_engine() -> None:
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
     import logging
 
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
     from papermill.utils import merge_kwargs, remove_args
 
     if ENGINE_NAME in papermill_engines._engines:
@@ -293,11 +291,12 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
             outcome.failure["message"] += f"; the kernel's last words: {tail}"
     outcome.ran = list(watch.ran)
     outcome.outputs = {cid: list(cell.get("outputs", [])) for cid, cell in watch.cells.items()}
-    if outcome.failure and outcome.failure["kind"] != "error" and progress is not None:
+    if outcome.failure and outcome.failure["kind"] != "error":
+        # Timeouts and deaths end a cell without nbclient's "executed" hook; report them here.
         cid, index = watch.current or (None, None)
-        progress({"type": "cell_error", "cell_id": cid, "index": index, "n": len(watch.ran),
-                  "total": watch.total, "ename": outcome.failure["ename"],
-                  "evalue": outcome.failure["evalue"]})
+        watch._emit({"type": "cell_error", "cell_id": cid, "index": index, "n": len(watch.ran),
+                     "total": watch.total, "ename": outcome.failure["ename"],
+                     "evalue": outcome.failure["evalue"]})
     return outcome
 
 
