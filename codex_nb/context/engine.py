@@ -78,7 +78,7 @@ def _notebook_query(query, nb, active_cell: str | None, root: str | None, nb_pat
     for k, v in enumerate(views):
         near = abs(k - focus) <= 2
         if v.kind == "code":
-            query.add_code(v.source, 0.5 if near else 0.15)
+            query.add_code(redact_text(v.source)[0], 0.5 if near else 0.15)
             for mod in _imported_modules(v.source):
                 query.seed_paths[mod] += 1.0 if near else 0.5
         elif v.kind == "markdown" and near:
@@ -148,7 +148,8 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
         raw_sections.insert(0, ("notebook", text))
 
     q = Query()
-    q.add_text(query, 1.0)
+    # ranking terms end up in "why" strings: build them from redacted text only
+    q.add_text(redact_text(query or "")[0], 1.0)
     if nb is not None:
         _notebook_query(q, nb, active_cell, root, nb_path)
     if kernel_state and kernel_state.get("last_exception"):

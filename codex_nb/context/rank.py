@@ -27,6 +27,7 @@ PPR_SEEDS = 30
 PRIOR_SECONDARY = 0.35  # tests/, docs/, examples/ when the request is not about them
 
 _TEST_PARTS = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
+_WORDLIKE = re.compile(r"[a-z][a-z_\-]{0,39}")
 _DOC_PARTS = re.compile(r"(^|/)(docs?|examples?|samples?|demos?|benchmarks?)(/|$)")
 
 
@@ -191,8 +192,10 @@ def _why(index: RepoIndex, i: int, contrib: list, defines: list[str] | None, see
     if defines:
         reasons.append("defines " + ", ".join(sorted(set(defines))[:3]))
     if contrib:
-        terms = [t for _s, t in sorted(contrib, key=lambda x: -x[0])[:4]]
-        reasons.append("mentions " + ", ".join(terms))
+        # only word-like terms: a long alphanumeric term could be a fragment of a key
+        terms = [t for _s, t in sorted(contrib, key=lambda x: -x[0]) if _WORDLIKE.fullmatch(t)][:4]
+        if terms:
+            reasons.append("mentions " + ", ".join(terms))
     if ppr > 0.1 and not contrib:
         reasons.append("imported or used by relevant files")
     return "; ".join(reasons) or "central file (no direct match)"
