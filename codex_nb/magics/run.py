@@ -132,7 +132,8 @@ def show_proposal(session, req, path, nb, proposal, stream):
         from IPython.display import Markdown
 
         return stream.finish(Markdown(proposal.explanation or "_No edits proposed._"))
-    stream.finish(proposal_view(session, req, path, nb, proposal))
+    session.last_view = proposal_view(session, req, path, nb, proposal)
+    stream.finish(session.last_view)
     if session.extension_status() != "absent" and getattr(session.shell, "kernel", None) is not None:
         session.channel.ping(session.shell.execution_count)  # refresh the live copy for the next request
     return None

@@ -22,6 +22,7 @@ class KernelSession:
         self.last_error: dict | None = None  # {"exc_info", "source", "execution_count"}
         self.validator = None  # tests and benchmarks swap in another validate_notebook
         self.ui: str | None = None  # "widget" | "terminal"; None decides from the shell
+        self.last_view = None  # the newest review widget (for the next `%codex` and for tests)
 
     # -- hooks -------------------------------------------------------------------
     def post_run_cell(self, result) -> None:
