@@ -193,3 +193,20 @@ def test_cell_facts(source, defines, kills, uses):
 def test_setup_magics_are_recognised():
     for line in ("%cd data", "%pip install tqdm", "%load_ext autoreload", "%env MODE=fast"):
         assert analyse_source(line).setup, line
+
+
+def test_names_a_function_reads_are_resolved_where_it_is_called():
+    nb = notebook(
+        "def f():\n    return CONFIG['k']",   # 0 defers CONFIG
+        "def g():\n    return f() + 1",       # 1 defers f
+        "noise = 0",                          # 2
+        "CONFIG = {'k': 1}",                  # 3
+        "print(g())",                         # 4 calls g → f → CONFIG
+        "CONFIG = {'k': 2}",                  # 5 after the call: irrelevant to 4
+    )
+    assert select_targeted(nb, ["c4"]).cell_ids == ids(0, 1, 3, 4)
+    selection = select_targeted(nb, ["c3"])
+    assert selection.cell_ids == ids(0, 1, 3, 4)
+    assert selection.reasons["c4"] == "reads CONFIG bound by cell #4 (c3)"
+    # Defining a function that reads a not-yet-bound name is fine; calling it is what counts.
+    assert select_targeted(nb, ["c0"]).cell_ids == ids(0, 1, 3, 4)

@@ -83,13 +83,16 @@ class CellFacts:
     ``defines`` holds every name the cell may bind or mutate; ``kills`` the
     subset it certainly rebinds whenever it completes (so earlier definitions
     cannot reach later cells); ``uses`` the names read before the cell binds
-    them. ``called_on`` holds roots of method calls (``df.dropna(inplace=True)``)
+    them. ``deferred`` holds names read only inside function bodies and lambdas:
+    they are read when the function is called, possibly cells later, so the
+    selector resolves them at each caller. ``called_on`` holds roots of method calls (``df.dropna(inplace=True)``)
     that may mutate an object; the selector decides which of them count.
     """
 
     defines: set[str] = field(default_factory=set)
     kills: set[str] = field(default_factory=set)
     uses: set[str] = field(default_factory=set)
+    deferred: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
     called_on: set[str] = field(default_factory=set)
     setup: str | None = None  # why the cell prepares kernel state for every later cell
@@ -129,11 +132,13 @@ def _analyse_python(python: str) -> CellFacts:
         visitor.visit(stmt)
         certain = _is_unconditional(stmt)
         facts.uses |= (visitor.loads | visitor.mutated) - bound
+        facts.deferred |= visitor.deferred
         facts.defines |= visitor.mutated
         facts.called_on |= visitor.called_on
         for sub in visitor.subcells:
             # Code run by %time / %%capture etc. behaves like inline statements.
             facts.uses |= sub.uses - bound
+            facts.deferred |= sub.deferred
             facts.defines |= sub.defines
             facts.imports |= sub.imports
             facts.called_on |= sub.called_on
@@ -236,24 +241,28 @@ class _StatementVisitor(ast.NodeVisitor):
 
     def reset(self) -> None:
         self.loads: set[str] = set()
+        self.deferred: set[str] = set()
         self.mutated: set[str] = set()
         self.called_on: set[str] = set()
         self.subcells: list[CellFacts] = []
         self.magics: list[str] = []
         self.setup: str | None = None
         self.opaque: str | None = None
-        self.depth = 0
+        self.depth = 0  # inside any nested scope (function, lambda, class, comprehension)
+        self.function_depth = 0  # inside a function or lambda body: runs when called, not now
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and (self.depth == 0 or node.id in self.nested_globals):
-            self.loads.add(node.id)
+            (self.deferred if self.function_depth else self.loads).add(node.id)
             if node.id in _OPAQUE_CALLS:
                 self.opaque = self.opaque or _OPAQUE_CALLS[node.id]
 
-    def _in_scope(self, body: list[ast.AST]) -> None:
+    def _in_scope(self, body: list[ast.AST], function: bool = False) -> None:
         self.depth += 1
+        self.function_depth += function
         for node in body:
             self.visit(node)
+        self.function_depth -= function
         self.depth -= 1
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
@@ -261,7 +270,7 @@ class _StatementVisitor(ast.NodeVisitor):
         for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
             if expr is not None:
                 self.visit(expr)
-        self._in_scope(node.body)
+        self._in_scope(node.body, function=True)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -269,7 +278,7 @@ class _StatementVisitor(ast.NodeVisitor):
         for expr in [*node.args.defaults, *node.args.kw_defaults]:
             if expr is not None:
                 self.visit(expr)
-        self._in_scope([node.body])
+        self._in_scope([node.body], function=True)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in [*node.decorator_list, *node.bases, *node.keywords]:

@@ -13,7 +13,8 @@ run needs three kinds of cells, in notebook order:
 A definition of ``x`` in cell *j* reaches cell *i > j* unless a cell between
 them certainly rebinds ``x``. Conditional bindings, ``del``, subscript and
 attribute stores and method calls (``df.dropna(inplace=True)``) count as
-bindings that do not stop earlier definitions from reaching. When a cell's
+bindings that do not stop earlier definitions from reaching. Names a function
+body reads are resolved where the function is used, not where it is defined. When a cell's
 effect cannot be known, the whole notebook runs and the reason is reported.
 """
 from __future__ import annotations
@@ -115,7 +116,7 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
     pos_of = {c["id"]: p for p, (_, c) in enumerate(cells)}
     reasons: dict[int, str] = {pos_of[cid]: "edited" for cid in changed if cid in pos_of}
     may_bind = _may_bind(facts)
-    deps = _reaching(facts, may_bind)
+    deps, inherited = _reaching(facts, may_bind)
 
     # Readers of names no earlier cell binds fail in a full run, so they must fail here too;
     # so may readers of names the edit took away (known when the old notebook is given).
@@ -124,9 +125,10 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
     for p, ((index, _), fact) in enumerate(zip(cells, facts)):
         if p in reasons or index < first_index:
             continue
-        unbound = {n for n in fact.uses - KERNEL_NAMES - set(predefined)
+        reads = fact.uses | inherited[p]
+        unbound = {n for n in reads - KERNEL_NAMES - set(predefined)
                    if not any(n in may_bind[j] for j in range(p))}
-        lost = fact.uses & removed
+        lost = reads & removed
         if unbound:
             reasons[p] = f"reads {_names(unbound)}, which no earlier cell binds"
         elif lost:
@@ -201,16 +203,35 @@ def _may_bind(facts: list[CellFacts]) -> list[set[str]]:
     return [f.defines | (f.called_on - imported) for f in facts]
 
 
-def _reaching(facts: list[CellFacts], may_bind: list[set[str]]) -> list[dict[int, set[str]]]:
-    """For each cell, the earlier cells whose bindings it may read, with the names."""
-    deps: list[dict[int, set[str]]] = []
-    for i, fact in enumerate(facts):
-        sources: dict[int, set[str]] = {}
-        for name in fact.uses:
-            for j in range(i - 1, -1, -1):
-                if name in may_bind[j]:
-                    sources.setdefault(j, set()).add(name)
-                if name in facts[j].kills:
-                    break
-        deps.append(sources)
-    return deps
+def _reaching(facts: list[CellFacts], may_bind: list[set[str]]) -> tuple[list[dict[int, set[str]]], list[set[str]]]:
+    """For each cell, the earlier cells whose bindings it may read (with the names).
+
+    Names read inside a function body are read when the function is called, so
+    a cell that uses a function (or anything) from an earlier cell also reads
+    that cell's deferred names, resolved at the calling cell; this repeats until
+    nothing new is inherited (functions calling functions). Also returns, per
+    cell, the names inherited that way.
+    """
+    inherited: list[set[str]] = [set() for _ in facts]
+    deps: list[dict[int, set[str]]] = [{} for _ in facts]
+    grew = True
+    while grew:
+        grew = False
+        for i, fact in enumerate(facts):
+            deps[i] = _sources(i, fact.uses | fact.deferred | inherited[i], facts, may_bind)
+            new = set().union(*(facts[j].deferred for j in deps[i])) - fact.uses - inherited[i]
+            if new:
+                inherited[i] |= new
+                grew = True
+    return deps, inherited
+
+
+def _sources(i: int, names: set[str], facts: list[CellFacts], may_bind: list[set[str]]) -> dict[int, set[str]]:
+    sources: dict[int, set[str]] = {}
+    for name in names:
+        for j in range(i - 1, -1, -1):
+            if name in may_bind[j]:
+                sources.setdefault(j, set()).add(name)
+            if name in facts[j].kills:
+                break
+    return sources
