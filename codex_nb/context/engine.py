@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import UsageProblem
 from .budget import default_budget, split_budget
 from .redact import redact_text
-from .tokens import count_tokens
+from .tokens import count_tokens, truncate_to_tokens
 
 MIN_FILES = 20
 
@@ -136,9 +136,7 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
 
     spare = 0
     if kernel_state:
-        text = render_kernel_state(kernel_state)
-        from .tokens import truncate_to_tokens
-        text = truncate_to_tokens(text, split.kernel)
+        text = truncate_to_tokens(render_kernel_state(kernel_state), split.kernel)
         spare += split.kernel - count_tokens(text)
         raw_sections.append(("kernel", text))
     if nb is not None:
@@ -195,9 +193,12 @@ def _repository_section(ctx: Context, root: str, q, nb_path: Path | None, budget
     text = "\n".join(head)
     remaining = budget - count_tokens(text)
     shown = 0
+    floor = 0.2 * ranked[0].score if ranked else 0.0
     for r in ranked:
         if remaining < 120 or shown >= 8:
             break
+        if r.score < floor:
+            break  # weak matches are listed by name only; their code would be noise
         share = max(int(remaining * (0.45 if shown == 0 else 0.35)), 120)
         snippet = file_snippet(root, r.path, index.records[r.index], q.terms, share - 20)
         if not snippet.strip():

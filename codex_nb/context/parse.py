@@ -15,7 +15,7 @@ from collections import Counter
 
 from .terms import identifier_counts, path_terms, quoted_phrases, split_identifier, terms_from_counts
 
-SCHEMA = 3
+SCHEMA = 4
 _MAX_DOC_CHARS = 2000
 
 
@@ -59,7 +59,8 @@ def notebook_code(data: bytes) -> tuple[list[str], list[str]]:
 def parse_file(rel: str, data: bytes) -> dict:
     """Build the record of one file. Never raises; problems go to record['error']."""
     rec: dict = {"kind": "nb" if rel.endswith(".ipynb") else "py", "hash": content_hash(data),
-                 "module": module_name(rel), "defs": [], "imports": [], "doc": "", "error": ""}
+                 "module": module_name(rel), "defs": [], "imports": [], "doc": "", "error": "",
+                 "is_package": rel.endswith(("/__init__.py", "/__init__.pyi")) or rel in ("__init__.py", "__init__.pyi")}
     if _is_binary(data):
         rec["error"] = "binary file"
         return _finish(rec, rel, "", [])
@@ -137,11 +138,10 @@ def _add_import(node, rec: dict, module: str) -> None:
         return
     base = node.module or ""
     if node.level:
-        # relative import: resolve against this file's package
-        pkg = module.split(".")
-        is_pkg_init = False  # module_name() already dropped "__init__", so the package is the module itself
-        drop = node.level - (1 if is_pkg_init else 0)
-        anchor = pkg[: len(pkg) - drop] if drop <= len(pkg) else []
+        # relative import: level 1 is the file's own package, which for __init__.py is the module itself
+        pkg = module.split(".") if module else []
+        drop = node.level - (1 if rec.get("is_package") else 0)
+        anchor = pkg[: len(pkg) - drop] if 0 <= drop <= len(pkg) else []
         base = ".".join(anchor + ([base] if base else []))
     if base:
         rec["imports"].append(base)

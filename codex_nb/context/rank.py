@@ -27,6 +27,7 @@ PPR_SEEDS = 30
 PRIOR_SECONDARY = 0.35  # tests/, docs/, examples/ when the request is not about them
 
 _TEST_PARTS = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
+_HEXISH = re.compile(r"(?=[a-f]*\d)[0-9a-f]{7,}")
 _WORDLIKE = re.compile(r"[a-z][a-z_\-]{0,39}")
 _DOC_PARTS = re.compile(r"(^|/)(docs?|examples?|samples?|demos?|benchmarks?)(/|$)")
 
@@ -43,7 +44,8 @@ class Query:
         self.text += "\n" + text
         for ph in phrases(text):
             self.terms[ph] += 2.0 * weight
-        raw = IDENT.findall(text)
+        # commit hashes, UUIDs and other hex ids name no file
+        raw = [w for w in IDENT.findall(text) if not _HEXISH.fullmatch(w)]
         for ident in raw:
             for t in split_identifier(ident):
                 self.terms[t] += weight
