@@ -33,11 +33,12 @@ def fallback_note(missed: list[str], inserted: bool) -> str:
     return head + (f"Not applied, do it by hand: {'; '.join(missed)}." if missed else "")
 
 
-def review_in_terminal(proposal, nb, *, notebook_path: str | None, ask: Callable[[str], str] = input,
+def review_in_terminal(proposal, nb, *, notebook_path: str | None, ask: Callable[[str], str] | None = None,
                        out: Callable[[str], None] = print, set_next_input: Callable[[str], None] | None = None,
                        validate: bool = True, mode: str = "targeted", validator: Callable | None = None,
                        history: list | None = None, color: bool = True) -> list[int]:
     """Ask y/n per edit; apply the accepted ones; return their indexes."""
+    ask = ask or input  # looked up now, so a patched or replaced input() is the one asked
     diffs = proposal_diffs(nb, proposal)
     out(proposal.explanation.strip())
     if not diffs:
