@@ -71,10 +71,20 @@ class Ranked:
     why: str
 
 
-def _prior(path: str, about_tests: bool, about_docs: bool) -> float:
-    if not about_tests and _TEST_PARTS.search(path):
+def _path_flags(index: RepoIndex) -> list[tuple[bool, bool]]:
+    """(is a test, is docs/examples) per file, computed once per version of the file list."""
+    cached = getattr(index, "_flags", None)
+    if cached is not None and cached[0] is index.paths:
+        return cached[1]
+    flags = [(bool(_TEST_PARTS.search(p)), bool(_DOC_PARTS.search(p))) for p in index.paths]
+    index._flags = (index.paths, flags)
+    return flags
+
+
+def _prior(flags: tuple[bool, bool], about_tests: bool, about_docs: bool) -> float:
+    if flags[0] and not about_tests:
         return PRIOR_SECONDARY
-    if not about_docs and _DOC_PARTS.search(path):
+    if flags[1] and not about_docs:
         return PRIOR_SECONDARY
     return 1.0
 
@@ -103,7 +113,7 @@ def _text_scores(index: RepoIndex, terms: Counter, max_terms: int = 120) -> tupl
 
 
 def personalised_pagerank(edges: list[dict[int, float]], seeds: dict[int, float], *,
-                          alpha: float = PPR_ALPHA, eps: float = 1e-4) -> dict[int, float]:
+                          alpha: float = PPR_ALPHA, eps: float = 3e-4) -> dict[int, float]:
     """Approximate PPR by forward push (Andersen, Chung & Lang 2006): touches only nodes near the seeds."""
     total = sum(seeds.values())
     if total <= 0:
@@ -165,10 +175,11 @@ def rank_files(index: RepoIndex, query: Query, *, top: int = 20) -> list[Ranked]
         seeded_by[i] = key
     ppr = personalised_pagerank(index.edges, seeds)
     top_ppr = max(ppr.values(), default=0.0) or 1.0
+    flags = _path_flags(index)
     final: dict[int, float] = {}
     for i in set(base) | set(ppr):
         s = base.get(i, 0.0) + PPR_WEIGHT * ppr.get(i, 0.0) / top_ppr
-        final[i] = s * _prior(index.paths[i], about_tests, about_docs)
+        final[i] = s * _prior(flags[i], about_tests, about_docs)
     order = sorted(final, key=lambda i: (-final[i], index.paths[i]))
     if len(order) < top:
         # no match is still an answer: fill with the most central files
@@ -177,7 +188,7 @@ def rank_files(index: RepoIndex, query: Query, *, top: int = 20) -> list[Ranked]
         for out in index.edges:
             indeg.update(out.keys())
         rest = sorted((i for i in range(len(index.paths)) if i not in seen),
-                      key=lambda i: (-indeg[i] * _prior(index.paths[i], about_tests, about_docs), index.paths[i]))
+                      key=lambda i: (-indeg[i] * _prior(flags[i], about_tests, about_docs), index.paths[i]))
         order.extend(rest[: top - len(order)])
     out = []
     for i in order[:top]:

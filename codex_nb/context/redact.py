@@ -66,16 +66,29 @@ def is_secret_name(name: str) -> bool:
     return False
 
 
+_WHOLE = [(kind, p) for kind, p, g in _PATTERNS if g == 0 and kind != "private-key"]
+# one pass for every whole-token pattern: the text can be tens of kilobytes
+_COMBINED = re.compile("|".join(f"(?P<{kind.replace('-', '_')}>{p.pattern})" for kind, p in _WHOLE))
+_PRIVATE_KEY = next(p for kind, p, _g in _PATTERNS if kind == "private-key")
+_GROUPED = [(kind, p, g) for kind, p, g in _PATTERNS if g != 0]
+
+
 def redact_text(text: str) -> tuple[str, list[str]]:
     """Replace secrets with [REDACTED]; return the new text and the kinds found (never the values)."""
     if not text:
         return text, []
     kinds: list[str] = []
-    for kind, pattern, group in _PATTERNS:
-        if group == 0:
-            text, n = pattern.subn(REDACTED, text)
-        else:
-            text, n = pattern.subn(lambda m, g=group: _replace_group(m, g), text)
+    if "PRIVATE KEY" in text:
+        text, n = _PRIVATE_KEY.subn(REDACTED, text)
+        kinds.extend(["private-key"] * n)
+
+    def whole(m: re.Match) -> str:
+        kinds.append(m.lastgroup.replace("_", "-"))
+        return REDACTED
+
+    text = _COMBINED.sub(whole, text)
+    for kind, pattern, group in _GROUPED:
+        text, n = pattern.subn(lambda m, g=group: _replace_group(m, g), text)
         kinds.extend([kind] * n)
 
     def quoted(m: re.Match) -> str:

@@ -22,9 +22,13 @@ def count_tokens(text: str) -> int:
     # one token per piece (word, 1-3 digits, punctuation run, newline run, indentation) ...
     n = len(_PIECE.findall(text))
     # ... long words split about every 4-5 characters ...
-    n += sum((len(w) + 3) // 5 for w in _LONG_WORD.findall(text))
+    words = _LONG_WORD.findall(text)
+    if words:
+        n += (sum(map(len, words)) + 3 * len(words)) // 5
     # ... and BPE merges common punctuation pairs such as "()", "):", "],"
-    n += sum((len(p) + 1) // 2 - 1 for p in _PUNCT_RUN.findall(text))
+    runs = _PUNCT_RUN.findall(text)
+    if runs:
+        n += (sum(map(len, runs)) - len(runs)) // 2
     if not text.isascii():
         # non-ASCII text is denser in tokens than the ASCII rules above assume
         n += (len(text.encode("utf-8", "surrogatepass")) - len(text)) // 3
