@@ -1,0 +1,79 @@
+"""%%codex in a real JupyterLab: the widget, Accept, the live notebook, validation and rollback.
+
+Playwright drives Debian's Chromium against a real `jupyter lab` (fixtures in
+tests/browser/conftest.py). The kernel's model is the lab's ScriptedLLM; the
+edit reaches the notebook through the lab extension's comm target, and the
+validation really re-runs the notebook with papermill.
+"""
+from __future__ import annotations
+
+import uuid
+
+import nbformat
+import pytest
+
+from conftest import notebook_json, open_notebook, run_cell, screenshot
+
+pytestmark = pytest.mark.browser
+
+CELLS = [
+    ("c-load", "rows = [1, 2, 3, 4]"),
+    ("c-merge", "merged = rows[:2]"),
+    ("c-check", "print(len(merged))"),
+    ("c-ext", "%load_ext codex_nb"),
+    ("c-ask", "%%codex\nthe merge in cell 2 drops rows — fix it"),
+]
+
+
+def upload(lab) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in CELLS]
+    name = f"magics-{uuid.uuid4().hex[:8]}.ipynb"
+    lab.upload(name, nb)
+    return name
+
+
+def sources(page) -> dict[str, str]:
+    return {c["id"]: "".join(c["source"]) for c in notebook_json(page)["cells"]}
+
+
+def ask_for(page, lab, new_merge: str):
+    """Run the notebook up to the %%codex cell with a scripted proposal for cell c-merge; wait for its card."""
+    name = upload(lab)
+    open_notebook(page, lab, name)
+    for i in range(4):
+        run_cell(page, i)
+    lab.llm.queue({"explanation": "Keep every row.", "edits": [
+        {"op": "replace", "cell_id": "c-merge", "cell_type": "code", "source": new_merge}]}, chunk_delay=0.01)
+    run_cell(page, 4)
+    card = page.locator(".codex-review .codex-card").first
+    try:
+        card.wait_for(state="visible", timeout=90_000)
+    except Exception:
+        screenshot(page, f"FAILED-no-card-{name}")
+        raise
+    return card
+
+
+def test_accept_changes_the_live_cell_and_validation_passes(page, jupyter_lab):
+    card = ask_for(page, jupyter_lab, "merged = list(rows)")
+    assert "merged = list(rows)" in card.inner_text()  # the diff against the current cell
+    screenshot(page, "magics-proposal")
+    card.locator(".codex-accept").click()
+    page.locator(".codex-validation-passed").wait_for(timeout=120_000)
+    screenshot(page, "magics-accepted-validated")
+    assert sources(page)["c-merge"] == "merged = list(rows)"
+    assert "validation passed" in page.locator(".codex-validation").inner_text()
+    assert page.locator(".codex-review .codex-card-accepted").count() == 1
+
+
+def test_edit_that_breaks_a_later_cell_is_rolled_back(page, jupyter_lab):
+    card = ask_for(page, jupyter_lab, "merged = None")
+    card.locator(".codex-accept").click()
+    page.locator(".codex-rollback").wait_for(timeout=120_000)
+    screenshot(page, "magics-rolled-back")
+    assert sources(page)["c-merge"] == "merged = rows[:2]"  # restored in place
+    failure = page.locator(".codex-validation-failed").first
+    assert failure.is_visible()
+    assert "TypeError" in page.locator(".codex-validation").inner_text()
+    assert page.locator(".codex-fix").is_visible()
