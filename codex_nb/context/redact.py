@@ -11,25 +11,32 @@ import re
 
 REDACTED = "[REDACTED]"
 
-# (kind, pattern, group holding the secret or 0 for the whole match)
-_PATTERNS: list[tuple[str, re.Pattern, int]] = [
+# (kind, pattern, group holding the secret or 0 for the whole match, trigger substrings).
+# Patterns begin with a literal so the regex engine can skip ahead to it (a leading \b or
+# alternation would make it try every position); the word boundary is a lookbehind after
+# the literal instead. A pattern only runs when one of its triggers occurs in the text.
+_PATTERNS: list[tuple[str, re.Pattern, int, tuple[str, ...]]] = [
     ("private-key", re.compile(
         r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?(-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
-        re.S), 0),
-    ("anthropic-key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"), 0),
-    ("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), 0),
-    ("aws-access-key-id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), 0),
+        re.S), 0, ("PRIVATE KEY",)),
+    ("anthropic-key", re.compile(r"sk-ant-(?<![A-Za-z0-9_]sk-ant-)[A-Za-z0-9_\-]{20,}"), 0, ("sk-ant-",)),
+    ("openai-key", re.compile(r"sk-(?<![A-Za-z0-9_]sk-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), 0, ("sk-",)),
+    ("aws-access-key-id", re.compile(r"A(?<![A-Za-z0-9]A)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
+     0, ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA")),
     ("aws-secret-key", re.compile(
-        r"(?i)(aws_?secret_?access_?key\s*[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9/+=]{40})"), 2),
-    ("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"), 0),
-    ("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 0),
-    ("slack-token", re.compile(r"\bxox[abprse]-[A-Za-z0-9\-]{10,}"), 0),
-    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), 0),
-    ("stripe-key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,}"), 0),
-    ("huggingface-token", re.compile(r"\bhf_[A-Za-z0-9]{30,}"), 0),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), 0),
+        r"(?i)(aws_?secret_?access_?key\s*[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9/+=]{40})"), 2, ()),
+    ("github-token", re.compile(r"gh(?<![A-Za-z0-9_]gh)[pousr]_[A-Za-z0-9]{30,}"), 0,
+     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    ("github-token", re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}"), 0, ("github_pat_",)),
+    ("gitlab-token", re.compile(r"glpat-[A-Za-z0-9_\-]{20,}"), 0, ("glpat-",)),
+    ("slack-token", re.compile(r"xox(?<![A-Za-z0-9_]xox)[abprse]-[A-Za-z0-9\-]{10,}"), 0, ("xox",)),
+    ("google-api-key", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), 0, ("AIza",)),
+    ("stripe-key", re.compile(r"[spr]k_(?<![A-Za-z0-9][spr]k_)(?:live|test)_[0-9A-Za-z]{16,}"), 0, ("_live_", "_test_")),
+    ("huggingface-token", re.compile(r"hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,}"), 0, ("hf_",)),
+    ("jwt", re.compile(r"eyJ(?<![A-Za-z0-9_\-]eyJ)[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), 0,
+     ("eyJ",)),
     # scheme://user:password@host — keep the user and host so the URL still reads
-    ("url-password", re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\"']*:)([^@\s/\"']+)(@)"), 2),
+    ("url-password", re.compile(r"(://[^/\s:@\"']*:)([^@\s/\"']+)(@)"), 2, ("://",)),
 ]
 
 # Name parts that make a variable or key a secret, after camel/snake splitting.
@@ -43,7 +50,7 @@ _NOT_SECRET = {"tokens", "tokenizer", "tokenize", "tokenized", "max", "count", "
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
 # name = "value" / "name": "value" / name: 'value' (code, JSON, YAML)
 _QUOTED_ASSIGN = re.compile(
-    r"(?P<name>" + _NAME + r")(?P<q0>[\"']?)(?P<sep>\s*(?:=|:|=>)\s*)(?P<q>[\"'])(?P<val>[^\"'\n]{3,})(?P=q)")
+    r"(?<![A-Za-z0-9_\-])(?P<name>" + _NAME + r")(?P<q0>[\"']?)(?P<sep>\s*(?:=|:|=>)\s*)(?P<q>[\"'])(?P<val>[^\"'\n]{3,})(?P=q)")
 # NAME=value lines (.env files, shell, config) — only upper-case names, where unquoted values are normal
 _ENV_ASSIGN = re.compile(r"(?m)^(?P<lead>\s*(?:export\s+)?)(?P<name>[A-Z][A-Z0-9_]*)=(?P<val>[^\s\"'#][^\s#]*)")
 
@@ -66,29 +73,24 @@ def is_secret_name(name: str) -> bool:
     return False
 
 
-_WHOLE = [(kind, p) for kind, p, g in _PATTERNS if g == 0 and kind != "private-key"]
-# one pass for every whole-token pattern: the text can be tens of kilobytes
-_COMBINED = re.compile("|".join(f"(?P<{kind.replace('-', '_')}>{p.pattern})" for kind, p in _WHOLE))
-_PRIVATE_KEY = next(p for kind, p, _g in _PATTERNS if kind == "private-key")
-_GROUPED = [(kind, p, g) for kind, p, g in _PATTERNS if g != 0]
-
-
 def redact_text(text: str) -> tuple[str, list[str]]:
     """Replace secrets with [REDACTED]; return the new text and the kinds found (never the values)."""
     if not text:
         return text, []
     kinds: list[str] = []
-    if "PRIVATE KEY" in text:
-        text, n = _PRIVATE_KEY.subn(REDACTED, text)
-        kinds.extend(["private-key"] * n)
-
-    def whole(m: re.Match) -> str:
-        kinds.append(m.lastgroup.replace("_", "-"))
-        return REDACTED
-
-    text = _COMBINED.sub(whole, text)
-    for kind, pattern, group in _GROUPED:
-        text, n = pattern.subn(lambda m, g=group: _replace_group(m, g), text)
+    lowered = None
+    for kind, pattern, group, triggers in _PATTERNS:
+        if not triggers:
+            lowered = lowered if lowered is not None else text.lower()
+            hit = "ecret" in lowered
+        else:
+            hit = any(t in text for t in triggers)
+        if not hit:
+            continue
+        if group == 0:
+            text, n = pattern.subn(REDACTED, text)
+        else:
+            text, n = pattern.subn(lambda m, g=group: _replace_group(m, g), text)
         kinds.extend([kind] * n)
 
     def quoted(m: re.Match) -> str:
