@@ -17,7 +17,11 @@ def escape(text: str) -> str:
 
 def diff_html(diff: dict) -> str:
     """A syntax-highlighted unified diff of one edit (``codex_nb.edits.diff.proposal_diffs`` entry)."""
-    text = diff["unified"] or "(no change)\n"
+    # The ---/+++ header only repeats the cell id that the card's title already names.
+    lines = (diff["unified"] or "").splitlines(keepends=True)
+    if len(lines) >= 2 and lines[0].startswith("---") and lines[1].startswith("+++"):
+        lines = lines[2:]
+    text = "".join(lines) or "(no change)\n"
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter

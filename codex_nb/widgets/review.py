@@ -102,6 +102,7 @@ class ReviewWidget(W.VBox):
         self.badge.add_class("codex-validation")
         self.fix = _button("Fix", "codex-fix", "warning")
         self.fix.layout.display = "none"
+        self.fix.layout.align_self = "flex-start"  # a VBox stretches its children; a button should not
         self.fix.on_click(lambda _: self._fix())
         self.followup = W.VBox([])
         super().__init__([self.explanation, *self.cards, toolbar, self.notice, self.bar, self.cells, self.badge,

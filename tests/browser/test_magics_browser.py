@@ -76,4 +76,12 @@ def test_edit_that_breaks_a_later_cell_is_rolled_back(page, jupyter_lab):
     failure = page.locator(".codex-validation-failed").first
     assert failure.is_visible()
     assert "TypeError" in page.locator(".codex-validation").inner_text()
-    assert page.locator(".codex-fix").is_visible()
+    # Fix sends the failure back to the model; its new proposal appears under the old one.
+    jupyter_lab.llm.queue({"explanation": "Keep a list.", "edits": [
+        {"op": "replace", "cell_id": "c-merge", "cell_type": "code", "source": "merged = list(rows)"}]})
+    page.locator(".codex-fix").click()
+    follow = page.locator(".codex-review .codex-review .codex-card").first
+    follow.wait_for(state="visible", timeout=90_000)
+    assert "merged = list(rows)" in follow.inner_text()
+    screenshot(page, "magics-fix-proposal")
+    assert "TypeError" in jupyter_lab.llm.requests[-1]["messages"][-1]["content"]
