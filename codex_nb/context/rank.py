@@ -24,6 +24,7 @@ MENTION_BONUS = 0.6  # share of the best text score given for defining a named i
 PPR_WEIGHT = 0.5  # weight of the normalised PageRank score in the final score
 PPR_ALPHA = 0.25  # restart probability
 PPR_SEEDS = 30
+MAX_QUERY_TERMS = 80  # the strongest terms of request + notebook; the tail adds time, not accuracy
 PRIOR_SECONDARY = 0.35  # tests/, docs/, examples/ when the request is not about them
 
 _TEST_PARTS = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
@@ -89,27 +90,36 @@ def _prior(flags: tuple[bool, bool], about_tests: bool, about_docs: bool) -> flo
     return 1.0
 
 
-def _text_scores(index: RepoIndex, terms: Counter, max_terms: int = 120) -> tuple[dict[int, float], dict[int, list]]:
+def _query_terms(index: RepoIndex, terms: Counter, max_terms: int) -> list[tuple[float, str, dict]]:
+    """(weight x idf, term, postings) of the strongest query terms found in the index."""
     n = max(len(index.paths), 1)
-    ranked_terms = []
+    out = []
     for t, qw in terms.items():
         post = index.postings.get(t)
         if post:
             idf = math.log(1.0 + (n - len(post) + 0.5) / (len(post) + 0.5))
-            ranked_terms.append((qw * idf, idf, t, post))
-    ranked_terms.sort(key=lambda x: (-x[0], x[2]))
+            out.append((qw * idf, t, post))
+    out.sort(key=lambda x: (-x[0], x[1]))
+    return out[:max_terms]
+
+
+def _text_scores(weighted: list[tuple[float, str, dict]]) -> dict[int, float]:
     scores: dict[int, float] = {}
-    contrib: dict[int, list] = {}
-    for weight, _idf, t, post in ranked_terms[:max_terms]:
+    get = scores.get
+    for weight, _t, post in weighted:
         for i, tfw in post.items():
-            s = weight * tfw / (K1 + tfw)
-            scores[i] = scores.get(i, 0.0) + s
-            c = contrib.get(i)
-            if c is None:
-                contrib[i] = [(s, t)]
-            else:
-                c.append((s, t))
-    return scores, contrib
+            scores[i] = get(i, 0.0) + weight * tfw / (K1 + tfw)
+    return scores
+
+
+def _contributions(weighted: list[tuple[float, str, dict]], i: int) -> list[tuple[float, str]]:
+    """Which query terms made file ``i`` score, strongest first (computed for listed files only)."""
+    out = []
+    for weight, t, post in weighted:
+        tfw = post.get(i)
+        if tfw:
+            out.append((weight * tfw / (K1 + tfw), t))
+    return out
 
 
 def personalised_pagerank(edges: list[dict[int, float]], seeds: dict[int, float], *,
@@ -149,7 +159,8 @@ def rank_files(index: RepoIndex, query: Query, *, top: int = 20) -> list[Ranked]
     lowered = query.text.lower()
     about_tests = bool(re.search(r"\btests?\b|\btesting\b|pytest|unittest|fixture", lowered))
     about_docs = bool(re.search(r"\bdoc(s|umentation)?\b|\bexamples?\b|\bbenchmarks?\b", lowered))
-    text, contrib = _text_scores(index, query.terms)
+    weighted = _query_terms(index, query.terms, MAX_QUERY_TERMS)
+    text = _text_scores(weighted)
     best = max(text.values(), default=0.0) or 1.0
     base = {i: s / best for i, s in text.items()}
     defined_by: dict[int, list[str]] = {}
@@ -193,7 +204,7 @@ def rank_files(index: RepoIndex, query: Query, *, top: int = 20) -> list[Ranked]
     out = []
     for i in order[:top]:
         out.append(Ranked(i, index.paths[i], round(final.get(i, 0.0), 4),
-                          _why(index, i, contrib.get(i, []), defined_by.get(i), seeded_by.get(i), ppr.get(i, 0) / top_ppr)))
+                          _why(index, i, _contributions(weighted, i), defined_by.get(i), seeded_by.get(i), ppr.get(i, 0) / top_ppr)))
     return out
 
 

@@ -7,8 +7,8 @@ contain, with the enclosing class line kept so that a method reads in context.
 from __future__ import annotations
 
 import os
-import re
 from bisect import bisect_left, bisect_right
+from itertools import accumulate
 
 from .parse import notebook_code
 from .tokens import count_tokens, truncate_to_tokens
@@ -31,22 +31,27 @@ def read_source(root: str, rel: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _term_lines(source: str, query_terms, limit: int = 24) -> dict[str, tuple[float, list[int]]]:
+def _term_lines(lines: list[str], query_terms, limit: int = 24) -> dict[str, tuple[float, list[int]]]:
     """For the strongest query terms: the (1-based, sorted) line numbers where each occurs.
 
-    Terms are stems, so a substring search ("assign" in "assignment") is the right match.
+    Terms are stems, so a substring search ("assign" in "assignment") is the right match;
+    str.find runs in C, far faster than a regex alternation over a large file.
     """
     terms = sorted(((w, t) for t, w in query_terms.items() if len(t) >= 3), reverse=True)[:limit]
     if not terms:
         return {}
-    weights = {t: w for w, t in terms}
-    starts = [0]
-    starts.extend(m.end() for m in re.finditer("\n", source))
-    pattern = re.compile("|".join(re.escape(t) for t in sorted(weights, key=len, reverse=True)))
-    found: dict[str, list[int]] = {}
-    for m in pattern.finditer(source.lower()):
-        found.setdefault(m.group(0), []).append(bisect_right(starts, m.start()))
-    return {t: (weights[t], at) for t, at in found.items()}
+    ends = list(accumulate(len(line) + 1 for line in lines))  # offset just past each line
+    low = "\n".join(lines).lower()
+    found: dict[str, tuple[float, list[int]]] = {}
+    for w, t in terms:
+        at: list[int] = []
+        pos = low.find(t)
+        while pos != -1:
+            at.append(bisect_right(ends, pos) + 1)
+            pos = low.find(t, pos + len(t))
+        if at:
+            found[t] = (w, at)
+    return found
 
 
 def _numbered(lines: list[str], start: int, end: int) -> str:
@@ -64,7 +69,7 @@ def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int) ->
     lines = source.split("\n")
     defs = record.get("defs") or []
     classes = {d[0]: d for d in defs if d[1] == "class" and not d[4]}
-    hits = _term_lines(source, query_terms)
+    hits = _term_lines(lines, query_terms)
     candidates = []
     for name, kind, start, end, parent in defs:
         size = end - start + 1
@@ -90,7 +95,8 @@ def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int) ->
         span = [(start, end)]
         if parent and parent in classes and not any(s == classes[parent][2] for s, _ in chosen):
             span.insert(0, (classes[parent][2], classes[parent][2]))
-        cost = sum(count_tokens(_numbered(lines, s, e)) + 6 for s, e in span)
+        # estimated (code runs ~3 characters a token); the section is checked exactly afterwards
+        cost = sum(sum(len(ln) for ln in lines[s - 1:e]) // 3 + 6 for s, e in span)
         if used + cost > budget:
             if not chosen and budget - used > 60:
                 # nothing fits whole: show the head of the best definition
