@@ -210,3 +210,91 @@ def test_names_a_function_reads_are_resolved_where_it_is_called():
     assert selection.reasons["c4"] == "reads CONFIG bound by cell #4 (c3)"
     # Defining a function that reads a not-yet-bound name is fine; calling it is what counts.
     assert select_targeted(nb, ["c0"]).cell_ids == ids(0, 1, 3, 4)
+
+
+# --- property: a targeted run reproduces the full run, and misses no cell the edit changes ---
+
+import os  # noqa: E402
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NAMES = ["a", "b", "c", "d"]
+name = st.sampled_from(NAMES)
+small = st.integers(0, 3)
+statement = st.one_of(
+    st.builds("{} = {}".format, name, small),
+    st.builds("{} = {} + {}".format, name, name, name),
+    st.builds("{} += {}".format, name, name),
+    st.builds("if {} > {}:\n    {} = {}".format, name, small, name, name),
+    st.builds("box.append({})".format, name),
+    st.builds("def f_{0}():\n    return {0} * 2".format, name),
+    st.builds("{} = f_{}()".format, name, name),
+    st.builds("for _ in range(2):\n    {} += {}".format, name, name),
+    st.builds("{} = sum(box) + {}".format, name, name),
+    st.builds("box[:] = [{}]".format, name),
+    st.builds("g_{0} = lambda: {0} + {1}".format, name, name),
+    st.builds("{} = g_{}()".format, name, name),
+)
+
+
+def _immediate_reads(node) -> set[str]:
+    """Names read when the code runs; function and lambda bodies run later, when called."""
+    import ast
+
+    if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+        return set()
+    reads = {node.id} if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) else set()
+    if isinstance(node, ast.AugAssign):
+        reads.add(node.target.id)
+    for child in ast.iter_child_nodes(node):
+        reads |= _immediate_reads(child)
+    return reads
+
+
+def run(sources, only=None):
+    """Execute cells like a kernel would; per executed cell, the values it reads (or its error).
+
+    A cell's behaviour is a function of what it reads, so equal inputs mean equal behaviour.
+    """
+    import ast
+
+    ns, seen = {}, {}
+    for i, src in enumerate(sources):
+        if only is not None and f"c{i}" not in only:
+            continue
+        reads = _immediate_reads(ast.parse(src))
+        inputs = {k: (list(ns[k]) if isinstance(ns[k], list) else ns[k]) for k in sorted(reads)
+                  if k in ns and not callable(ns[k])}
+        # Functions read their globals when called: include what the called functions read.
+        inputs.update({f"{k}()": ns[k].__code__.co_names and {g: ns.get(g) for g in ns[k].__code__.co_names}
+                       for k in sorted(reads) if k in ns and callable(ns[k])})
+        try:
+            exec(src, ns)
+        except Exception as exc:  # noqa: BLE001 - the error itself is the observed behaviour
+            seen[i] = (inputs, type(exc).__name__)
+            break
+        seen[i] = (inputs, None)
+    return seen
+
+
+@settings(max_examples=int(os.environ.get("CODEX_NB_PROPERTY_EXAMPLES", 300)), deadline=None)
+@given(body=st.lists(statement, min_size=1, max_size=8), data=st.data())
+def test_targeted_selection_is_sound_on_random_programs(body, data):
+    cells = ["a = b = c = d = 1\nbox = []", *body]
+    full = run(cells)
+    assume(all(error is None for _, error in full.values()))  # notebooks that run top to bottom
+    k = data.draw(st.integers(1, len(cells) - 1), label="edited cell")
+    edited = list(cells)
+    edited[k] = data.draw(statement, label="new source")
+    before, after = notebook(*cells), notebook(*edited)
+    selection = select_targeted(after, [f"c{k}"], previous=before)
+    # 1. Every selected cell behaves in the subset run exactly as in the full run of the edited notebook.
+    full_after = run(edited)
+    subset = run(edited, only=set(selection.cell_ids))
+    for i, observed in subset.items():
+        assert observed == full_after[i], (i, edited, selection.cell_ids)
+    # 2. Every cell (after the edit) whose behaviour the edit changed was selected.
+    for i in range(k, len(cells)):
+        if full.get(i) != full_after.get(i) and i in full_after:
+            assert f"c{i}" in selection.cell_ids, (i, cells, edited, selection.cell_ids)

@@ -177,14 +177,13 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
 
 
 def _removed_names(previous, changed, nb) -> set[str]:
-    """Names bound by the old versions of edited cells and by deleted cells."""
+    """Names the old versions of edited cells, and deleted cells, bound or mutated."""
     now = {c["id"] for c in nb.cells}
     gone = set(changed)
-    names: set[str] = set()
-    for cell in previous.cells:
-        if cell.get("cell_type") == "code" and (cell["id"] in gone or cell["id"] not in now):
-            names |= analyse_source(cell.get("source", "")).defines
-    return names
+    old = [c for c in previous.cells if c.get("cell_type") == "code"]
+    facts = [analyse_source(c.get("source", "")) for c in old]
+    may_bind = _may_bind(facts)
+    return set().union(*(bound for c, bound in zip(old, may_bind) if c["id"] in gone or c["id"] not in now))
 
 
 def _names(names: set[str], limit: int = 4) -> str:
