@@ -115,7 +115,10 @@ class RepoIndex:
                    skipped: list[Skipped]) -> dict[str, dict]:
         """Parse files the index has never seen; a big batch is shared with helper processes."""
         if workers is None:
-            workers = min((os.cpu_count() or 1) - 1, 3) if len(entries) >= PARALLEL_MIN_FILES else 0
+            env = os.environ.get("CODEX_NB_INDEX_WORKERS", "").strip()
+            workers = int(env) if env.isdigit() else min((os.cpu_count() or 1) - 1, 3)
+            if len(entries) < PARALLEL_MIN_FILES:
+                workers = 0
         out: dict[str, dict] = {}
         mine = entries
         procs = []
