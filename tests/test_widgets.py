@@ -230,3 +230,28 @@ def test_threads_do_not_leak(codex, ipshell):
     view.cards[0].accept.click()
     view.acceptance.thread.join(10)
     assert not [t for t in threading.enumerate() if t.name == "codex-nb-validate" and t.is_alive()]
+
+
+# -- papermill / nbconvert: no front end answers ------------------------------------------------------
+
+def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, monkeypatch):
+    """A real kernel, no lab extension: the proposal is kept as HTML and text, nothing is applied."""
+    import os
+
+    import papermill
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
+    nb = make_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("%load_ext codex_nb"))
+    nb.cells.append(nbformat.v4.new_code_cell("%%codex --notebook analysis.ipynb\nthe merge drops rows"))
+    src = tmp_path / "analysis.ipynb"
+    nbformat.write(nb, str(src))
+    scripted_llm.queue(proposal_reply(replace("c-merge", "merged = rows")))
+    out = papermill.execute_notebook(str(src), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), progress_bar=False,
+                                     kernel_name="python3")
+    outputs = out.cells[-1].outputs
+    bundle = outputs[-1]["data"]
+    assert "codex-card" in bundle["text/html"] and "+merged = rows" in bundle["text/html"]
+    assert "-merged = rows[:2]" in bundle["text/plain"]
+    assert "extension is not active" in bundle["text/html"]  # says clearly what was not applied
+    assert out.cells[1].source == "merged = rows[:2]"
