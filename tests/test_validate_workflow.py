@@ -193,3 +193,18 @@ def test_random_accept_reject_sequences_roll_back_exactly(project, data):
             assert nb_path.read_bytes() != before or kind == "replace"
         else:
             assert nb_path.read_bytes() == before
+
+
+def test_the_snapshot_restores_files_even_if_the_transaction_rollback_fails(project, monkeypatch):
+    from codex_nb.edits import transaction
+
+    def broken_rollback(self):
+        raise OSError("disk hiccup")
+
+    monkeypatch.setattr(transaction.AppliedChange, "rollback", broken_rollback)
+    nb = project / "analysis.ipynb"
+    original = nb.read_bytes()
+    result = apply_validated(nb, replace(nb, "greet", "greeting = None"), validator=fake_validator(["fail"]))
+    assert not result["kept"] and nb.read_bytes() == original
+    rollback = [e for e in audit.read(project) if e["event"] == "rollback"][-1]
+    assert rollback["rewritten"] == [str(nb)]

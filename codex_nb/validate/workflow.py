@@ -28,9 +28,14 @@ def _snapshot(paths) -> dict[Path, bytes | None]:
 def _restore_exactly(change, snapshot: dict[Path, bytes | None]) -> list[str]:
     """Roll back, then check every file against the snapshot and rewrite any that differs.
 
-    Returns the paths that needed the second pass (expected: none).
+    Returns the paths that needed the second pass (expected: none). The
+    snapshot is taken by this module before the apply, independently of the
+    transaction's own record, so a bug or a failure in one is caught by the other.
     """
-    change.rollback()
+    try:
+        change.rollback()
+    except Exception:  # the snapshot below still restores every file, or raises
+        pass
     repaired = []
     for path, data in snapshot.items():
         now = path.read_bytes() if path.exists() else None
