@@ -186,3 +186,8 @@ def test_helper_process_parsing_gives_the_same_index(shop):
     shared = load_index(shop, use_memory=False, use_disk=False, workers=1)
     assert shared.paths == here.paths and shared.records == here.records
     assert shared.stats.parsed == len(shared.paths)
+
+
+def test_a_file_or_module_named_in_the_request_ranks_first(shop):
+    assert ranked_paths(shop, "something is off in shop/utils/textfmt.py")[0] == "shop/utils/textfmt.py"
+    assert ranked_paths(shop, "is shop.models imported everywhere?")[0] == "shop/models.py"

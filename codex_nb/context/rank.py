@@ -50,6 +50,11 @@ class Query:
         for ident in raw:
             for t in split_identifier(ident):
                 self.terms[t] += weight
+        # a module or file named outright is a strong hint (resolved against the index when ranking)
+        for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w.])", text):
+            self.seed_paths[name] += 0.5 * weight
+        for path in re.findall(r"[\w\-./]+\.(?:py|pyi|ipynb)\b", text):
+            self.seed_paths[path.lstrip("./")] += weight
         for ident in set(raw) | set(re.findall(r"`([A-Za-z_][\w.]*)`", text)):
             base = ident.rsplit(".", 1)[-1]
             if looks_like_identifier(base) or f"`{ident}`" in text or f"{base}(" in text:
@@ -80,6 +85,15 @@ def _path_flags(index: RepoIndex) -> list[tuple[bool, bool]]:
     flags = [(bool(_TEST_PARTS.search(p)), bool(_DOC_PARTS.search(p))) for p in index.paths]
     index._flags = (index.paths, flags)
     return flags
+
+
+def _path_positions(index: RepoIndex) -> dict[str, int]:
+    cached = getattr(index, "_positions", None)
+    if cached is not None and cached[0] is index.paths:
+        return cached[1]
+    positions = {p: i for i, p in enumerate(index.paths)}
+    index._positions = (index.paths, positions)
+    return positions
 
 
 def _prior(flags: tuple[bool, bool], about_tests: bool, about_docs: bool) -> float:
@@ -172,15 +186,13 @@ def rank_files(index: RepoIndex, query: Query, *, top: int = 20) -> list[Ranked]
                 defined_by.setdefault(i, []).append(ident)
     seeds = dict(sorted(base.items(), key=lambda kv: -kv[1])[:PPR_SEEDS])
     seeded_by: dict[int, str] = {}
+    by_path = _path_positions(index)
     for key, w in query.seed_paths.items():
-        i = index.path_index.get(key) if hasattr(index, "path_index") else None
+        i = by_path.get(key)
         if i is None:
             i = index.modules.get(key)
         if i is None:
-            try:
-                i = index.paths.index(key)
-            except ValueError:
-                continue
+            continue
         seeds[i] = seeds.get(i, 0.0) + w
         base[i] = base.get(i, 0.0) + 0.5 * w
         seeded_by[i] = key
