@@ -255,3 +255,21 @@ def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, 
     assert "-merged = rows[:2]" in bundle["text/plain"]
     assert "extension is not active" in bundle["text/html"]  # says clearly what was not applied
     assert out.cells[1].source == "merged = rows[:2]"
+
+
+def test_file_patch_is_applied_with_the_cells_and_rolled_back_with_them(codex, ipshell, nb_file):
+    helper = nb_file.parent / "helpers.py"
+    helper.write_text("def keep(rows):\n    return rows[:2]\n")
+    codex.validator.fail_cell = "c-merge"
+    view = propose(codex, ipshell, replace("c-merge", "merged = keep(rows)"),
+                   {"op": "patch_file", "path": "helpers.py", "search": "return rows[:2]", "replace": "return rows"})
+    assert view.diffs[1]["op"] == "patch_file"
+    view.accept_all.click()
+    view.acceptance.thread.join(10)
+    assert helper.read_text() == "def keep(rows):\n    return rows[:2]\n"  # rolled back with the notebook
+    codex.validator.fail_cell = None
+    view.accept_all.click()
+    view.acceptance.thread.join(10)
+    assert helper.read_text() == "def keep(rows):\n    return rows\n"
+    run_magic(ipshell, "undo")
+    assert helper.read_text() == "def keep(rows):\n    return rows[:2]\n"

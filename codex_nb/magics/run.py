@@ -111,7 +111,7 @@ def apply_context(session, req, path):
 
     config = load_config()
     return ApplyContext(
-        channel=session.channel, notebook_path=path,
+        channel=session.channel, notebook_path=path, repo=req.repo,
         validate=config.validate if req.validate is None else req.validate,
         mode=req.mode or config.validate_mode, validator=session.validator, history=session.history,
         run_code=lambda source: session.shell.run_cell(source, store_history=False),

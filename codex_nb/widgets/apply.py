@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import audit
+from ..errors import CodexError
 
 
 @dataclass
@@ -31,6 +32,7 @@ class ApplyContext:
 
     channel: object  # widgets.live.LiveChannel
     notebook_path: str | None = None
+    repo: str | None = None  # the repository root file patches are relative to (None: found from the notebook)
     validate: bool = True
     mode: str = "targeted"
     validator: Callable | None = None  # validate_notebook-compatible; None: the real one
@@ -92,6 +94,7 @@ class Acceptance:
         self.entry: dict | None = None
         self.report = None
         self.thread: threading.Thread | None = None
+        self.file_change = None  # repository files patched by this acceptance (transaction.AppliedChange)
 
     def start(self) -> None:
         self.emit({"type": "status", "text": "Reading the live notebook…"})
@@ -101,7 +104,6 @@ class Acceptance:
         if not reply.get("ok") or not reply.get("notebook"):
             return self._refuse(reply.get("reason") or "the front end sent no notebook", reply.get("no_frontend", False))
         from ..edits.live_ops import inverse_ops, proposal_ops
-        from ..errors import CodexError
 
         self.before = notebook_from_reply(reply)
         try:
@@ -109,15 +111,29 @@ class Acceptance:
         except CodexError as exc:  # stale or dangling: the notebook changed since the proposal
             return self._refuse(f"{exc.message} — {exc.hint}" if exc.hint else exc.message)
         self.undo_ops = inverse_ops(self.before, ops)
+        if self.subset.file_edits:
+            # Repository files have no editor session to respect: they are written directly, first,
+            # so that a refused file patch leaves the notebook untouched.
+            from ..edits.transaction import apply_to_disk
+
+            if not self.ctx.notebook_path:
+                return self._refuse("file patches need the notebook's location; pass --notebook PATH")
+            try:
+                self.file_change = apply_to_disk(self.ctx.notebook_path, dataclasses.replace(
+                    self.subset, edits=self.subset.file_edits), repo_root=self.ctx.repo)
+            except CodexError as exc:
+                return self._refuse(exc.message)
         self.emit({"type": "status", "text": "Applying to the notebook…"})
         self.ctx.channel.apply(ops, self.proposal.id, self._on_applied)
 
     def _on_applied(self, reply: dict) -> None:
         if not reply.get("ok"):
+            if self.file_change is not None:
+                self.file_change.rollback()
             return self._refuse(reply.get("reason") or "the front end refused the edit", reply.get("no_frontend", False))
         self.after = notebook_from_reply(reply) if reply.get("notebook") else None
         self.entry = {"notebook": self.ctx.notebook_path, "proposal_id": self.proposal.id, "edits": self.indexes,
-                      "undo_ops": self.undo_ops, "time": time.time()}
+                      "undo_ops": self.undo_ops, "files": self.file_change, "time": time.time()}
         self.ctx.history.append(self.entry)
         audit.record("accept", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
                      edits=self.indexes, decision="accepted", live=True)
@@ -162,6 +178,8 @@ class Acceptance:
 
     def _on_rolled_back(self, reply: dict) -> None:
         ok = bool(reply.get("ok"))
+        if self.file_change is not None:
+            self.file_change.rollback()
         if ok and self.entry in self.ctx.history:
             self.ctx.history.remove(self.entry)
         audit.record("rollback", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
@@ -198,6 +216,8 @@ def undo_last(ctx: ApplyContext, on_reply: Callable[[dict], None]) -> dict | Non
     def done(reply: dict) -> None:
         if reply.get("ok") and entry in ctx.history:
             ctx.history.remove(entry)
+            if entry.get("files") is not None:
+                entry["files"].rollback()
             audit.record("undo", ctx.anchor, notebook=entry["notebook"], proposal_id=entry["proposal_id"],
                          edits=entry["edits"])
         on_reply(reply)

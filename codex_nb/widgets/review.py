@@ -46,7 +46,7 @@ class Card(W.VBox):
         self.edit.on_click(lambda _: self._toggle_editor())
         self.save.on_click(lambda _: review.replace_source(index, self.editor.value))
         self.buttons = W.HBox([self.accept, self.accept_run, self.reject, self.edit])
-        if diff["op"] == "delete" or diff["op"] == "patch_file":
+        if diff["op"] in ("delete", "patch_file"):
             self.edit.disabled = self.accept_run.disabled = True
         if not actions:
             self.buttons.layout.display = "none"
