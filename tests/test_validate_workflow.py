@@ -208,3 +208,31 @@ def test_the_snapshot_restores_files_even_if_the_transaction_rollback_fails(proj
     assert not result["kept"] and nb.read_bytes() == original
     rollback = [e for e in audit.read(project) if e["event"] == "rollback"][-1]
     assert rollback["rewritten"] == [str(nb)]
+
+
+snippets = st.sampled_from([
+    "value = 1", "print(total)", "data['c'] = [7]", "1 / 0", "import nonexistent_module_xyz",
+    "greeting = greeting.upper()", "del data", "raise SystemExit(2)",
+])
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_sequences_with_real_validation_keep_or_restore_exactly(project, data):
+    nb_path = project / "analysis.ipynb"
+    shutil.copy(DATA / "analysis.ipynb", nb_path)
+    for _ in range(data.draw(st.integers(1, 2), label="steps")):
+        before = nb_path.read_bytes()
+        nb = nbformat.reads(before.decode(), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code" and c.id != "skipme"]
+        cell = data.draw(st.sampled_from(code), label="cell")
+        source = data.draw(snippets, label="source")
+        edit = (InsertCell(source=source, after=cell.id) if data.draw(st.booleans(), label="insert")
+                else ReplaceCell(cell_id=cell.id, source=source, base_hash=source_hash(cell.source)))
+        result = apply_validated(nb_path, Proposal(explanation="random", edits=(edit,)), total_timeout=60)
+        assert result["kept"] is result["report"]["ok"]
+        if result["kept"]:
+            assert nb_path.read_bytes() != before
+        else:
+            assert nb_path.read_bytes() == before
+            assert result["report"]["failed"]["kind"] == "error"
