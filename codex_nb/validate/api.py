@@ -199,5 +199,9 @@ def _since(started: float) -> float:
 
 
 def _emit(progress, event: dict) -> None:
-    if progress is not None:
+    if progress is None:
+        return
+    try:
         progress(event)
+    except Exception:  # a listener's bug must not turn into a validation result
+        pass

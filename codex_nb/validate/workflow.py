@@ -80,16 +80,26 @@ def apply_validated(
     With ``repair > 0`` a failure is sent to the model (``assistant.repair``, or
     ``repairer`` with the same signature) and the fixed proposal is applied and
     validated again, at most ``repair`` times. ``validator`` replaces
-    ``validate_notebook`` (same signature), e.g. to add checks of one's own. Events passed to ``on_event``:
-    applied, progress (the validation's own events), validated, rolled_back,
-    repair_start, repair, repair_failed.
+    ``validate_notebook`` (same signature), e.g. to add checks of one's own.
+
+    Events passed to ``on_event`` (dicts with a ``type``): applied, progress
+    (wrapping the validation's own events), validated, rolled_back,
+    repair_start, repair_delta (streamed model text), repair, repair_failed.
 
     Returns ``{"kept", "report", "attempts", "proposal"}``.
     """
     from ..edits.transaction import apply_to_disk
 
     path = Path(notebook_path)
-    emit = on_event or (lambda event: None)
+
+    def emit(event: dict) -> None:
+        # A listener that raises must not interrupt the loop between an apply and its rollback.
+        if on_event is not None:
+            try:
+                on_event(event)
+            except Exception:
+                pass
+
     current = proposal
     attempts: list[dict] = []
     report = None
