@@ -121,9 +121,10 @@ class FakeValidator:
 
 @pytest.fixture(scope="session")
 def ipshell():
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython, start_ipython
 
-    return start_ipython()
+    # start_ipython() returns the shell only the first time; each test module imports this fixture.
+    return start_ipython() or get_ipython()
 
 
 @pytest.fixture
