@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def cli(*args, env=None, stdin=None):
     full_env = {**os.environ, **(env or {}), "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     return subprocess.run([sys.executable, "-m", "codex_nb", *args], capture_output=True, text=True,
-                          env=full_env, input=stdin, timeout=120)
+                          env=full_env, input=stdin, timeout=900)
 
 
 @pytest.fixture
