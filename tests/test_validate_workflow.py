@@ -53,6 +53,8 @@ def test_a_passing_edit_is_kept_and_audited(project):
     assert result["report"]["cells_run"] == ["load", "total", "greet", "report"]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "applied" and "validated" in kinds and "rolled_back" not in kinds
+    progress = [e["event"]["type"] for e in events if e["type"] == "progress"]
+    assert progress[0] == "start" and progress.count("cell_done") == 4 and progress[-1] == "finish"
     log = [e for e in audit.read(project) if e["event"] in ("validate", "rollback")]
     assert [e["event"] for e in log] == ["validate"]
     assert log[0]["ok"] is True and log[0]["proposal_id"] == proposal.id and log[0]["mode"] == "targeted"
@@ -140,6 +142,7 @@ def test_cli_apply_validate_rolls_back_and_exits_1(project, tmp_path, capsys):
     result = json.loads(out)
     assert result["kept"] is False and result["report"]["failed"]["ename"] == "NameError"
     assert "Rolled back" in err and "exactly as before" in err
+    assert "cell write FAILED: NameError" in err  # per-cell progress reaches the terminal
 
 
 # --- rollback byte-identity over random sequences (validation outcome drawn, files real) ---

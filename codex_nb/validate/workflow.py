@@ -83,7 +83,7 @@ def apply_validated(
     ``validate_notebook`` (same signature), e.g. to add checks of one's own.
 
     Events passed to ``on_event`` (dicts with a ``type``): applied, progress
-    (wrapping the validation's own events), validated, rolled_back,
+    (the validation's own event under ``"event"``), validated, rolled_back,
     repair_start, repair_delta (streamed model text), repair, repair_failed.
 
     Returns ``{"kept", "report", "attempts", "proposal"}``.
@@ -184,7 +184,7 @@ def _validate(validator, path, change, proposal, mode, emit, **options) -> Valid
         widened = "no edited cell is left to target"
     report = validator(
         path, changed=changed, mode="full" if widened else mode, previous=change.before,
-        progress=lambda event: emit({"type": "progress", **event}), audit_log=False, **options,
+        progress=lambda event: emit({"type": "progress", "event": event}), audit_log=False, **options,
     )
     if widened:
         report.widened = widened
@@ -215,7 +215,7 @@ def run_apply_cli(args, proposal=None) -> int:
     def on_event(event):
         kind = event["type"]
         if kind == "progress":
-            print_progress(event, sys.stderr)
+            print_progress(event["event"], sys.stderr)
         elif kind == "rolled_back":
             failed = event["failed"] or {}
             print(f"Validation failed ({failed.get('kind')}) in cell {failed.get('cell_id')}: "
