@@ -96,3 +96,13 @@ def test_file_limit_bounds_a_giant_repository(tmp_path):
             (sub / f"m{k}.py").write_text(f"v{k} = {k}\n")
     index = load_index(tmp_path, use_memory=False, use_disk=False, max_files=50)
     assert len(index.paths) == 50 and index.stats.truncated
+
+
+def test_problems_are_current_even_when_no_indexed_file_changed(tmp_path):
+    (tmp_path / "app.py").write_text("x = 1\n")
+    first = load_index(tmp_path, use_memory=True, use_disk=False)
+    assert first.skipped == []
+    (tmp_path / ".env.py").write_text("TOKEN = 'x'\n")
+    again = load_index(tmp_path, use_memory=True, use_disk=False)
+    assert again.paths == ["app.py"] and again.stats.parsed == 0
+    assert problems(again) == {".env.py": "credential file never read"}

@@ -51,6 +51,7 @@ class RepoIndex:
     modules: dict[str, int] = field(default_factory=dict)
     edges: list[dict[int, float]] = field(default_factory=list)  # file -> {neighbour: weight}
     dir_cache: dict[str, DirListing] = field(default_factory=dict)  # for walk_repo
+    _last_walk: list = field(default_factory=list, repr=False)
 
     # ---- building -------------------------------------------------------------------------
     def update(self, *, max_files: int = DEFAULT_MAX_FILES, workers: int | None = None) -> bool:
@@ -60,6 +61,14 @@ class RepoIndex:
         for big cold builds; 0: parse everything in this process).
         """
         walked = walk_repo(self.root, max_files=max_files, dir_cache=self.dir_cache)
+        if self.postings and walked.files == self._last_walk:
+            # same paths, mtimes and sizes as last time: nothing to read, parse or rebuild
+            self.stats = IndexStats(files=len(self.paths), reused=len(self.paths), cache=self.stats.cache,
+                                    truncated=walked.truncated)
+            problems = list(walked.skipped)
+            problems.extend(Skipped(p, r["error"]) for p, r in zip(self.paths, self.records) if r.get("error"))
+            self.skipped = sorted(problems, key=lambda s: s.path)
+            return False
         old = dict(zip(self.paths, self.records))
         stats = IndexStats(cache=self.stats.cache, truncated=walked.truncated)
         skipped = list(walked.skipped)
@@ -100,6 +109,8 @@ class RepoIndex:
         self.skipped = sorted(skipped, key=lambda s: s.path)
         stat_changed = stat_map != self.stats_by_path
         self.paths, self.records, self.stats_by_path = paths, records, stat_map
+        # problems found while reading (unreadable files) must be looked at again next time
+        self._last_walk = walked.files if len(walked.files) == len(paths) else []
         if changed or not self.postings:
             self._derive()
         return changed or stat_changed

@@ -197,10 +197,11 @@ def walk_repo(root: str, *, max_files: int = DEFAULT_MAX_FILES,
         seen_dirs.add(rel_dir)
         result.skipped.extend(listing.skipped)
         prefix = f"{rel_dir}/" if rel_dir else ""
+        base = abs_dir + os.sep
         for name, _is_link in listing.files:
             rel = prefix + name
             try:
-                st = os.stat(os.path.join(abs_dir, name))
+                st = os.stat(base + name)
             except OSError as exc:
                 result.skipped.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
                 continue
@@ -219,7 +220,7 @@ def walk_repo(root: str, *, max_files: int = DEFAULT_MAX_FILES,
         if result.truncated:
             break
         for sub in reversed(listing.subdirs):
-            stack.append((prefix + sub, os.path.join(abs_dir, sub), force))
+            stack.append((prefix + sub, base + sub, force))
     for gone in set(cache) - seen_dirs:
         if not result.truncated:
             del cache[gone]
