@@ -239,3 +239,18 @@ def test_random_sequences_with_real_validation_keep_or_restore_exactly(project, 
         else:
             assert nb_path.read_bytes() == before
             assert result["report"]["failed"]["kind"] == "error"
+
+
+def test_cli_apply_validate_repair_shows_the_fix_and_keeps_it(project, tmp_path, scripted_llm, capsys):
+    nb = project / "analysis.ipynb"
+    proposal_file = tmp_path / "proposal.json"
+    proposal_file.write_text(json.dumps(replace(nb, "load", 'data = {"a": [1, 2, 3], "z": [15]}').to_json()))
+    _, good = broken_then_fixed(nb)
+    scripted_llm.queue(good)
+    code = main(["apply", str(nb), str(proposal_file), "--validate", "--repair", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Proposed fix (attempt 1):" in out and "+total = sum(sum(v) for v in data.values())" in out
+    assert out.strip().splitlines()[-1].startswith("Kept: ok: targeted validation")
+    assert "Asking the model for a fix (attempt 1 of 1)" in err
+    assert cell_source(nb, "total") == "total = sum(sum(v) for v in data.values())\ntotal"
