@@ -330,6 +330,7 @@ def _save_disk(index: RepoIndex, dirs: list[Path]) -> str | None:
     return None
 
 
+MEMORY_SLOTS = 4  # repositories kept in memory per process (a server may serve several)
 _memory: dict[str, RepoIndex] = {}
 _memory_lock = threading.Lock()
 
@@ -362,5 +363,8 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
             if gc_was_enabled:
                 gc.enable()
         if use_memory:
-            _memory[root] = index
+            _memory.pop(root, None)
+            _memory[root] = index  # most recent last
+            while len(_memory) > MEMORY_SLOTS:
+                _memory.pop(next(iter(_memory)))
         return index

@@ -21,6 +21,7 @@ INDEXED_SUFFIXES = (".py", ".pyi", ".ipynb")
 MAX_FILE_BYTES = 1_000_000  # bigger files are generated or data, not code to read
 MAX_NOTEBOOK_BYTES = 5_000_000  # notebooks carry outputs; their code is extracted
 DEFAULT_MAX_FILES = 20_000
+MAX_DIRS = 50_000  # a home directory or data lake is not a repository: stop listing, say so
 
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".bzr", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
@@ -172,8 +173,14 @@ def walk_repo(root: str, *, max_files: int = DEFAULT_MAX_FILES,
     seen_dirs = {"\0codexignore"}
     real_root = os.path.realpath(root)
     stack = [("", root, False)]
+    visited = 0
     while stack:
         rel_dir, abs_dir, force = stack.pop()
+        visited += 1
+        if visited > MAX_DIRS:
+            result.truncated = True
+            result.skipped.append(Skipped(rel_dir, f"not listed: more than {MAX_DIRS} directories"))
+            break
         try:
             mtime = os.stat(abs_dir).st_mtime_ns
             listing = cache.get(rel_dir)
