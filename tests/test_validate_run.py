@@ -98,10 +98,19 @@ def test_a_kernel_that_dies_is_reported_as_such(tmp_path):
     assert report.failed["ename"] == "DeadKernelError" and report.cells_run == ["c0", "c1"]
 
 
-def test_missing_kernel_and_invalid_notebook_need_no_kernel(tmp_path):
+def test_missing_kernel_and_invalid_notebook_need_no_kernel(tmp_path, monkeypatch):
     nb = write_nb(tmp_path / "k.ipynb", "x = 1")
     report = validate_notebook(nb, kernel_name="no-such-kernel-here")
     assert report.failed["kind"] == "missing_kernel" and "python3" in report.failed["message"]
+    # A kernelspec whose interpreter is gone (a deleted environment) is missing too.
+    ghost = tmp_path / "jupyter" / "kernels" / "ghost"
+    ghost.mkdir(parents=True)
+    (ghost / "kernel.json").write_text(json.dumps({
+        "argv": [str(tmp_path / "gone" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Ghost", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    report = validate_notebook(nb, kernel_name="ghost")
+    assert report.failed["kind"] == "missing_kernel" and report.failed["ename"] == "FileNotFoundError"
     unnamed = write_nb(tmp_path / "u.ipynb", "x = 1", kernelspec=None)
     assert validate_notebook(unnamed).failed["kind"] == "missing_kernel"
     broken = tmp_path / "broken.ipynb"

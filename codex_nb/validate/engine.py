@@ -343,6 +343,10 @@ def _startup_failure(watch: _Watch, exc: Exception, total_timeout) -> dict:
     if watch.expired:
         return failure("total_timeout", cell_id=cid, index=index, ename=name, evalue=str(exc),
                        message=f"validation stopped after {total_timeout:.1f} s (total timeout)")
+    if cid is None and isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        # The kernelspec exists but its command does not (a deleted environment).
+        return failure("missing_kernel", ename=name, evalue=str(exc),
+                       message=f"the kernel could not be started: {exc}; reinstall it or pass --kernel NAME")
     if cid is None and isinstance(exc, (RuntimeError, TimeoutError)):
         return failure("kernel_died", ename=name, evalue=str(exc),
                        message=f"the kernel did not start: {exc}")
