@@ -42,6 +42,15 @@ def test_dataframe_columns_dtypes_shape_and_preview():
     assert "orders: pandas.DataFrame shape=(5000, 3)" in text and "columns: order_id:int64" in text
 
 
+def test_dataframe_holding_objects_with_slow_reprs_is_previewed_without_calling_them():
+    SlowRepr.calls = 0
+    df = pd.DataFrame({"obj": [SlowRepr(), SlowRepr()], "n": [1, 2]})
+    start = time.perf_counter()
+    v = by_name(collect_kernel_state({"frame": df}))["frame"]
+    assert time.perf_counter() - start < 1.0 and SlowRepr.calls == 0
+    assert "SlowRepr object" in v["preview"] and v["columns"] == {"obj": "object", "n": "int64"}
+
+
 def test_arrays_and_containers_report_shape_dtype_len():
     state = collect_kernel_state({"arr": np.zeros((300, 400), dtype=np.float32), "names": ["a"] * 10_000,
                                   "config": {"n": 1}})

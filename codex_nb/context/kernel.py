@@ -87,17 +87,35 @@ def _array_preview(value, limit: int) -> str:
     try:
         t = type(value).__name__
         if t == "DataFrame":
-            return value.head(3).to_string(max_cols=12, max_colwidth=30)[: limit * 3]
+            return _table_preview(value, limit)
         if t == "Series":
-            return value.head(5).to_string(max_rows=5)[:limit]
+            items = [f"{safe_preview(k, 30)}: {safe_preview(v, 40)}" for k, v in value.head(5).items()]
+            return ("\n".join(items) + (f"\n… ({len(value)} rows)" if len(value) > 5 else ""))[:limit]
         if t == "ndarray":
             import numpy as np
             flat = value.reshape(-1)[:8] if value.size else value
             return np.array2string(flat, threshold=8, precision=4, max_line_width=120)[:limit] + (
                 " …" if value.size > 8 else "")
+        if t in ("Timestamp", "Timedelta", "Period", "datetime64", "timedelta64"):
+            return str(value)[:limit]
         return repr(value)[:limit] if getattr(value, "size", 0) in (0, 1) else f"<{_qualname(value)}>"
     except Exception:  # a formatter failing must not cost the rest of the state
         return f"<{_qualname(value)}>"
+
+
+def _table_preview(df, limit: int) -> str:
+    """The first rows of a DataFrame, each cell through safe_preview (object columns may hold
+    user objects whose repr is slow, which pandas' own to_string would call)."""
+    cols = list(df.columns[:8])
+    head = df.head(3)
+    rows = [[str(c)[:24] if isinstance(c, str) else safe_preview(c, 24) for c in cols]]
+    for _idx, row in zip(range(3), head.itertuples(index=False, name=None)):
+        rows.append([safe_preview(v, 24) for v in row[: len(cols)]])
+    widths = [max(len(r[k]) for r in rows) for k in range(len(cols))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    if len(df.columns) > len(cols):
+        lines[0] += f"  … (+{len(df.columns) - len(cols)} columns)"
+    return "\n".join(lines)[: limit * 3]
 
 
 def describe_variable(name: str, value) -> dict:
