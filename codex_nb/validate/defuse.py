@@ -97,7 +97,6 @@ class CellFacts:
     called_on: set[str] = field(default_factory=set)
     setup: str | None = None  # why the cell prepares kernel state for every later cell
     opaque: str | None = None  # why the analysis cannot be sure about this cell
-    magics: list[str] = field(default_factory=list)
 
 
 def analyse_source(source: str) -> CellFacts:
@@ -144,10 +143,8 @@ def _analyse_python(python: str) -> CellFacts:
             facts.called_on |= sub.called_on
             facts.setup = facts.setup or sub.setup
             facts.opaque = facts.opaque or sub.opaque
-            facts.magics += sub.magics
             if certain:
                 bound |= sub.kills
-        facts.magics += visitor.magics
         facts.setup = facts.setup or visitor.setup
         facts.opaque = facts.opaque or visitor.opaque
         if certain:
@@ -245,7 +242,6 @@ class _StatementVisitor(ast.NodeVisitor):
         self.mutated: set[str] = set()
         self.called_on: set[str] = set()
         self.subcells: list[CellFacts] = []
-        self.magics: list[str] = []
         self.setup: str | None = None
         self.opaque: str | None = None
         self.depth = 0  # inside any nested scope (function, lambda, class, comprehension)
@@ -378,7 +374,6 @@ class _StatementVisitor(ast.NodeVisitor):
     def _magic(self, is_cell: bool, args: list[str]) -> None:
         name, line = args[0], args[1]
         body = args[2] if is_cell and len(args) > 2 else None
-        self.magics.append(("%%" if is_cell else "%") + name)
         if name in _OPAQUE_MAGICS:
             self.opaque = self.opaque or f"%{name} {_OPAQUE_MAGICS[name]}"
         elif name in _SETUP_MAGICS:
