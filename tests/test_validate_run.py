@@ -182,6 +182,9 @@ def test_cli_exit_codes_and_json_report(tmp_path, capsys):
     assert json.loads(out)["failed"]["ename"] == "ZeroDivisionError" and err == ""
     assert main(["validate", str(good), "--changed", "nope"]) == 2
     assert "no cell with id nope" in capsys.readouterr().err
+    params = write_nb(tmp_path / "p.ipynb", "n = 1\nname = 'a'", "assert (n, name) == (5, 'x'), (n, name)",
+                      tags={0: ["parameters"]})
+    assert main(["validate", str(params), "-q", "-p", "n", "5", "-p", "name", "x"]) == 0
 
 
 def test_works_from_inside_a_running_event_loop(tmp_path):

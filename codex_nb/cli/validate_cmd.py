@@ -26,6 +26,9 @@ def add_parser(sub):
     p.add_argument("--drift-fails", action="store_true", help="treat changed outputs of unedited cells as a failure")
     p.add_argument("--skip-tag", action="append", default=None, metavar="TAG",
                    help="cells with this tag are never executed (repeatable; default codex-skip)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="papermill parameter injected after the cell tagged 'parameters' "
+                   "(repeatable; VALUE is read as JSON when it parses, else as a string)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
@@ -48,6 +51,7 @@ def run(args) -> int:
         progress=None if args.quiet else (lambda event: print_progress(event, sys.stderr)),
         drift_fails=args.drift_fails,
         skip_tags=tuple(args.skip_tag) if args.skip_tag else ("codex-skip",),
+        parameters={name: _value(raw) for name, raw in args.parameter} or None,
     )
     if args.json:
         print(json.dumps(report.to_json()))
@@ -58,3 +62,13 @@ def run(args) -> int:
         if report.failed:
             print(report.failure_text(), file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _value(raw: str):
+    """``-p n 5`` gives the number 5, ``-p name x`` the string "x", as papermill users expect."""
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
