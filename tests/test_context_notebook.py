@@ -89,3 +89,14 @@ def test_build_context_reports_cell_ids_and_a_notebook_section(tmp_path):
     assert ctx.render().startswith("=== notebook ===\nNotebook: 2 cells")
     # deterministic: the same input gives the same text
     assert build_context(notebook=nb, query="explain", repo=tmp_path, use_cache=False).render() == ctx.render()
+
+
+def test_a_huge_notebook_keeps_the_active_cell_and_drops_far_cells():
+    cells = [new_code_cell(f"value_{k} = {k}  # step {k}", execution_count=k + 1) for k in range(600)]
+    nb = nb_with(*cells)
+    nb.cells[590]["id"] = "here"
+    nb.cells[590]["source"] = "the_cell_the_user_is_editing = True"
+    text = render_notebook(nb, active_cell="here", budget=400)
+    assert count_tokens(text) <= 400
+    assert "the_cell_the_user_is_editing = True" in text and "(active: the user is here)" in text
+    assert "cells omitted" in text

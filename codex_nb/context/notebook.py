@@ -188,7 +188,28 @@ def render_notebook(nb, *, active_cell: str | None = None, budget: int = 4000, n
             new = count_tokens(rendered[k])
             total += new - sizes[k]
             sizes[k], levels[k] = new, level
-    text = preamble + "\n\n" + "\n\n".join(rendered)
+    # still too big (hundreds of cells): leave out the farthest cells entirely
+    dropped = [False] * len(views)
+    for k in order:
+        if total <= budget:
+            break
+        if k == focus:
+            continue
+        dropped[k] = True
+        total -= sizes[k]
+    parts: list[str] = []
+    run = 0
+    for k, r in enumerate(rendered):
+        if dropped[k]:
+            run += 1
+            continue
+        if run:
+            parts.append(f"# … {run} cells omitted")
+            run = 0
+        parts.append(r)
+    if run:
+        parts.append(f"# … {run} cells omitted")
+    text = preamble + "\n\n" + "\n\n".join(parts)
     if count_tokens(text) > budget:
         text = truncate_to_tokens(text, budget)
     return text
