@@ -121,17 +121,17 @@ def undo(session, req):
         audit.record("undo", entry["notebook"], notebook=entry["notebook"], proposal_id=entry["proposal_id"], edits=entry["edits"])
         print(f"Restored {entry['notebook']} to how it was before proposal {entry['proposal_id']}.")
         return None
-    from IPython.display import HTML, display
+    # The answer comes after this cell has finished; only a widget can still change on the page then.
+    import ipywidgets as W
+    from IPython.display import display
 
-    handle = display(HTML("<span class='codex-undo'>Undoing the last accepted edit…</span>"), display_id=True)
+    status = W.HTML("Undoing the last accepted edit…")
+    status.add_class("codex-undo")
+    display(status)
 
     def done(reply: dict) -> None:
-        message = ("Undone: the notebook is back to how it was before the edit." if reply.get("ok")
-                   else f"Could not undo: {reply.get('reason')}. Use Edit → Undo in the notebook.")
-        if handle is not None:
-            handle.update(HTML(f"<span class='codex-undo'>{message}</span>"))
-        else:
-            print(message)
+        status.value = ("Undone: the notebook is back to how it was before the edit." if reply.get("ok")
+                        else f"Could not undo: {reply.get('reason')}. Use Edit → Undo in the notebook.")
 
     undo_last(apply_context(session, req, entry["notebook"]), done)
     return None

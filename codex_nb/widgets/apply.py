@@ -81,7 +81,7 @@ class Acceptance:
     """One accept action over some edits of a proposal."""
 
     def __init__(self, ctx: ApplyContext, proposal, indexes: list[int], emit: Callable[[dict], None],
-                 run: bool = False):
+                 run: bool | Callable[[str], None] = False):
         self.ctx = ctx
         self.proposal = proposal
         self.indexes = list(indexes)
@@ -138,10 +138,11 @@ class Acceptance:
         audit.record("accept", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
                      edits=self.indexes, decision="accepted", live=True)
         self.emit({"type": "applied", "indexes": self.indexes})
-        if self.run and self.ctx.run_code is not None:
+        runner = self.run if callable(self.run) else (self.ctx.run_code if self.run else None)
+        if runner is not None:
             for edit in self.subset.cell_edits:
                 if edit.op in ("insert", "replace") and (getattr(edit, "cell_type", None) or "code") == "code":
-                    self.ctx.run_code(edit.source)
+                    runner(edit.source)
         if not self.ctx.validate or self.after is None:
             self.emit({"type": "validated", "report": None})
             return

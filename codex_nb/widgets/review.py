@@ -105,8 +105,11 @@ class ReviewWidget(W.VBox):
         self.fix.layout.align_self = "flex-start"  # a VBox stretches its children; a button should not
         self.fix.on_click(lambda _: self._fix())
         self.followup = W.VBox([])
-        super().__init__([self.explanation, *self.cards, toolbar, self.notice, self.bar, self.cells, self.badge,
-                          self.fix, self.followup])
+        # Output of Accept & Run: a button callback's output reaches the page only through an Output widget.
+        self.output = W.Output()
+        self.output.add_class("codex-run-output")
+        super().__init__([self.explanation, *self.cards, toolbar, self.notice, self.output, self.bar, self.cells,
+                          self.badge, self.fix, self.followup])
         self.add_class("codex-review")
 
     # -- static fallback ----------------------------------------------------------
@@ -124,8 +127,13 @@ class ReviewWidget(W.VBox):
         if self.busy or not indexes:
             return
         self.busy = True
-        self.acceptance = Acceptance(self.ctx, self.proposal, indexes, self._on_event, run=run)
+        self.acceptance = Acceptance(self.ctx, self.proposal, indexes, self._on_event,
+                                     run=self._run_code if run and self.ctx.run_code else False)
         self.acceptance.start()
+
+    def _run_code(self, source: str) -> None:
+        with self.output:
+            self.ctx.run_code(source)
 
     def reject(self, indexes: list[int]) -> None:
         if self.busy or not indexes:

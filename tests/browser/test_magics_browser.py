@@ -22,6 +22,7 @@ CELLS = [
     ("c-check", "print(len(merged))"),
     ("c-ext", "%load_ext codex_nb"),
     ("c-ask", "%%codex\nthe merge in cell 2 drops rows — fix it"),
+    ("c-undo", "%codex undo"),
 ]
 
 
@@ -65,6 +66,10 @@ def test_accept_changes_the_live_cell_and_validation_passes(page, jupyter_lab):
     assert sources(page)["c-merge"] == "merged = list(rows)"
     assert "validation passed" in page.locator(".codex-validation").inner_text()
     assert page.locator(".codex-review .codex-card-accepted").count() == 1
+    run_cell(page, 5)  # %codex undo
+    page.locator(".codex-undo", has_text="Undone").wait_for()
+    assert sources(page)["c-merge"] == "merged = rows[:2]"
+    screenshot(page, "magics-undone")
 
 
 def test_edit_that_breaks_a_later_cell_is_rolled_back(page, jupyter_lab):
