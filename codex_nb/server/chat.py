@@ -65,6 +65,51 @@ def _attachments(req: ChatRequest) -> str | None:
     return "".join(parts).strip() or None
 
 
+class _DeltaRelay:
+    """Text from a worker thread to the event loop, one wake-up per loop turn rather than per token.
+
+    Under load the loop falls behind and the worker's deltas pile up in ``parts``; they then
+    go out as one event. That keeps the loop's work (and its fight for the GIL with the
+    worker threads) proportional to loop turns, not to tokens.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.lock = threading.Lock()
+        self.parts: list[str] = []
+        self.closed = False
+        self.wake_pending = False
+        self.ready = asyncio.Event()
+
+    def push(self, text: str) -> None:  # worker thread
+        if not text:
+            return
+        with self.lock:
+            self.parts.append(text)
+            if self.wake_pending:
+                return
+            self.wake_pending = True
+        self.loop.call_soon_threadsafe(self.ready.set)
+
+    def close(self) -> None:  # loop thread (a done-callback of the worker's future)
+        self.closed = True
+        self.ready.set()
+
+    async def next(self) -> str | None:
+        """The text gathered since the last call; None once the worker is done and all text is out."""
+        while True:
+            with self.lock:
+                text = "".join(self.parts)
+                self.parts.clear()
+                self.wake_pending = False
+                self.ready.clear()
+            if text:
+                return text
+            if self.closed:
+                return None
+            await self.ready.wait()
+
+
 class ChatHandler(SSEMixin, CodexHandler):
     @tornado.web.authenticated
     async def post(self):
@@ -91,38 +136,26 @@ class ChatHandler(SSEMixin, CodexHandler):
     async def _stream(self, req: ChatRequest, nb_node, cancel: threading.Event):
         state = self.codex
         loop = asyncio.get_running_loop()
-        rel = req.path
         user_msg = {"role": "user", "kind": req.kind, "text": req.instruction, "model": req.model,
                     "context": [{"type": "file", "path": f["path"]} for f in req.files]
                     + [{"type": "variable", "name": v["name"]} for v in req.variables],
                     "selected_cells": req.selected_cells, "active_cell": req.active_cell}
-        await loop.run_in_executor(state.executor, history.append, req.notebook_abs, rel, user_msg)
+        user_msg["time"] = history.now()
         assistant_id = "m-" + os.urandom(6).hex()
         self.start_events()
         await self.send_event("start", {"chat_id": req.chat_id, "message_id": assistant_id})
+        self._user_msg = user_msg  # written with the answer, in one write, when the chat ends
 
-        queue: asyncio.Queue = asyncio.Queue()
-
-        def on_delta(text: str) -> None:
-            if text:
-                loop.call_soon_threadsafe(queue.put_nowait, text)
-
+        relay = _DeltaRelay(loop)
         future = loop.run_in_executor(
-            state.executor, functools.partial(_run_assistant, req, nb_node, _attachments(req), on_delta, cancel))
-        future.add_done_callback(lambda _f: queue.put_nowait(None))
+            state.executor, functools.partial(_run_assistant, req, nb_node, _attachments(req), relay.push, cancel))
+        future.add_done_callback(lambda _f: relay.close())
 
         while True:
-            item = await queue.get()
-            if item is None:
+            text = await relay.next()
+            if text is None:
                 break
-            chunks = [item]
-            while not queue.empty():  # coalesce what arrived while we were writing
-                nxt = queue.get_nowait()
-                if nxt is None:
-                    queue.put_nowait(None)
-                    break
-                chunks.append(nxt)
-            if not await self.send_event("delta", {"text": "".join(chunks)}):
+            if not await self.send_event("delta", {"text": text}):
                 cancel.set()  # the client is gone; the worker stops at its next check
 
         try:
@@ -160,7 +193,7 @@ class ChatHandler(SSEMixin, CodexHandler):
 
     async def _remember(self, req: ChatRequest, message: dict) -> None:
         await asyncio.get_running_loop().run_in_executor(
-            self.codex.executor, history.append, req.notebook_abs, req.path, message)
+            self.codex.executor, history.append, req.notebook_abs, req.path, self._user_msg, message)
 
 
 class CancelHandler(CodexHandler):

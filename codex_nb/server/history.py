@@ -1,14 +1,16 @@
-"""Per-notebook conversation history, stored as readable JSON beside the audit log.
+"""Per-notebook conversation history: an append-only JSON-lines file beside the audit log.
 
-``<repo>/.codex_nb/history/<notebook file name>-<hash of its path>.json``::
+``<repo>/.codex_nb/history/<notebook stem>-<hash of its absolute path>.jsonl``, one JSON
+object per line, oldest first::
 
-    {"version": 1, "notebook": "analysis/clean.ipynb",
-     "messages": [{"id": "m-…", "role": "user" | "assistant" | "event", "time": "…",
-                   "kind": "propose", "text": "…", "model": "…", "proposal": {…} | null,
-                   "status": "accepted" | "rejected" | "rolled_back" | null, …}]}
+    {"id": "m-…", "role": "user" | "assistant", "time": "…", "kind": "propose", "text": "…",
+     "model": "…", "proposal": {…} | null, "diffs": […], "status": "pending" | null, …}
+    {"update": "m-…", "time": "…", "fields": {"status": "accepted", "edit_indexes": [0]}}
 
-Writes are atomic (temporary file + rename) and serialised per file by a lock,
-so concurrent chats on the same notebook never lose a message.
+A chat appends its two messages in one write; a decision appends an ``update`` line that
+``load`` merges into its message. Appending never rewrites the file, so a long conversation
+costs a chat no more than a short one, and concurrent writers cannot lose each other's
+lines (one ``os.write`` of complete lines on an O_APPEND descriptor).
 """
 from __future__ import annotations
 
@@ -16,78 +18,83 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import threading
 from pathlib import Path
 
-from ..notebook_io import atomic_write_text, find_repo_root
+from ..notebook_io import find_repo_root
 
 HISTORY_VERSION = 1
-MAX_MESSAGES = 500  # a conversation longer than this keeps its tail; the audit log keeps everything
-
-_locks: dict[Path, threading.Lock] = {}
-_locks_guard = threading.Lock()
+MAX_MESSAGES = 500  # what the panel shows; the file and the audit log keep everything
 
 
-def _lock_for(path: Path) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(path, threading.Lock())
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def history_path(notebook_abs: Path) -> Path:
     override = os.environ.get("CODEX_NB_HISTORY_DIR")
     base = Path(override) if override else find_repo_root(notebook_abs.parent) / ".codex_nb" / "history"
     digest = hashlib.sha256(str(notebook_abs.resolve()).encode("utf-8")).hexdigest()[:12]
-    return base / f"{notebook_abs.stem}-{digest}.json"
+    return base / f"{notebook_abs.stem}-{digest}.jsonl"
 
 
 def load(notebook_abs: Path, rel: str) -> dict:
-    path = history_path(notebook_abs)
+    """``{"version", "notebook", "messages"}`` with every update merged into its message."""
+    messages: list[dict] = []
+    by_id: dict[str, dict] = {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("messages"), list):
-            return data
-    except (OSError, ValueError):
+        with open(history_path(notebook_abs), encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line after a crash must not hide the rest
+                if not isinstance(entry, dict):
+                    continue
+                if "update" in entry:
+                    target = by_id.get(entry["update"])
+                    if target is not None and isinstance(entry.get("fields"), dict):
+                        target.update(entry["fields"])
+                    continue
+                messages.append(entry)
+                if "id" in entry:
+                    by_id[entry["id"]] = entry
+    except OSError:
         pass
-    return {"version": HISTORY_VERSION, "notebook": rel, "messages": []}
+    return {"version": HISTORY_VERSION, "notebook": rel, "messages": messages[-MAX_MESSAGES:]}
 
 
-def append(notebook_abs: Path, rel: str, message: dict) -> dict:
-    """Append one message (an ``id`` and ``time`` are added when missing) and return it."""
-    message = dict(message)
-    message.setdefault("id", "m-" + os.urandom(6).hex())
-    message.setdefault("time", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"))
-    path = history_path(notebook_abs)
-    with _lock_for(path):
-        data = load(notebook_abs, rel)
-        data["messages"] = (data["messages"] + [message])[-MAX_MESSAGES:]
-        _write(path, data)
-    return message
+def append(notebook_abs: Path, rel: str, *messages: dict) -> list[dict]:
+    """Append messages (``id`` and ``time`` added when missing) in one write; return them."""
+    stamp = now()
+    stamped = []
+    for message in messages:
+        message = dict(message)
+        message.setdefault("id", "m-" + os.urandom(6).hex())
+        message.setdefault("time", stamp)
+        stamped.append(message)
+    _append_lines(history_path(notebook_abs), stamped)
+    return stamped
 
 
-def update(notebook_abs: Path, rel: str, message_id: str, fields: dict) -> dict | None:
-    """Merge ``fields`` into the message with ``message_id`` (a decision on a proposal)."""
-    path = history_path(notebook_abs)
-    with _lock_for(path):
-        data = load(notebook_abs, rel)
-        for msg in data["messages"]:
-            if msg.get("id") == message_id:
-                msg.update(fields)
-                _write(path, data)
-                return msg
-    return None
+def update(notebook_abs: Path, rel: str, message_id: str, fields: dict) -> dict:
+    """Record new fields (a decision: status, edit indexes) for message ``message_id``."""
+    entry = {"update": message_id, "time": now(), "fields": fields}
+    _append_lines(history_path(notebook_abs), [entry])
+    return entry
 
 
 def clear(notebook_abs: Path) -> None:
-    path = history_path(notebook_abs)
-    with _lock_for(path):
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+    try:
+        history_path(notebook_abs).unlink()
+    except FileNotFoundError:
+        pass
 
 
-def _write(path: Path, data: dict) -> None:
+def _append_lines(path: Path, entries: list[dict]) -> None:
+    data = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.touch(mode=0o600)
-    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
