@@ -100,3 +100,14 @@ def test_a_huge_notebook_keeps_the_active_cell_and_drops_far_cells():
     assert count_tokens(text) <= 400
     assert "the_cell_the_user_is_editing = True" in text and "(active: the user is here)" in text
     assert "cells omitted" in text
+
+
+def test_a_notebook_node_without_ids_gets_ids_that_the_context_reports(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("a = 1"), new_code_cell("b = 2")])
+    nb["nbformat_minor"] = 4
+    for c in nb.cells:
+        c.pop("id", None)
+    ctx = build_context(notebook=nb, query="", repo=tmp_path, use_cache=False)
+    assert ctx.cell_ids == [c["id"] for c in nb.cells] and all(ctx.cell_ids)
+    for cid in ctx.cell_ids:
+        assert f"id={cid}" in ctx.render()

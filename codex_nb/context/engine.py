@@ -62,6 +62,10 @@ def _load_notebook(notebook):
             raise UsageProblem(f"{path} is not a notebook", hint="pass the path of a .ipynb file")
         return read_notebook(path), path
     if hasattr(notebook, "get") and "cells" in notebook:
+        if any(not c.get("id") for c in notebook["cells"]):
+            from ..notebook_io import ensure_cell_ids
+
+            ensure_cell_ids(notebook)
         return notebook, None
     raise UsageProblem(f"cannot read a notebook from {type(notebook).__name__}",
                        hint="pass a path or an nbformat NotebookNode")
@@ -82,10 +86,10 @@ def _notebook_query(query, nb, active_cell: str | None, root: str | None, nb_pat
             for mod in _imported_modules(v.source):
                 query.seed_paths[mod] += 1.0 if near else 0.5
         elif v.kind == "markdown" and near:
-            query.add_text(v.source, 0.3)
+            query.add_text(redact_text(v.source)[0], 0.3)
         for o in v.outputs:
             if o.get("output_type") == "error":
-                query.add_text(f"{o.get('ename', '')} {o.get('evalue', '')}", 0.6 if near else 0.3)
+                query.add_text(redact_text(f"{o.get('ename', '')} {o.get('evalue', '')}")[0], 0.6 if near else 0.3)
                 _traceback_seeds(query, "\n".join(o.get("traceback") or []), root)
 
 
@@ -115,11 +119,17 @@ def _traceback_seeds(query, tb: str, root: str | None) -> None:
 def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict | None = None,
                   active_cell: str | None = None, budget: int | None = None, model: str | None = None,
                   *, top: int = MIN_FILES, use_cache: bool = True) -> Context:
-    """Assemble what the model will see. See the module docstring of codex_nb.context."""
+    """Assemble what the model will see: notebook, kernel state and ranked repository context.
+
+    ``notebook`` is a path or a NotebookNode (cells without ids get ids, in place, so that
+    the model and the proposal schema agree on them); ``repo`` defaults to the notebook's
+    repository root (else the current directory's); ``budget`` defaults by ``model``.
+    Every section is redacted before it is stored; ``render()`` is what goes to the model.
+    """
     from ..notebook_io import find_repo_root
     from .kernel import render_kernel_state
     from .notebook import render_notebook
-    from .rank import Query, rank_files
+    from .rank import Query
 
     nb, nb_path = _load_notebook(notebook)
     if repo is None:
@@ -152,7 +162,7 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
         _notebook_query(q, nb, active_cell, root, nb_path)
     if kernel_state and kernel_state.get("last_exception"):
         exc = kernel_state["last_exception"]
-        q.add_text(f"{exc.get('type', '')} {exc.get('message', '')}", 0.6)
+        q.add_text(redact_text(f"{exc.get('type', '')} {exc.get('message', '')}")[0], 0.6)
         _traceback_seeds(q, exc.get("traceback", ""), root)
     repo_text = _repository_section(ctx, root, q, nb_path, split.repository + max(spare, 0), top, use_cache)
     raw_sections.append(("repository", repo_text))
