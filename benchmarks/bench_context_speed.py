@@ -26,7 +26,7 @@ PROJECT = os.path.dirname(HERE)
 sys.path.insert(0, PROJECT)
 sys.path.insert(0, HERE)
 
-from _trees import BM25Baseline, fetch_tree  # noqa: E402
+from bench_localize import BM25Baseline, fetch_tree  # noqa: E402
 
 QUERY = "used-before-assignment false positive for a name defined in a try block in the notebook"
 
