@@ -65,7 +65,7 @@ def test_full_run_of_a_real_notebook_leaves_it_untouched(analysis):
 
 def test_a_failing_cell_gives_papermills_structured_error(tmp_path, audit_log):
     nb = write_nb(tmp_path / "f.ipynb", "x = 1", "y = {}['missing']", "print('after')")
-    report = validate_notebook(nb)
+    report = validate_notebook(nb, audit_log=True)
     assert not report.ok and report.cells_run == ["c0", "c1"]
     failed = report.failed
     assert (failed["kind"], failed["cell_id"], failed["index"]) == ("error", "c1", 1)
@@ -169,13 +169,15 @@ def test_drift_is_a_warning_unless_asked_to_fail(tmp_path):
     assert not strict.ok and strict.failed["kind"] == "drift" and strict.failed["cell_id"] == "talk"
 
 
-def test_cli_exit_codes_and_json_report(tmp_path, capsys):
+def test_cli_exit_codes_and_json_report(tmp_path, capsys, audit_log):
     good = write_nb(tmp_path / "good.ipynb", "x = 1", "y = x + 1")
     assert main(["validate", str(good), "--changed", "c1", "--json"]) == 0
     out, err = capsys.readouterr()
     report = json.loads(out)
     assert report["ok"] and report["mode"] == "targeted" and report["cells_run"] == ["c0", "c1"]
     assert "[2/2] cell c1 ok" in err
+    entry = json.loads(audit_log.read_text().splitlines()[-1])
+    assert entry["event"] == "validate" and entry["ok"] is True and entry["mode"] == "targeted"
     bad = write_nb(tmp_path / "bad.ipynb", "1 / 0")
     assert main(["validate", str(bad), "--json", "-q"]) == 1
     out, err = capsys.readouterr()

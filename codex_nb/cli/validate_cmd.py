@@ -52,6 +52,7 @@ def run(args) -> int:
         drift_fails=args.drift_fails,
         skip_tags=tuple(args.skip_tag) if args.skip_tag else ("codex-skip",),
         parameters={name: _value(raw) for name, raw in args.parameter} or None,
+        audit_log=True,
     )
     if args.json:
         print(json.dumps(report.to_json()))

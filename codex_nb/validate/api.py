@@ -113,14 +113,15 @@ def validate_notebook(
     skip_tags=("codex-skip",),
     parameters: dict | None = None,
     previous=None,
-    audit_log: bool = True,
+    audit_log: bool = False,
 ) -> "ValidationReport":
     """Run the notebook (or, in targeted mode, the cells ``changed`` can affect) in a fresh kernel.
 
     ``previous`` (path or NotebookNode) is the notebook before the edit; with it a
-    targeted run also re-runs cells that read names the edit removed. The run is
-    recorded in the audit log unless ``audit_log`` is false (the apply workflow
-    records it itself, with the proposal it belongs to).
+    targeted run also re-runs cells that read names the edit removed. With
+    ``audit_log`` the run is recorded in the audit log; callers that validate a
+    proposal (the apply workflow, magics, server) record it themselves, with the
+    proposal it belongs to, so the default is not to.
     """
     if mode not in MODES:
         raise ValidationUsageError(f"unknown mode {mode!r}", hint="use 'full' or 'targeted'")

@@ -184,7 +184,7 @@ def _validate(validator, path, change, proposal, mode, emit, **options) -> Valid
         widened = "no edited cell is left to target"
     report = validator(
         path, changed=changed, mode="full" if widened else mode, previous=change.before,
-        progress=lambda event: emit({"type": "progress", "event": event}), audit_log=False, **options,
+        progress=lambda event: emit({"type": "progress", "event": event}), **options,
     )
     if widened:
         report.widened = widened
