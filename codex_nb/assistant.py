@@ -71,7 +71,7 @@ def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = Non
     structured = kind in prompts.STRUCTURED_KINDS
     file_paths = [f["path"] for f in context.files[:20]] if structured and provider.offers_file_patches else []
     messages = prompts.build_messages(kind, instruction, context_text, allow_files=bool(file_paths))
-    schema = answer_schema(context.cell_ids, file_paths=file_paths or None, max_edits=provider.max_edits) if structured else None
+    schema = answer_schema(context.cell_ids, file_paths=file_paths or None, **provider.answer_limits) if structured else None
     summary = {"total_tokens": context.total_tokens, "files": context.files[:10],
                "sections": {s.name: s.tokens for s in context.sections}}
 

@@ -57,9 +57,9 @@ class Provider:
     runs_offline: bool = False
     #: sensible total context budget in tokens for this provider's models
     default_context_tokens: int = 24000
-    #: most edits one answer may hold, and whether repository file patches are offered;
-    #: small models do better with a narrower schema
-    max_edits: int = 8
+    #: bounds of the answer schema (edits per answer, characters per source and explanation) and
+    #: whether repository file patches are offered; small models do better with a narrower schema
+    answer_limits: dict = {"max_edits": 8, "max_source": 4000, "max_explanation": 1200}
     offers_file_patches: bool = True
 
     def __init__(self, model: str, **options):

@@ -101,9 +101,10 @@ class LocalProvider(Provider):
     supports_structured_output = True
     runs_offline = True
     # The default model is 135M parameters: a short context keeps it fast (prompt
-    # processing dominates on CPU) and less confused; two edits are plenty for it.
+    # processing dominates on CPU) and less confused, and tight bounds on the answer
+    # stop it from rambling until the token limit.
     default_context_tokens = 2000
-    max_edits = 2
+    answer_limits = {"max_edits": 2, "max_source": 600, "max_explanation": 200}
     offers_file_patches = False
 
     def __init__(self, model: str = "", *, n_ctx: int = 8192, **options):
