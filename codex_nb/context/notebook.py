@@ -159,6 +159,22 @@ def focus_index(views: list[CellView], active_cell: str | None) -> int:
     return max(len(views) - 1, 0)
 
 
+def _assemble(preamble: str, rendered: list[str], dropped: list[bool]) -> str:
+    parts: list[str] = []
+    run = 0
+    for k, r in enumerate(rendered):
+        if dropped[k]:
+            run += 1
+            continue
+        if run:
+            parts.append(f"# … {run} cells omitted")
+            run = 0
+        parts.append(r)
+    if run:
+        parts.append(f"# … {run} cells omitted")
+    return preamble + "\n\n" + "\n\n".join(parts)
+
+
 def render_notebook(nb, *, active_cell: str | None = None, budget: int = 4000, name: str = "") -> str:
     views = cell_views(nb)
     lang = ((nb.get("metadata") or {}).get("kernelspec") or {}).get("language") \
@@ -173,14 +189,16 @@ def render_notebook(nb, *, active_cell: str | None = None, budget: int = 4000, n
     levels = [_FULL] * len(views)
     rendered = [_render_cell(v, _FULL, a) for v, a in zip(views, is_active)]
     sizes = [count_tokens(r) for r in rendered]
-    total = count_tokens(preamble) + sum(sizes) + len(views)
+    total = count_tokens(preamble) + sum(sizes) + 2 * len(views)  # + the blank lines between cells
     # shorten the farthest cells first; cells with errors and the focus cell last
     order = sorted(range(len(views)), key=lambda k: (-(abs(k - focus) + (0 if not views[k].has_error else -3)), k))
+    # per-cell counts add up to slightly less than the joined text: aim a little lower
+    target = budget - max(8, budget // 40)
     for level in range(1, len(_LEVELS)):
-        if total <= budget:
+        if total <= target:
             break
         for k in order:
-            if total <= budget:
+            if total <= target:
                 break
             if k == focus and level == _HEADER:
                 continue
@@ -190,26 +208,16 @@ def render_notebook(nb, *, active_cell: str | None = None, budget: int = 4000, n
             sizes[k], levels[k] = new, level
     # still too big (hundreds of cells): leave out the farthest cells entirely
     dropped = [False] * len(views)
-    for k in order:
-        if total <= budget:
-            break
-        if k == focus:
-            continue
-        dropped[k] = True
-        total -= sizes[k]
-    parts: list[str] = []
-    run = 0
-    for k, r in enumerate(rendered):
-        if dropped[k]:
-            run += 1
-            continue
-        if run:
-            parts.append(f"# … {run} cells omitted")
-            run = 0
-        parts.append(r)
-    if run:
-        parts.append(f"# … {run} cells omitted")
-    text = preamble + "\n\n" + "\n\n".join(parts)
+    droppable = [k for k in order if k != focus]
+    text = _assemble(preamble, rendered, dropped)
+    while droppable and count_tokens(text) > budget:
+        over = count_tokens(text) - budget
+        # drop enough far cells to cover the excess, then measure again
+        while droppable and over > 0:
+            k = droppable.pop(0)
+            dropped[k] = True
+            over -= sizes[k] + 2
+        text = _assemble(preamble, rendered, dropped)
     if count_tokens(text) > budget:
         text = truncate_to_tokens(text, budget)
     return text
