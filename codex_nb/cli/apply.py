@@ -16,6 +16,10 @@ def add_parser(sub):
     p.add_argument("--mode", choices=["targeted", "full"], default=None, help="validation mode (default: targeted)")
     p.add_argument("--repair", type=int, default=0, metavar="N", help="after a failed validation, ask the model for a fix up to N times")
     p.add_argument("--model", help="model for --repair")
+    p.add_argument("--kernel", help="kernel for validation (default: the notebook's)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds the whole validation may take")
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may take during validation")
+    p.add_argument("--drift-fails", action="store_true", help="treat changed outputs of unedited cells as a failure")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
