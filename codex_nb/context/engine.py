@@ -145,14 +145,17 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
     raw_sections: list[tuple[str, str]] = []
 
     spare = 0
+    counted: dict[str, int] = {}  # token counts already known, reused when redaction changed nothing
     if kernel_state:
         text = truncate_to_tokens(render_kernel_state(kernel_state), split.kernel)
-        spare += split.kernel - count_tokens(text)
+        counted["kernel"] = count_tokens(text)
+        spare += split.kernel - counted["kernel"]
         raw_sections.append(("kernel", text))
     if nb is not None:
         name = nb_path.name if nb_path is not None else ""
         text = render_notebook(nb, active_cell=active_cell, budget=split.notebook + max(spare, 0), name=name)
-        spare = split.notebook + max(spare, 0) - count_tokens(text)
+        counted["notebook"] = count_tokens(text)
+        spare = split.notebook + max(spare, 0) - counted["notebook"]
         raw_sections.insert(0, ("notebook", text))
 
     q = Query()
@@ -164,20 +167,23 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
         exc = kernel_state["last_exception"]
         q.add_text(redact_text(f"{exc.get('type', '')} {exc.get('message', '')}")[0], 0.6)
         _traceback_seeds(q, exc.get("traceback", ""), root)
-    repo_text = _repository_section(ctx, root, q, nb_path, split.repository + max(spare, 0), top, use_cache)
+    repo_text, _estimate = _repository_section(ctx, root, q, nb_path, split.repository + max(spare, 0),
+                                               top, use_cache)
     raw_sections.append(("repository", repo_text))
 
     for name, text in raw_sections:
         clean, kinds = redact_text(text)
         ctx.redactions.extend({"section": name, "kind": k} for k in kinds)
-        ctx.sections.append(Section(name, clean, count_tokens(clean)))
+        ctx.sections.append(Section(name, clean, counted.get(name) if clean == text and name in counted
+                                    else count_tokens(clean)))
     for f in ctx.files:
         f["why"] = redact_text(f["why"])[0]
     return ctx
 
 
 def _repository_section(ctx: Context, root: str, q, nb_path: Path | None, budget: int, top: int,
-                        use_cache: bool) -> str:
+                        use_cache: bool) -> tuple[str, int]:
+    """The ranked file list and the best snippets that fit; returns (text, its token count)."""
     from .index import load_index
     from .rank import rank_files
     from .snippets import file_snippet
@@ -220,4 +226,4 @@ def _repository_section(ctx: Context, root: str, q, nb_path: Path | None, budget
         text += block
         remaining -= cost
         shown += 1
-    return text
+    return text, budget - remaining
