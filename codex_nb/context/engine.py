@@ -126,13 +126,15 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
     repository root (else the current directory's); ``budget`` defaults by ``model``.
     Every section is redacted before it is stored; ``render()`` is what goes to the model.
     """
-    from ..notebook_io import find_repo_root
     from .kernel import render_kernel_state
     from .notebook import render_notebook
     from .rank import Query
 
     nb, nb_path = _load_notebook(notebook)
     if repo is None:
+        # imported here: notebook_io loads nbformat, which a query-only call does not need
+        from ..notebook_io import find_repo_root
+
         repo = find_repo_root(nb_path if nb_path is not None else os.getcwd())
     root = os.path.realpath(os.fspath(repo))
     if not os.path.isdir(root):
