@@ -93,7 +93,8 @@ def _array_preview(value, limit: int) -> str:
             return ("\n".join(items) + (f"\n… ({len(value)} rows)" if len(value) > 5 else ""))[:limit]
         if t == "ndarray":
             import numpy as np
-            flat = value.reshape(-1)[:8] if value.size else value
+            # .flat[:8] copies 8 items; reshape() of a non-contiguous view would copy everything
+            flat = value.flat[:8] if value.size else value
             return np.array2string(flat, threshold=8, precision=4, max_line_width=120)[:limit] + (
                 " …" if value.size > 8 else "")
         if t in ("Timestamp", "Timedelta", "Period", "datetime64", "timedelta64"):
