@@ -191,3 +191,14 @@ def test_helper_process_parsing_gives_the_same_index(shop):
 def test_a_file_or_module_named_in_the_request_ranks_first(shop):
     assert ranked_paths(shop, "something is off in shop/utils/textfmt.py")[0] == "shop/utils/textfmt.py"
     assert ranked_paths(shop, "is shop.models imported everywhere?")[0] == "shop/models.py"
+
+
+def test_personalised_pagerank_flows_from_seeds_along_edges():
+    from codex_nb.context.rank import personalised_pagerank
+
+    # 0 -> 1 -> 2, 3 isolated; seeded at 0
+    edges = [{1: 1.0}, {2: 1.0}, {}, {}]
+    ppr = personalised_pagerank(edges, {0: 1.0}, eps=1e-6)
+    assert ppr[0] > ppr[1] > ppr[2] > 0
+    assert 3 not in ppr
+    assert sum(ppr.values()) <= 1.0 + 1e-9
