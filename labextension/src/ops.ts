@@ -129,39 +129,42 @@ export function applyOps(model: INotebookModel, ops: LiveOp[]): IApplyResult {
     return { ok: false, reason: problem };
   }
   const shared = model.sharedModel;
-  const indexOf = (id: string) => shared.cells.findIndex(c => c.id === id);
+  // Inside a transaction `shared.cells` is only refreshed when the transaction ends, so
+  // positions come from a mirror of the cell order kept in step with every insert/delete.
+  const ids = shared.cells.map(c => c.id);
+  const byId = new Map<string, ISharedCell>(shared.cells.map(c => [c.id, c]));
+  const insertAt = (index: number, cell: Record<string, any>) => {
+    const created = shared.insertCell(index, cell as any);
+    ids.splice(index, 0, cell.id);
+    byId.set(cell.id, created);
+  };
+  const deleteAt = (index: number) => {
+    shared.deleteCell(index);
+    byId.delete(ids[index]);
+    ids.splice(index, 1);
+  };
   try {
     shared.transact(() => {
       for (const op of ops) {
         switch (op.op) {
           case 'insert': {
-            let index = shared.cells.length;
+            let index = ids.length;
             if (op.after) {
-              index = indexOf(op.after) + 1;
+              index = ids.indexOf(op.after) + 1;
             } else if (op.before) {
-              index = indexOf(op.before);
+              index = ids.indexOf(op.before);
             }
-            shared.insertCell(index, {
-              id: op.new_id,
-              cell_type: op.cell_type || 'code',
-              source: op.source ?? '',
-              metadata: {}
-            } as any);
+            insertAt(index, { id: op.new_id, cell_type: op.cell_type || 'code', source: op.source ?? '', metadata: {} });
             break;
           }
           case 'replace': {
-            const index = indexOf(op.cell_id);
-            const cell = shared.cells[index];
+            const index = ids.indexOf(op.cell_id);
+            const cell = byId.get(op.cell_id)!;
             if (op.cell_type && op.cell_type !== cell.cell_type) {
               // A cell cannot change type in place: replace it, keeping its id and metadata.
               const metadata = cell.getMetadata();
-              shared.deleteCell(index);
-              shared.insertCell(index, {
-                id: op.cell_id,
-                cell_type: op.cell_type,
-                source: op.source ?? '',
-                metadata
-              } as any);
+              deleteAt(index);
+              insertAt(index, { id: op.cell_id, cell_type: op.cell_type, source: op.source ?? '', metadata });
             } else {
               cell.setSource(op.source ?? '');
               clearOutputs(cell);
@@ -170,15 +173,14 @@ export function applyOps(model: INotebookModel, ops: LiveOp[]): IApplyResult {
           }
           case 'delete':
           case 'remove':
-            shared.deleteCell(indexOf(op.cell_id));
+            deleteAt(ids.indexOf(op.cell_id));
             break;
           case 'restore': {
-            const existing = indexOf(op.cell.id as string);
+            const existing = ids.indexOf(op.cell.id as string);
             if (existing >= 0) {
-              shared.deleteCell(existing);
+              deleteAt(existing);
             }
-            const index = Math.max(0, Math.min(op.index, shared.cells.length));
-            shared.insertCell(index, JSON.parse(JSON.stringify(op.cell)));
+            insertAt(Math.max(0, Math.min(op.index, ids.length)), JSON.parse(JSON.stringify(op.cell)));
             break;
           }
         }

@@ -220,17 +220,22 @@ def notebook_json(page) -> dict:
 
 
 def run_cell(page, index: int, timeout: float = 60_000) -> None:
-    """Run cell `index` of the current notebook and wait until it has executed and the kernel is idle."""
-    before = page.evaluate(
-        """(i) => { const nb = window.jupyterapp.shell.currentWidget.content;
-                    const m = nb.widgets[i].model; return m.type === 'code' ? m.executionCount : null; }""", index)
-    page.evaluate(
+    """Run cell `index` of the current notebook; wait until it has executed and the kernel is idle.
+
+    The cell is followed by its id, so a run that inserts or deletes cells above it still completes.
+    """
+    cell_id, before = page.evaluate(
         """(i) => { const app = window.jupyterapp; const nb = app.shell.currentWidget.content;
+                    const m = nb.widgets[i].model;
                     nb.activeCellIndex = i; nb.deselectAll();
-                    return app.commands.execute('notebook:run-cell'); }""", index)
+                    app.commands.execute('notebook:run-cell');
+                    return [m.id, m.type === 'code' ? m.executionCount : null]; }""", index)
     page.wait_for_function(
-        """([i, before]) => { const w = window.jupyterapp.shell.currentWidget; const m = w.content.widgets[i].model;
+        """([id, before]) => { const w = window.jupyterapp.shell.currentWidget;
+              const cell = w.content.widgets.find(c => c.model.id === id);
+              if (!cell) return true;  // the cell deleted itself
+              const m = cell.model;
               if (m.type !== 'code') return true;
               const k = w.sessionContext.session.kernel;
               return typeof m.executionCount === 'number' && m.executionCount !== before && k.status === 'idle'; }""",
-        arg=[index, before], timeout=timeout)
+        arg=[cell_id, before], timeout=timeout)
