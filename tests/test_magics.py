@@ -192,6 +192,16 @@ def test_ask_streams_then_shows_markdown(codex, ipshell):
     assert "codex is writing" in cap.outputs[0].data["text/html"]
 
 
+def test_a_trailing_question_mark_is_a_question_not_a_help_request(codex, ipshell):
+    codex.llm.queue("It makes a list.")
+    result = ipshell.run_cell("x = 1\n%codex ask what does cell 1 do?")
+    assert result.success
+    assert last_user_message(codex.llm).rstrip().endswith("what does cell 1 do?")
+    codex.llm.queue("ok")
+    ipshell.run_cell("%%codex ask\nis this a question?")
+    assert last_user_message(codex.llm).rstrip().endswith("is this a question?")
+
+
 def test_fix_uses_the_last_error_and_its_cell(codex, ipshell):
     ipshell.run_cell("merged = rows[:2]\n1 / 0")
     codex.llm.queue(proposal_reply(replace("c-merge", "merged = rows")))

@@ -9,6 +9,8 @@ here and only here.
 """
 from __future__ import annotations
 
+import re
+
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
@@ -47,9 +49,28 @@ class CodexMagics(Magics):
         return run.dispatch(self.session, req)
 
 
+_QUESTION = re.compile(r"^(\s*)%codex\b(.*\?)\s*$")
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """`%codex ask why is it empty?` would be read by IPython as a help request (``x?``) for ``empty``.
+
+    Runs before IPython's own transforms and turns such lines into the call the magic would have been.
+    """
+    if lines and lines[0].lstrip().startswith("%%"):
+        return lines  # a cell magic's body is its own business
+    out = []
+    for line in lines:
+        m = _QUESTION.match(line)
+        out.append(f"{m.group(1)}get_ipython().run_line_magic('codex', {m.group(2).strip()!r})\n" if m else line)
+    return out
+
+
 def register_magics(ipython) -> CodexMagics:
     magics = CodexMagics(ipython)
     ipython.register_magics(magics)
+    if keep_question_marks not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(keep_question_marks)
     ipython.events.register("post_run_cell", magics.session.post_run_cell)
     ipython._codex_nb_magics = magics
     # Ask the front end for the live notebook now: the answer arrives when this cell ends and tells
@@ -67,6 +88,8 @@ def unregister_magics(ipython) -> None:
         ipython.events.unregister("post_run_cell", magics.session.post_run_cell)
     except ValueError:
         pass  # already gone
+    if keep_question_marks in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(keep_question_marks)
     magics.session.channel.close()
     ipython.magics_manager.magics["line"].pop("codex", None)
     ipython.magics_manager.magics["cell"].pop("codex", None)

@@ -90,3 +90,27 @@ def test_edit_that_breaks_a_later_cell_is_rolled_back(page, jupyter_lab):
     assert "merged = list(rows)" in follow.inner_text()
     screenshot(page, "magics-fix-proposal")
     assert "TypeError" in jupyter_lab.llm.requests[-1]["messages"][-1]["content"]
+
+
+def test_ask_streams_then_renders_markdown(page, jupyter_lab):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in [
+        ("c-load", "rows = [1, 2, 3, 4]"), ("c-ext", "%load_ext codex_nb"), ("c-ask", "%codex ask what does cell 1 do?")]]
+    name = f"magics-ask-{uuid.uuid4().hex[:8]}.ipynb"
+    jupyter_lab.upload(name, nb)
+    open_notebook(page, jupyter_lab, name)
+    run_cell(page, 0)
+    run_cell(page, 1)
+    jupyter_lab.llm.queue("Cell 1 makes a list of **four rows**. " * 12, chunk_size=6, chunk_delay=0.05)
+    # Not awaiting the command's promise: it resolves only when the cell has finished.
+    page.evaluate("""() => { const app = window.jupyterapp; const nb = app.shell.currentWidget.content;
+                             nb.activeCellIndex = 2; app.commands.execute('notebook:run-cell'); }""")
+    # Partial text is on the page while the model is still answering …
+    page.wait_for_function("""() => { const n = document.querySelector('.codex-stream-text');
+                                      return n && n.textContent.includes('four rows') && n.textContent.length < 300; }""",
+                           timeout=90_000)
+    screenshot(page, "magics-ask-streaming")
+    # … and ends as rendered Markdown.
+    page.locator(".jp-RenderedMarkdown strong", has_text="four rows").first.wait_for(timeout=90_000)
+    assert page.locator(".codex-stream-text").count() == 0
+    screenshot(page, "magics-ask-answer")
