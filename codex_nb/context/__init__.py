@@ -8,7 +8,8 @@
 Modules: ``notebook`` (cells, trimmed outputs), ``kernel`` (live variables, last
 error), ``walk``/``parse``/``index`` (the cached repository index), ``rank``
 (BM25F + personalised PageRank), ``snippets`` (definitions that fit), ``budget``,
-``tokens`` (offline counting) and ``redact`` (secrets, never-read paths).
+``tokens`` (offline counting), ``redact`` (secrets, never-read paths) and
+``_parse_worker`` (a helper process for big cold builds).
 Submodules load lazily so that importing this package is cheap.
 """
 from __future__ import annotations
