@@ -94,6 +94,14 @@ def test_notebook_imports_seed_the_ranking_and_the_notebook_is_not_listed_as_a_f
     assert ctx.repo == os.path.realpath(shop)  # found from the notebook's location (pyproject.toml)
 
 
+def test_a_notebook_given_as_a_node_is_recognised_in_the_repository(shop):
+    from codex_nb.notebook_io import read_notebook
+
+    nb = read_notebook(shop / "analysis.ipynb")
+    ctx = build_context(notebook=nb, query="fix the error", repo=shop, use_cache=False)
+    assert "analysis.ipynb" not in [f["path"] for f in ctx.files]
+
+
 def test_large_files_contribute_definitions_not_the_whole_file(tmp_path):
     filler = "\n".join(f"def helper_{k}(x):\n    return x + {k}\n" for k in range(400))
     target = "def reconcile_invoices(ledger):\n    '''Match invoices to payments.'''\n    return sorted(ledger)\n"

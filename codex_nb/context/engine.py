@@ -169,7 +169,7 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
         exc = kernel_state["last_exception"]
         q.add_text(redact_text(f"{exc.get('type', '')} {exc.get('message', '')}")[0], 0.6)
         _traceback_seeds(q, exc.get("traceback", ""), root)
-    repo_text, _estimate = _repository_section(ctx, root, q, nb_path, split.repository + max(spare, 0),
+    repo_text, _estimate = _repository_section(ctx, root, q, nb, nb_path, split.repository + max(spare, 0),
                                                top, use_cache)
     raw_sections.append(("repository", repo_text))
 
@@ -183,7 +183,22 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
     return ctx
 
 
-def _repository_section(ctx: Context, root: str, q, nb_path: Path | None, budget: int, top: int,
+def _same_notebook_on_disk(root: str, nb, candidates: list[str]) -> str | None:
+    """The repository path of a notebook given as a node (front doors that hold it in memory).
+
+    It is already the notebook section; listing it as a relevant file would show its code twice.
+    """
+    from .parse import cells_code
+    from .snippets import read_source
+
+    mine = "\n".join(cells_code(nb)[0])
+    for rel in candidates:
+        if rel.endswith(".ipynb") and read_source(root, rel) == mine:
+            return rel
+    return None
+
+
+def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, budget: int, top: int,
                         use_cache: bool) -> tuple[str, int]:
     """The ranked file list and the best snippets that fit; returns (text, its token count)."""
     from .index import load_index
@@ -201,7 +216,10 @@ def _repository_section(ctx: Context, root: str, q, nb_path: Path | None, budget
         if real.startswith(root + os.sep):
             exclude = os.path.relpath(real, root).replace(os.sep, "/")
     want = max(top, MIN_FILES)
-    ranked = [r for r in rank_files(index, q, top=want + 1) if r.path != exclude][:want]
+    ranked = rank_files(index, q, top=want + 1)
+    if exclude is None and nb is not None:
+        exclude = _same_notebook_on_disk(root, nb, [r.path for r in ranked[:5]])
+    ranked = [r for r in ranked if r.path != exclude][:want]
     ctx.files = [{"path": r.path, "score": r.score, "why": r.why} for r in ranked]
     head = [f"Repository {os.path.basename(root)}: {st.files} files indexed"
             + (f", {len(index.skipped)} with problems" if index.skipped else "")

@@ -42,6 +42,11 @@ def notebook_code(data: bytes) -> tuple[list[str], list[str]]:
     nb = json.loads(data.decode("utf-8"))
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise ValueError("no cells list")
+    return cells_code(nb)
+
+
+def cells_code(nb) -> tuple[list[str], list[str]]:
+    """Code (magics blanked) and markdown sources of a parsed notebook (dict or NotebookNode)."""
     code, markdown = [], []
     for cell in nb["cells"]:
         if not isinstance(cell, dict):
