@@ -273,3 +273,23 @@ def test_file_patch_is_applied_with_the_cells_and_rolled_back_with_them(codex, i
     assert helper.read_text() == "def keep(rows):\n    return rows\n"
     run_magic(ipshell, "undo")
     assert helper.read_text() == "def keep(rows):\n    return rows[:2]\n"
+
+
+def test_a_second_click_while_busy_is_answered_not_queued(codex, ipshell):
+    view = propose(codex, ipshell, replace("c-merge", "merged = rows"), replace("c-check", "print(1)"))
+    codex.lab.auto = False  # the front end answers only when the kernel is idle again
+    view.cards[0].accept.click()
+    view.cards[1].accept.click()
+    assert "Still applying" in view.notice.value
+    codex.lab.deliver()
+    codex.lab.deliver()
+    view.acceptance.thread.join(10)
+    assert codex.lab.source("c-merge") == "merged = rows" and codex.lab.source("c-check").startswith("total")
+
+
+def test_front_end_notebooks_with_line_lists_are_read_as_text():
+    from codex_nb.widgets.apply import notebook_from_reply
+
+    nb = json.loads(json.dumps(make_notebook()))
+    nb["cells"][0]["source"] = ["import math\n", "rows = [1, 2, 3, 4]"]
+    assert notebook_from_reply({"notebook": nb}).cells[0].source == "import math\nrows = [1, 2, 3, 4]"

@@ -57,7 +57,11 @@ def notebook_from_reply(reply: dict):
 
     from ..notebook_io import ensure_cell_ids
 
-    return ensure_cell_ids(nbformat.from_dict(reply["notebook"]))
+    nb = nbformat.from_dict(reply["notebook"])
+    for cell in nb.get("cells", []):
+        if isinstance(cell.get("source"), list):  # nbformat allows a list of lines; hashes are over the text
+            cell["source"] = "".join(cell["source"])
+    return ensure_cell_ids(nb)
 
 
 def magic_cells_skipped(nb, skip_tag: str = "codex-skip"):

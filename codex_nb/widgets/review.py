@@ -124,7 +124,9 @@ class ReviewWidget(W.VBox):
         return [c.index for c in self.cards if c.state in ("pending", "rolled_back")]
 
     def accept(self, indexes: list[int], run: bool = False) -> None:
-        if self.busy or not indexes:
+        if self.busy:
+            return self._say("Still applying or validating the previous decision; try again when it is done.")
+        if not indexes:
             return
         self.busy = True
         self.acceptance = Acceptance(self.ctx, self.proposal, indexes, self._on_event,
@@ -136,7 +138,9 @@ class ReviewWidget(W.VBox):
             self.ctx.run_code(source)
 
     def reject(self, indexes: list[int]) -> None:
-        if self.busy or not indexes:
+        if self.busy:
+            return self._say("Still applying or validating the previous decision; try again when it is done.")
+        if not indexes:
             return
         for i in indexes:
             self.cards[i].set_state("rejected")
