@@ -210,3 +210,11 @@ def test_personalised_pagerank_flows_from_seeds_along_edges():
     assert ppr[0] > ppr[1] > ppr[2] > 0
     assert 3 not in ppr
     assert sum(ppr.values()) <= 1.0 + 1e-9
+
+
+@pytest.mark.parametrize("budget", [300, 1000, 6000])
+def test_total_tokens_never_exceed_the_budget(shop, budget):
+    ctx = build_context(notebook=shop / "analysis.ipynb", query="why does load_orders drop rows?",
+                        budget=budget, use_cache=False)
+    assert ctx.total_tokens <= budget
+    assert len(ctx.files) >= 5  # the ranked list is data, not limited by the text budget

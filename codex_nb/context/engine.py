@@ -227,6 +227,8 @@ def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, bu
             "Most relevant files (best first):"]
     head += [f"{k}. {r.path} — {r.why}" for k, r in enumerate(ranked[:top], 1)]
     text = "\n".join(head)
+    if count_tokens(text) > budget:
+        text = truncate_to_tokens(text, budget)  # a tiny budget: even the file list is cut
     remaining = budget - count_tokens(text)
     shown = 0
     floor = 0.2 * ranked[0].score if ranked else 0.0
