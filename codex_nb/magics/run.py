@@ -56,9 +56,11 @@ def _focus(session, kind: str, text: str, nb) -> tuple[str, str | None, bool]:
         m = re.fullmatch(r"(?:cell\s*)?(\d+)", text.strip(), re.I)
         if m:
             n = int(m.group(1))
-            if nb is None or not 1 <= n <= len(nb.cells):
-                count = len(nb.cells) if nb is not None else 0
-                raise UsageProblem(f"there is no cell {n}", hint=f"cells are numbered 1 to {count} from the top")
+            if nb is None:
+                raise UsageProblem(f"cannot find cell {n}: this kernel does not know its notebook",
+                                   hint="run it in a notebook opened in Jupyter, or pass --notebook PATH")
+            if not 1 <= n <= len(nb.cells):
+                raise UsageProblem(f"there is no cell {n}", hint=f"cells are numbered 1 to {len(nb.cells)} from the top")
             cid = nb.cells[n - 1]["id"]
             return f"Explain cell {n} (id {cid}).", cid, session.error_cell_id(nb) == cid
         if not text:
