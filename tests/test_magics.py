@@ -146,6 +146,12 @@ def test_flag_errors_are_usage_errors_with_a_fix(codex, ipshell, line, message):
         run_magic(ipshell, line)
 
 
+def test_unusable_model_answers_are_a_usage_error_for_people(codex, ipshell):
+    codex.llm.queue("I would rather chat.").queue("Still chatting.")
+    with pytest.raises(UsageError, match="could not be used(.|\n)*--model"):
+        run_magic(ipshell, "", "fix the merge")
+
+
 def test_no_model_configured_is_a_usage_error(codex, ipshell, monkeypatch):
     for var in ("CODEX_NB_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var)

@@ -10,7 +10,7 @@ import re
 import threading
 
 from .. import audit
-from ..errors import CodexError, UsageProblem
+from ..errors import CodexError, ProposalError, UsageProblem
 from .args import interpolate, mentions
 
 STRUCTURED = {"propose", "fix", "review"}
@@ -101,6 +101,11 @@ def call_model(session, kind, instruction, req, path, nb, state, active, extra, 
     try:
         result = assistant.run(kind, instruction, notebook=path, notebook_node=nb, repo=req.repo, model=req.model,
                                kernel_state=state, active_cell=active, extra_context=extra, on_delta=stream.on_delta)
+    except ProposalError as exc:
+        stream.finish()
+        # Its hint was written for the model's retry; the person needs a different one.
+        raise ProposalError(f"the model's answer could not be used: {exc.message}",
+                            hint="ask again, or use a stronger model with --model provider:model") from None
     except BaseException:
         stream.finish()
         raise
