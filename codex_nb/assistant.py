@@ -75,9 +75,10 @@ def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = Non
     summary = {"total_tokens": context.total_tokens, "files": context.files[:10],
                "sections": {s.name: s.tokens for s in context.sections}}
 
+    max_tokens = min(config.max_answer_tokens, provider.max_answer_tokens or config.max_answer_tokens)
     result = Result(kind=kind, text="", model=provider.model_id, context=summary)
     for attempt in range(max(1, attempts)):
-        completion = _stream(provider, messages, schema, config.max_answer_tokens, on_delta, cancel)
+        completion = _stream(provider, messages, schema, max_tokens, on_delta, cancel)
         result.usage = Usage(result.usage.prompt_tokens + completion.usage.prompt_tokens,
                              result.usage.completion_tokens + completion.usage.completion_tokens)
         result.raw = completion.text

@@ -61,6 +61,8 @@ class Provider:
     #: whether repository file patches are offered; small models do better with a narrower schema
     answer_limits: dict = {"max_edits": 8, "max_source": 4000, "max_explanation": 1200}
     offers_file_patches: bool = True
+    #: cap on answer tokens whatever the configuration says (None: no cap of its own)
+    max_answer_tokens: int | None = None
 
     def __init__(self, model: str, **options):
         self.model = model

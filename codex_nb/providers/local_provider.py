@@ -106,6 +106,7 @@ class LocalProvider(Provider):
     default_context_tokens = 2000
     answer_limits = {"max_edits": 2, "max_source": 600, "max_explanation": 200}
     offers_file_patches = False
+    max_answer_tokens = 512
 
     def __init__(self, model: str = "", *, n_ctx: int = 8192, **options):
         super().__init__(model or DEFAULT_LOCAL_MODEL, **options)
