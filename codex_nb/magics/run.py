@@ -7,6 +7,7 @@ CLI — while streaming the answer, then shows the answer or the review widget.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 
 from .. import audit
@@ -88,16 +89,16 @@ def attachments(text: str, ns: dict) -> str | None:
     return render_kernel_state({"variables": infos}).replace("Live kernel variables", "Variables the user pointed at", 1)
 
 
-def make_stream(session):
+def make_stream(session, kind: str = "ask"):
     from ..widgets.stream import StreamView, TextStream
 
-    return TextStream() if session.frontend() == "terminal" else StreamView()
+    return TextStream(quiet=kind != "ask" and kind != "explain") if session.frontend() == "terminal" else StreamView()
 
 
 def call_model(session, kind, instruction, req, path, nb, state, active, extra, stream=None):
     from .. import assistant
 
-    stream = stream or make_stream(session)
+    stream = stream or make_stream(session, kind)
     try:
         result = assistant.run(kind, instruction, notebook=path, notebook_node=nb, repo=req.repo, model=req.model,
                                kernel_state=state, active_cell=active, extra_context=extra, on_delta=stream.on_delta)
@@ -132,6 +133,7 @@ def show_proposal(session, req, path, nb, proposal, stream):
         stream.finish()
         ctx = apply_context(session, req, path)
         review_in_terminal(proposal, nb, notebook_path=req.notebook and path, validate=ctx.validate, mode=ctx.mode,
+                           color=sys.stdout.isatty(),
                            validator=session.validator, history=session.history,
                            set_next_input=lambda code: session.shell.set_next_input(code, replace=False))
         return None

@@ -66,7 +66,8 @@ def review_in_terminal(proposal, nb, *, notebook_path: str | None, ask: Callable
         code, missed = fallback_cell(subset, [d for d in diffs if d["edit_index"] in accepted])
         if code and set_next_input is not None:
             set_next_input(code)
-        out(fallback_note(missed, bool(code)).replace("JupyterLab extension is not active here", "terminal has no open notebook"))
+        out(("The proposed code is at the next prompt: review it, then press Enter. " if code else "")
+            + (f"Not applied, do it by hand: {'; '.join(missed)}." if missed else ""))
         audit.record("accept", anchor, notebook=None, proposal_id=proposal.id, edits=accepted, decision="accepted", live=False)
         return accepted
     _apply_to_file(notebook_path, proposal, subset, accepted, out, validate, mode, validator, history)
