@@ -169,7 +169,6 @@ export class CodexPanel extends Widget implements ICodexPanel {
       proposal,
       diffs,
       status,
-      rendermime: this.rendermime,
       settings: this.settings,
       notebook: () => this.notebook(),
       onFix: (failure, cellId) =>

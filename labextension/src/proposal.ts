@@ -7,7 +7,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { ServerConnection } from '@jupyterlab/services';
 import { applyOps, LiveOp } from './ops';
 import { requestAPI, streamAPI } from './api';
-import { el, renderMarkdown, RenderMime } from './dom';
+import { el } from './dom';
 
 export interface IDiff {
   edit_index: number;
@@ -24,7 +24,6 @@ export interface IProposalOptions {
   proposal: any;
   diffs: IDiff[];
   status: string | null;
-  rendermime: RenderMime;
   settings: ServerConnection.ISettings;
   notebook: () => NotebookPanel | null;
   onFix: (failure: string, cellId: string | null) => void;
@@ -68,10 +67,7 @@ export class ProposalView {
       this.button('Accept', 'codex-accept-edit', () => this.accept([diff.edit_index])),
       this.button('Reject', 'codex-reject-edit', () => this.reject([diff.edit_index]))
     );
-    const body = el('div', { class: 'codex-diff-body' });
-    const text = diff.unified || diff.new || diff.old || '';
-    renderMarkdown(this.options.rendermime, body, '```diff\n' + text.replace(/```/g, '`\u200b``') + '\n```');
-    box.append(head, body);
+    box.append(head, diffLines(diff));
     return box;
   }
 
@@ -215,6 +211,26 @@ export class ProposalView {
     fix.addEventListener('click', () => this.options.onFix(failure ?? 'validation failed', result?.failed?.cell_id ?? null));
     this.badge.appendChild(fix);
   }
+}
+
+/** The unified diff, one element per line, classed so the theme colours additions and removals. */
+function diffLines(diff: IDiff): HTMLElement {
+  const body = el('pre', { class: 'codex-diff-body' });
+  const text = diff.unified || (diff.new ? diff.new.split('\n').map(l => '+' + l).join('\n') : '');
+  for (const line of text.replace(/\n$/, '').split('\n')) {
+    let cls = 'codex-line';
+    if (line.startsWith('+++') || line.startsWith('---')) {
+      cls += ' codex-line-file';
+    } else if (line.startsWith('@@')) {
+      cls += ' codex-line-hunk';
+    } else if (line.startsWith('+')) {
+      cls += ' codex-line-add';
+    } else if (line.startsWith('-')) {
+      cls += ' codex-line-del';
+    }
+    body.appendChild(el('span', { class: cls }, line + '\n'));
+  }
+  return body;
 }
 
 function summary(result: any): string {

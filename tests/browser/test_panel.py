@@ -75,8 +75,8 @@ def test_accept_applies_to_the_live_notebook_and_validates(page, jupyter_lab):
     proposal = last_assistant(page).locator(".codex-proposal")
     proposal.wait_for()
     diff = proposal.locator(".codex-diff").first
-    diff.locator(".codex-diff-body pre", has_text="x * 2").wait_for()  # the diff is drawn by rendermime
-    assert "x + 1" in diff.inner_text()
+    assert "y = x * 2" in diff.locator(".codex-line-add").all_inner_texts()[0]
+    assert "y = x + 1" in diff.locator(".codex-line-del").all_inner_texts()[0]
     screenshot(page, "panel-proposal")
     proposal.locator(".codex-accept-all").click()
     badge = proposal.locator(".codex-validation")
@@ -197,3 +197,27 @@ def test_context_chips_and_file_completion(page, jupyter_lab):
     # Chips are removable.
     page.locator("#codex-nb-panel .codex-chip-file .codex-chip-remove").click()
     assert page.locator("#codex-nb-panel .codex-chip-file").count() == 0
+
+
+def test_panel_follows_the_dark_theme(page, jupyter_lab):
+    name = make_notebook(jupyter_lab, [("c1", "value = 1"), ("c2", "print(value)")])
+    open_notebook(page, jupyter_lab, name)
+    open_panel(page)
+    jupyter_lab.llm.queue({"explanation": "Print it **twice**.", "edits": [
+        {"op": "replace", "cell_id": "c2", "cell_type": "code", "source": "print(value)\nprint(value)"}]})
+    ask(page, "propose", "print twice")
+    last_assistant(page).locator(".codex-proposal .codex-line-add").first.wait_for()
+    light = page.evaluate("() => getComputedStyle(document.querySelector('#codex-nb-panel')).backgroundColor")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_function(
+        "(light) => getComputedStyle(document.querySelector('#codex-nb-panel')).backgroundColor !== light", arg=light)
+    dark = page.evaluate("""() => { const probe = document.createElement('div');
+        probe.style.background = 'var(--jp-layout-color1)'; document.body.appendChild(probe);
+        const want = getComputedStyle(probe).backgroundColor; probe.remove();
+        return [getComputedStyle(document.querySelector('#codex-nb-panel')).backgroundColor, want]; }""")
+    assert dark[0] == dark[1]  # the panel paints with the theme's own variables
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    page.wait_for_timeout(300)
+    screenshot(page, "panel-dark")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
