@@ -246,6 +246,7 @@ def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, 
     nb.cells.append(nbformat.v4.new_code_cell("%%codex --notebook analysis.ipynb\nthe merge drops rows"))
     src = tmp_path / "analysis.ipynb"
     nbformat.write(nb, str(src))
+    (tmp_path / ".codex_nb").mkdir()  # its own repository root, whatever /tmp holds
     scripted_llm.queue(proposal_reply(replace("c-merge", "merged = rows")))
     out = papermill.execute_notebook(str(src), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), progress_bar=False,
                                      kernel_name="python3")

@@ -26,7 +26,14 @@ CELLS = [
 ]
 
 
+def own_root(lab) -> None:
+    """Make the lab's root its own repository root, whatever a parent (/tmp/.codex_nb, …) holds,
+    so that the context engine indexes the test's files and not all of /tmp."""
+    (lab.root_dir / ".codex_nb").mkdir(exist_ok=True)
+
+
 def upload(lab) -> str:
+    own_root(lab)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in CELLS]
     name = f"magics-{uuid.uuid4().hex[:8]}.ipynb"
@@ -97,6 +104,7 @@ def test_ask_streams_then_renders_markdown(page, jupyter_lab):
     nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in [
         ("c-load", "rows = [1, 2, 3, 4]"), ("c-ext", "%load_ext codex_nb"), ("c-ask", "%codex ask what does cell 1 do?")]]
     name = f"magics-ask-{uuid.uuid4().hex[:8]}.ipynb"
+    own_root(jupyter_lab)
     jupyter_lab.upload(name, nb)
     open_notebook(page, jupyter_lab, name)
     run_cell(page, 0)
