@@ -255,6 +255,20 @@ def test_context_preview_has_sections_and_token_counts(codex, ipshell):
     assert not codex.llm.requests  # a preview never calls the model
 
 
+def test_repo_flag_points_the_context_at_another_repository(codex, ipshell, tmp_path):
+    from IPython.utils.capture import capture_output
+
+    repo = tmp_path / "elsewhere"
+    (repo / ".codex_nb").mkdir(parents=True)
+    (repo / "ledger.py").write_text("def reconcile_ledger(rows):\n    return [r for r in rows if r]\n")
+    with capture_output() as cap:
+        run_magic(ipshell, f"context --repo {repo} reconcile the ledger")
+    assert "ledger.py" in cap.outputs[-1].data["text/plain"]
+    codex.llm.queue("Use reconcile_ledger.")
+    run_magic(ipshell, f"ask --repo {repo} how do I reconcile the ledger")
+    assert "reconcile_ledger" in last_user_message(codex.llm)
+
+
 def test_models_and_config(codex, ipshell):
     from IPython.utils.capture import capture_output
 
