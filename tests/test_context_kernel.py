@@ -75,6 +75,18 @@ def test_slow_and_huge_reprs_are_never_called_and_collection_is_fast():
     assert len(got["long_text"]["preview"]) < 400 and got["long_text"]["len"] == 10_000_000
 
 
+def test_function_defaults_are_previewed_without_calling_their_repr():
+    SlowRepr.calls = 0
+
+    def fit(data, model=SlowRepr(), *args, alpha=0.5, **kw):
+        return data
+
+    fit.__module__ = "__main__"
+    v = by_name(collect_kernel_state({"fit": fit}))["fit"]
+    assert SlowRepr.calls == 0
+    assert v["preview"] == "fit(data, model=<test_context_kernel.SlowRepr object>, *args, alpha=0.5, **kw)"
+
+
 def test_time_and_count_limits_truncate_instead_of_blocking():
     ns = {f"v{k:03d}": list(range(50)) for k in range(200)}
     state = collect_kernel_state(ns, max_vars=10)

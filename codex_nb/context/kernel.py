@@ -149,11 +149,22 @@ def describe_variable(name: str, value) -> dict:
 
 
 def _signature(fn) -> str:
+    """The parameter list, with defaults through safe_preview: str(inspect.signature) would
+    call the repr of every default value, which may be any user object."""
     import inspect
+
     try:
-        return str(inspect.signature(fn))[:200]
+        params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return "(…)"
+    parts = []
+    for p in params:
+        prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        text = prefix + p.name
+        if p.default is not p.empty:
+            text += "=" + safe_preview(p.default, 40)
+        parts.append(text)
+    return f"({', '.join(parts)})"[:200]
 
 
 def collect_kernel_state(user_ns: dict, *, last_exception=None, max_vars: int = 50,
