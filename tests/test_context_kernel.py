@@ -115,6 +115,13 @@ def test_secret_named_variables_are_redacted():
     assert by_name(state)["db_password"]["preview"] == "[REDACTED]"
 
 
+def test_secret_values_are_redacted_whatever_the_variable_name():
+    ns = {"conn": "postgresql://admin:pa55word@db/sales", "headers": {"Authorization": "Bearer ghp_" + "x" * 36}}
+    got = by_name(collect_kernel_state(ns))
+    assert "pa55word" not in got["conn"]["preview"] and got["conn"]["redacted"]
+    assert "xxxx" not in got["headers"]["preview"]
+
+
 def test_last_exception_with_traceback_and_cell():
     try:
         {}["missing_column"]

@@ -14,7 +14,7 @@ import time
 import traceback
 import types
 
-from .redact import REDACTED, is_secret_name
+from .redact import REDACTED, is_secret_name, redact_text
 
 PREVIEW_CHARS = 300
 _HIDDEN = {"In", "Out", "exit", "quit", "get_ipython", "open"}
@@ -144,7 +144,10 @@ def describe_variable(name: str, value) -> dict:
         info["preview"] = REDACTED
         info["redacted"] = True
     else:
-        info["preview"] = safe_preview(value)
+        # values can hold secrets whatever their names (a connection URL, a pasted key)
+        info["preview"], kinds = redact_text(safe_preview(value))
+        if kinds:
+            info["redacted"] = True
     return info
 
 
