@@ -15,6 +15,14 @@ from test_magics_fixtures import (  # noqa: F401  (fixtures)
     FakeLab, FakeValidator, codex, ipshell, make_notebook, nb_file, proposal_reply, replace, run_magic)
 
 
+def visible_text(html: str) -> str:
+    """What a reader of the HTML sees (highlighting splits code into spans)."""
+    import html as _html
+    import re
+
+    return _html.unescape(re.sub(r"<[^>]+>", "", html))
+
+
 # -- throttle -----------------------------------------------------------------------------------------
 
 def test_throttle_shows_first_token_at_once_and_bounds_the_rate():
@@ -82,7 +90,7 @@ def test_static_fallback_in_the_mime_bundle(codex, ipshell):
     view = propose(codex, ipshell, replace("c-merge", "merged = rows"))
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert "codex-card" in bundle["text/html"] and "merged = rows" in bundle["text/html"]
+    assert "codex-card" in bundle["text/html"] and "+merged = rows" in visible_text(bundle["text/html"])
     assert "-merged = rows[:2]" in bundle["text/plain"]
 
 
@@ -252,7 +260,7 @@ def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, 
                                      kernel_name="python3")
     outputs = out.cells[-1].outputs
     bundle = outputs[-1]["data"]
-    assert "codex-card" in bundle["text/html"] and "+merged = rows" in bundle["text/html"]
+    assert "codex-card" in bundle["text/html"] and "+merged = rows" in visible_text(bundle["text/html"])
     assert "-merged = rows[:2]" in bundle["text/plain"]
     assert "extension is not active" in bundle["text/html"]  # says clearly what was not applied
     assert out.cells[1].source == "merged = rows[:2]"

@@ -16,21 +16,39 @@ def escape(text: str) -> str:
 
 
 def diff_html(diff: dict) -> str:
-    """A syntax-highlighted unified diff of one edit (``codex_nb.edits.diff.proposal_diffs`` entry)."""
-    # The ---/+++ header only repeats the cell id that the card's title already names.
-    lines = (diff["unified"] or "").splitlines(keepends=True)
+    """A unified diff of one edit (a ``proposal_diffs`` entry): Python highlighting, tinted +/- lines."""
+    lines = (diff["unified"] or "").splitlines()
     if len(lines) >= 2 and lines[0].startswith("---") and lines[1].startswith("+++"):
-        lines = lines[2:]
-    text = "".join(lines) or "(no change)\n"
+        lines = lines[2:]  # the header only repeats the cell id the card's title names
+    if not lines:
+        return f'<pre class="codex-diff" style="{_PRE}">(no change)</pre>'
+    paint = _painter(diff)
+    rows = []
+    for line in lines:
+        if line.startswith("@@"):
+            rows.append(f'<div style="color:#0550ae;background:#ddf4ff">{escape(line)}</div>')
+            continue
+        mark, code = line[:1], line[1:]
+        bg = {"+": "#e6ffec", "-": "#ffebe9"}.get(mark, "transparent")
+        rows.append(f'<div style="background:{bg}"><span style="color:#57606a;user-select:none">{escape(mark or " ")}'
+                    f"</span>{paint(code)}</div>")
+    return f'<pre class="codex-diff" style="{_PRE}">{"".join(rows)}</pre>'
+
+
+def _painter(diff: dict):
+    """Highlight one line of a cell or file; plain text where Python highlighting would mislead."""
+    path = diff.get("path") or ""
+    python = not ("markdown" in diff.get("title", "").lower() or (path and not path.endswith(".py")))
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
-        from pygments.lexers import DiffLexer
-
-        body = highlight(text, DiffLexer(), HtmlFormatter(noclasses=True, nobackground=True))
-        return f'<div class="codex-diff" style="{_PRE}">{body}</div>'
-    except ImportError:  # Pygments comes with IPython, but a bare diff is still readable
-        return f'<pre class="codex-diff" style="{_PRE}">{escape(text)}</pre>'
+        from pygments.lexers import PythonLexer
+    except ImportError:  # Pygments comes with IPython, but plain text is still readable
+        python = False
+    if not python:
+        return escape
+    lexer, formatter = PythonLexer(), HtmlFormatter(nowrap=True, noclasses=True, nobackground=True)
+    return lambda code: highlight(code, lexer, formatter).rstrip("\n")
 
 
 def card_title_html(diff: dict, state: str = "pending") -> str:

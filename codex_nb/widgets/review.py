@@ -144,6 +144,7 @@ class ReviewWidget(W.VBox):
             return
         for i in indexes:
             self.cards[i].set_state("rejected")
+        self._refresh_toolbar()
         audit.record("reject", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
                      edits=list(indexes), decision="rejected")
 
@@ -169,6 +170,7 @@ class ReviewWidget(W.VBox):
         elif kind == "applied":
             for i in event["indexes"]:
                 self.cards[i].set_state("accepted")
+            self._refresh_toolbar()
             self._say("Applied to the notebook as one change (undo with Ctrl+Z in the notebook or `%codex undo`)."
                       + (" Validating…" if self.ctx.validate else ""))
         elif kind == "start":
@@ -195,12 +197,16 @@ class ReviewWidget(W.VBox):
             if event["ok"]:
                 for i in self.acceptance.indexes:
                     self.cards[i].set_state("rolled_back")
+                self._refresh_toolbar()
                 self._say("The edit broke the notebook, so it was rolled back: the notebook is as it was before.",
                           "codex-rollback", "#cf222e")
             else:
                 self._say(f"Validation failed and the rollback was refused ({event['reason']}); "
                           "use Edit → Undo in the notebook.", "codex-rollback-failed", "#cf222e")
             self.fix.layout.display = "" if self.on_fix else "none"
+
+    def _refresh_toolbar(self) -> None:
+        self.accept_all.disabled = self.reject_all.disabled = not self._pending()
 
     def _say(self, text: str, cls: str = "codex-status", color: str = "#57606a") -> None:
         self.notice.value = f"<div class='{cls}' style='color:{color}'>{escape(text)}</div>"
