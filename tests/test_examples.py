@@ -1,0 +1,59 @@
+"""Every example notebook runs headless with papermill on the embedded model, without an error.
+
+A magic's UsageError is printed, not raised, so the outputs are also checked for
+error text: an example that only "runs" because its errors were printed fails here.
+"""
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+NOTEBOOKS = ["quickstart.ipynb", "fix_an_error.ipynb", "validate_and_rollback.ipynb", "cli_pipeline.ipynb",
+             "shop_project/orders.ipynb"]
+ERROR_TEXT = ("UsageError", "codex-nb propose:", "codex-nb apply:", "codex-nb validate:")
+
+pytestmark = pytest.mark.embedded
+
+
+def test_every_example_is_listed():
+    found = {str(p.relative_to(EXAMPLES)) for p in EXAMPLES.rglob("*.ipynb")
+             if ".ipynb_checkpoints" not in p.parts and "data" not in p.parts}
+    assert found == set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_example_runs_headless(name, tmp_path, monkeypatch):
+    # Run a copy of the examples so that accepted edits, caches and audit logs stay out of the tree.
+    work = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns(".codex_nb", ".ipynb_checkpoints"))
+    source = work / name
+    # Jupyter tells a kernel its notebook through JPY_SESSION_NAME; papermill does not, so do it here.
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "CODEX_NB_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(source))
+    monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(EXAMPLES.parent), os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "out.ipynb"
+    try:
+        papermill.execute_notebook(str(source), str(out), cwd=str(source.parent), kernel_name="python3",
+                                   progress_bar=False, execution_timeout=900)
+    except papermill.PapermillExecutionError as exc:
+        # papermill reports the first error even in a cell tagged raises-exception (which nbclient
+        # runs past, as Jupyter does); any other error fails the example.
+        failing = nbformat.read(source, as_version=4).cells[exc.cell_index]
+        if "raises-exception" not in failing.metadata.get("tags", []):
+            raise
+    nb = nbformat.read(out, as_version=4)
+    assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), f"{name}: not every cell ran"
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error", f"{name}: {cell.source!r} raised {output.get('ename')}"
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            assert not any(marker in text for marker in ERROR_TEXT), f"{name}: {cell.source!r} printed an error:\n{text}"
+
