@@ -43,6 +43,24 @@ def test_help_and_unload(ipshell, capsys):
     assert "codex" not in ipshell.magics_manager.magics["line"]
 
 
+def test_loaded_at_kernel_start_the_front_end_is_asked_in_the_first_cell(ipshell, monkeypatch):
+    from codex_nb.magics import register_magics, unregister_magics
+
+    class IdleKernel:  # no request being handled: the extension was loaded from the config
+        def get_parent(self):
+            return {}
+
+    monkeypatch.setattr(ipshell, "kernel", IdleKernel(), raising=False)
+    magics = register_magics(ipshell)
+    try:
+        assert magics.session.channel.ping_execution_count is None
+        ipshell.run_cell("1 + 1", store_history=True)
+        assert magics.session.channel.ping_execution_count is not None
+        ipshell.run_cell("2 + 2", store_history=True)  # only once
+    finally:
+        unregister_magics(ipshell)
+
+
 # -- propose (the default subcommand) --------------------------------------------------------------
 
 def test_cell_magic_proposes_with_notebook_and_kernel_context(codex, ipshell):

@@ -73,21 +73,45 @@ def register_magics(ipython) -> CodexMagics:
         ipython.input_transformers_cleanup.append(keep_question_marks)
     ipython.events.register("post_run_cell", magics.session.post_run_cell)
     ipython._codex_nb_magics = magics
-    # Ask the front end for the live notebook now: the answer arrives when this cell ends and tells
-    # whether the lab extension is there, before anyone needs to know.
     if getattr(ipython, "kernel", None) is not None:
-        magics.session.channel.ping(getattr(ipython, "execution_count", None))
+        _ping_when_a_cell_runs(ipython, magics.session)
     return magics
+
+
+def _ping_when_a_cell_runs(ipython, session) -> None:
+    """Ask the front end for the live notebook; the answer also tells whether the lab extension is there.
+
+    From `%load_ext` in a cell the request goes now and is answered when the cell ends. Loaded from
+    the config at kernel start, the front end may not have registered its comm target yet, so the
+    request waits for the first cell.
+    """
+    try:
+        in_a_cell = bool(ipython.kernel.get_parent())
+    except Exception:
+        in_a_cell = True
+    if in_a_cell:
+        session.channel.ping(ipython.execution_count)
+        return
+
+    def first_cell(*_):
+        ipython.events.unregister("pre_run_cell", first_cell)
+        session.pending_ping = None
+        session.channel.ping(ipython.execution_count)
+
+    session.pending_ping = first_cell
+    ipython.events.register("pre_run_cell", first_cell)
 
 
 def unregister_magics(ipython) -> None:
     magics = getattr(ipython, "_codex_nb_magics", None)
     if magics is None:
         return
-    try:
-        ipython.events.unregister("post_run_cell", magics.session.post_run_cell)
-    except ValueError:
-        pass  # already gone
+    for event, callback in (("post_run_cell", magics.session.post_run_cell),
+                            ("pre_run_cell", getattr(magics.session, "pending_ping", None))):
+        try:
+            ipython.events.unregister(event, callback)
+        except ValueError:
+            pass  # already gone
     if keep_question_marks in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(keep_question_marks)
     magics.session.channel.close()
