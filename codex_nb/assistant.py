@@ -51,6 +51,7 @@ def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = Non
         budget: int | None = None, attempts: int = 2) -> Result:
     """Ask the model; return an answer (ask/explain) or a checked Proposal (propose/fix/review/notebook)."""
     from .context import build_context
+    from .context.redact import redact_text
 
     config = load_config()
     provider = get_provider(model, configured=config.model, timeout=config.request_timeout)
@@ -59,18 +60,19 @@ def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = Non
     anchor = Path(notebook).parent if notebook else Path(repo or os.getcwd())
     repo_root = Path(repo) if repo else find_repo_root(anchor)
     focus = f"{instruction}\n{extra_context or ''}"
-    context = build_context(notebook=nb, query=focus, repo=repo_root, kernel_state=kernel_state,
+    context = build_context(notebook=nb, notebook_path=notebook, query=focus, repo=repo_root, kernel_state=kernel_state,
                             active_cell=active_cell or (selected_cells[0] if selected_cells else None),
                             budget=budget or config.token_budget or provider.default_context_tokens,
                             model=provider.model_id)
     context_text = context.render()
     if extra_context:
-        context_text += f"\n\n## Attached by the user\n{extra_context}"
+        context_text += f"\n\n## Attached by the user\n{redact_text(extra_context)[0]}"
     if selected_cells:
         context_text += f"\n\nThe user selected cells: {', '.join(selected_cells)}"
     structured = kind in prompts.STRUCTURED_KINDS
     file_paths = [f["path"] for f in context.files[:20]] if structured and provider.offers_file_patches else []
-    messages = prompts.build_messages(kind, instruction, context_text, allow_files=bool(file_paths))
+    # The instruction can hold a pasted key too: it is redacted like everything else that leaves.
+    messages = prompts.build_messages(kind, redact_text(instruction)[0], context_text, allow_files=bool(file_paths))
     schema = answer_schema(context.cell_ids, file_paths=file_paths or None, **provider.answer_limits) if structured else None
     summary = {"total_tokens": context.total_tokens, "files": context.files[:10],
                "sections": {s.name: s.tokens for s in context.sections}}

@@ -118,12 +118,14 @@ def _traceback_seeds(query, tb: str, root: str | None) -> None:
 
 def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict | None = None,
                   active_cell: str | None = None, budget: int | None = None, model: str | None = None,
-                  *, top: int = MIN_FILES, use_cache: bool = True) -> Context:
+                  *, top: int = MIN_FILES, use_cache: bool = True, notebook_path=None) -> Context:
     """Assemble what the model will see: notebook, kernel state and ranked repository context.
 
     ``notebook`` is a path or a NotebookNode (cells without ids get ids, in place, so that
     the model and the proposal schema agree on them); ``repo`` defaults to the notebook's
     repository root (else the current directory's); ``budget`` defaults by ``model``.
+    ``notebook_path`` names the file a NotebookNode came from (live content with unsaved
+    edits), so that it is not listed again as a repository file.
     Every section is redacted before it is stored; ``render()`` is what goes to the model.
     """
     from .kernel import render_kernel_state
@@ -131,6 +133,8 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
     from .rank import Query
 
     nb, nb_path = _load_notebook(notebook)
+    if nb_path is None and notebook_path is not None:
+        nb_path = Path(notebook_path)
     if repo is None:
         # imported here: notebook_io loads nbformat, which a query-only call does not need
         from ..notebook_io import find_repo_root

@@ -1,0 +1,78 @@
+"""The shared pipeline (codex_nb.assistant.run) against the scripted model over loopback HTTP."""
+import json
+import os
+import threading
+
+import nbformat
+import pytest
+
+from codex_nb import assistant
+
+FAKE_KEY = "sk-proj-" + "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7"
+
+
+@pytest.fixture
+def notebook(tmp_path):
+    (tmp_path / ".git").mkdir()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("total = 1 + 1")
+    cell["id"] = "only"
+    nb.cells = [cell]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_instruction_and_attachments_are_redacted_before_they_leave(notebook, scripted_llm):
+    scripted_llm.queue({"explanation": "ok", "edits": []})
+    assistant.run("propose", f"use my key {FAKE_KEY} to call the API", notebook=notebook,
+                  extra_context=f"OPENAI_API_KEY={FAKE_KEY}")
+    sent = scripted_llm.all_request_text()
+    assert FAKE_KEY not in sent and "[REDACTED]" in sent
+
+
+def test_ask_streams_deltas_and_returns_markdown(notebook, scripted_llm):
+    scripted_llm.queue("`total` holds **2**.", chunk_size=3)
+    seen = []
+    result = assistant.run("ask", "what is total?", notebook=notebook, on_delta=seen.append)
+    assert "".join(seen) == "`total` holds **2**." and result.text == "`total` holds **2**."
+    assert result.proposal is None and "response_format" not in scripted_llm.requests[-1]
+
+
+def test_live_notebook_content_wins_over_the_file(notebook, scripted_llm):
+    live = nbformat.read(notebook, as_version=4)
+    live.cells[0].source = "total = 40 + 2  # unsaved edit"
+    scripted_llm.queue({"explanation": "x", "edits": [
+        {"op": "replace", "cell_id": "only", "cell_type": "code", "source": "total = 42"}]})
+    result = assistant.run("propose", "simplify", notebook=notebook, notebook_node=live)
+    assert "unsaved edit" in scripted_llm.requests[-1]["messages"][-1]["content"]
+    from codex_nb.notebook_io import source_hash
+
+    assert result.proposal.edits[0].base_hash == source_hash("total = 40 + 2  # unsaved edit")
+
+
+def test_cancel_returns_a_cancelled_result(notebook, scripted_llm):
+    scripted_llm.queue("y" * 300, chunk_size=2, chunk_delay=0.02)
+    cancel = threading.Event()
+
+    def on_delta(text):
+        cancel.set()
+
+    result = assistant.run("ask", "talk", notebook=notebook, on_delta=on_delta, cancel=cancel)
+    assert result.cancelled and len(result.text) < 300
+
+
+def test_repair_sends_the_failure_and_the_failed_edit(notebook, scripted_llm):
+    from codex_nb.edits.model import Proposal, ReplaceCell
+    from codex_nb.notebook_io import source_hash
+
+    broken = Proposal("x", (ReplaceCell("only", "total = one + 1", source_hash("total = 1 + 1")),))
+    scripted_llm.queue({"explanation": "use a literal", "edits": [
+        {"op": "replace", "cell_id": "only", "cell_type": "code", "source": "total = 2"}]})
+    fixed = assistant.repair(notebook, broken, {"cell_id": "only", "ename": "NameError",
+                                                "evalue": "name 'one' is not defined", "traceback": ["NameError: ..."]})
+    prompt = scripted_llm.requests[-1]["messages"][-1]["content"]
+    assert "NameError" in prompt and "total = one + 1" in prompt
+    assert fixed.edits[0].source == "total = 2"
+    log = [json.loads(line) for line in open(os.environ["CODEX_NB_AUDIT_LOG"])]
+    assert log[-1]["kind"] == "fix"
