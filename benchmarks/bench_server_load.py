@@ -102,13 +102,16 @@ async def one_server(client: httpx.AsyncClient, base: str, token: str) -> tuple[
     async with client.stream("POST", f"{base}codex-nb/chat", json=body,
                              headers={"Authorization": f"token {token}"}) as resp:
         resp.raise_for_status()
+        failed = False
         async for line in resp.aiter_lines():
             if first is None and line.startswith("event: delta"):
                 first = time.perf_counter() - t0
             if line.startswith("event: done"):
                 done = True
             if line.startswith("event: error"):
-                raise RuntimeError(f"server chat failed: {await resp.aread()}")
+                failed = True
+            elif failed and line.startswith("data:"):
+                raise RuntimeError(f"server chat failed: {line[5:].strip()}")
     if not done:
         raise RuntimeError("the stream ended without a done event")
     return first or 0.0, time.perf_counter() - t0
@@ -181,6 +184,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="codex-nb-load-"))
     root = tmp / "root"
     root.mkdir()
+    # Mark the root as a repository so the context engine indexes it, not whatever is above it.
+    (root / ".codex_nb").mkdir()
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("import math\nvalues = [math.sqrt(i) for i in range(10)]", id="a1"),

@@ -16,7 +16,6 @@ import threading
 import tornado.web
 from tornado.web import HTTPError
 
-from ..errors import CodexError
 from . import history
 from .base import CodexHandler, SSEMixin, error_json
 from .requests import ChatRequest, load_notebook_node
@@ -24,10 +23,16 @@ from .requests import ChatRequest, load_notebook_node
 MAX_CONTEXT_FILE_CHARS = 20_000
 
 
-def _run_assistant(req: ChatRequest, nb_node, extra_context: str | None, on_delta, cancel: threading.Event):
+def _work(req: ChatRequest, extra_context: str | None, on_delta, cancel: threading.Event):
+    """Everything a chat does off the event loop, in one worker hop: read, ask, diff.
+
+    One hop matters under load: each extra hand-off costs a loop turn, and a loop that
+    competes for the GIL with busy workers pays for every turn.
+    """
     from .. import assistant  # imported on first use: the server must start fast
 
-    return assistant.run(
+    nb_node = load_notebook_node(req)
+    result = assistant.run(
         req.kind,
         req.instruction,
         notebook=str(req.notebook_abs),
@@ -40,12 +45,12 @@ def _run_assistant(req: ChatRequest, nb_node, extra_context: str | None, on_delt
         on_delta=on_delta,
         cancel=cancel,
     )
+    payload = None
+    if result.proposal is not None and result.proposal.edits and not result.cancelled:
+        from ..edits.diff import proposal_diffs
 
-
-def _proposal_payload(nb_node, proposal) -> dict:
-    from ..edits.diff import proposal_diffs
-
-    return {"proposal": proposal.to_json(), "diffs": proposal_diffs(nb_node, proposal)}
+        payload = {"proposal": result.proposal.to_json(), "diffs": proposal_diffs(nb_node, result.proposal)}
+    return result, payload
 
 
 def _attachments(req: ChatRequest) -> str | None:
@@ -117,15 +122,10 @@ class ChatHandler(SSEMixin, CodexHandler):
         state = self.codex
         if req.chat_id in state.chats:
             raise HTTPError(409, f"chat {req.chat_id!r} is already running")
-        loop = asyncio.get_running_loop()
-        try:
-            nb_node = await loop.run_in_executor(state.executor, load_notebook_node, req)
-        except CodexError as exc:
-            return self.fail(exc)
         cancel = threading.Event()
         state.chats[req.chat_id] = cancel
         try:
-            await self._stream(req, nb_node, cancel)
+            await self._stream(req, cancel)
         finally:
             state.chats.pop(req.chat_id, None)
             if self.closed:
@@ -133,7 +133,7 @@ class ChatHandler(SSEMixin, CodexHandler):
             if not self._finished:
                 self.finish()
 
-    async def _stream(self, req: ChatRequest, nb_node, cancel: threading.Event):
+    async def _stream(self, req: ChatRequest, cancel: threading.Event):
         state = self.codex
         loop = asyncio.get_running_loop()
         user_msg = {"role": "user", "kind": req.kind, "text": req.instruction, "model": req.model,
@@ -142,14 +142,14 @@ class ChatHandler(SSEMixin, CodexHandler):
                     "selected_cells": req.selected_cells, "active_cell": req.active_cell}
         user_msg["time"] = history.now()
         assistant_id = "m-" + os.urandom(6).hex()
+        self._user_msg = user_msg  # written with the answer, in one write, when the chat ends
+        relay = _DeltaRelay(loop)
+        # The worker starts before the first write: the model call does not wait for a loop turn.
+        future = loop.run_in_executor(
+            state.executor, functools.partial(_work, req, _attachments(req), relay.push, cancel))
+        future.add_done_callback(lambda _f: relay.close())
         self.start_events()
         await self.send_event("start", {"chat_id": req.chat_id, "message_id": assistant_id})
-        self._user_msg = user_msg  # written with the answer, in one write, when the chat ends
-
-        relay = _DeltaRelay(loop)
-        future = loop.run_in_executor(
-            state.executor, functools.partial(_run_assistant, req, nb_node, _attachments(req), relay.push, cancel))
-        future.add_done_callback(lambda _f: relay.close())
 
         while True:
             text = await relay.next()
@@ -159,7 +159,7 @@ class ChatHandler(SSEMixin, CodexHandler):
                 cancel.set()  # the client is gone; the worker stops at its next check
 
         try:
-            result = future.result()
+            result, payload = future.result()
         except Exception as exc:  # noqa: BLE001 - every failure becomes an event the panel can show
             if cancel.is_set():
                 await self.send_event("cancelled", {"chat_id": req.chat_id})
@@ -182,14 +182,12 @@ class ChatHandler(SSEMixin, CodexHandler):
         message = {"id": assistant_id, "role": "assistant", "kind": req.kind, "text": getattr(result, "text", "") or "",
                    "model": getattr(result, "model", None), "usage": usage,
                    "proposal": None, "diffs": [], "status": None}
-        proposal = getattr(result, "proposal", None)
-        if proposal is not None and proposal.edits:
-            payload = await loop.run_in_executor(state.executor, _proposal_payload, nb_node, proposal)
+        if payload is not None:
             message.update(payload, status="pending")
             await self.send_event("proposal", {"message_id": assistant_id, **payload})
-        await self._remember(req, message)
         await self.send_event("done", {"message_id": assistant_id, "text": message["text"], "model": message["model"],
                                        "usage": message["usage"], "cancelled": cancel.is_set()})
+        await self._remember(req, message)  # before the response ends, after the client has its answer
 
     async def _remember(self, req: ChatRequest, message: dict) -> None:
         await asyncio.get_running_loop().run_in_executor(
