@@ -85,16 +85,48 @@ class ScriptedLLM:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with owner.lock:
                     owner.requests.append(body)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                is_messages = self.path.rstrip("/").endswith("/messages")
+                if not (is_messages or self.path.rstrip("/").endswith("/chat/completions")):
                     return self._json(404, {"error": {"message": "not found"}})
                 reply = owner.next_reply()
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:
                     return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}", "type": "scripted"}})
+                if is_messages:
+                    return self._anthropic_stream(body, reply)
                 if body.get("stream"):
                     return self._stream(body, reply)
                 self._json(200, owner._completion(body, reply))
+
+            def _anthropic_stream(self, body, reply: Reply):
+                """Anthropic's Messages API event stream; a forced tool call streams its input as JSON."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                tool = bool(body.get("tools"))
+                usage = owner._usage(body, reply)
+
+                def event(kind, data):
+                    self.wfile.write(f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode())
+                    self.wfile.flush()
+
+                event("message_start", {"message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [],
+                                                    "model": body.get("model", ""), "stop_reason": None, "stop_sequence": None,
+                                                    "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": 0}}})
+                block = ({"type": "tool_use", "id": "toolu_1", "name": body["tools"][0]["name"], "input": {}} if tool
+                         else {"type": "text", "text": ""})
+                event("content_block_start", {"index": 0, "content_block": block})
+                text = reply.content
+                for i in range(0, len(text), reply.chunk_size):
+                    piece = text[i: i + reply.chunk_size]
+                    delta = {"type": "input_json_delta", "partial_json": piece} if tool else {"type": "text_delta", "text": piece}
+                    event("content_block_delta", {"index": 0, "delta": delta})
+                event("content_block_stop", {"index": 0})
+                event("message_delta", {"delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
+                                        "usage": {"output_tokens": usage["completion_tokens"]}})
+                event("message_stop", {})
 
             def _json(self, status, obj):
                 data = json.dumps(obj).encode()

@@ -173,3 +173,31 @@ def test_third_party_provider_through_the_entry_point_group(monkeypatch):
     assert "echo" in registry.available()
     p = get_provider("echo:loud")
     assert p.complete(MESSAGES).text == "LOUD: hi"
+
+
+def test_anthropic_streams_text_and_forces_a_tool_for_structured_output(scripted_llm):
+    from codex_nb.providers.anthropic_provider import AnthropicProvider
+
+    base = scripted_llm.url[: -len("/v1")]
+    p = AnthropicProvider("claude-test", api_key="sk-ant-test", base_url=base)
+    scripted_llm.queue("Plain answer", chunk_size=3)
+    events = list(p.stream([{"role": "system", "content": "be brief"}, {"role": "user", "content": "what is in the notebook?"}]))
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Plain answer"
+    assert events[-1].usage.prompt_tokens > 0 and events[-1].usage.completion_tokens > 0
+    assert scripted_llm.requests[-1]["system"] == "be brief"
+
+    scripted_llm.queue('{"explanation": "x", "edits": []}')
+    schema = {"type": "object", "properties": {"explanation": {"type": "string"}}}
+    final = p.complete(MESSAGES, structured=StructuredOutput(schema, "propose_edits"))
+    sent = scripted_llm.requests[-1]
+    assert sent["tool_choice"] == {"type": "tool", "name": "propose_edits"} and sent["tools"][0]["input_schema"] == schema
+    assert final.text == '{"explanation": "x", "edits": []}'
+
+
+def test_anthropic_retries_overload_then_reports(scripted_llm):
+    from codex_nb.providers.anthropic_provider import AnthropicProvider
+
+    p = AnthropicProvider("claude-test", api_key="k", base_url=scripted_llm.url[: -len("/v1")], attempts=2)
+    scripted_llm.queue(status=529).queue(status=529)
+    with pytest.raises(ProviderError, match="529 after 2 attempts"):
+        p.complete(MESSAGES)

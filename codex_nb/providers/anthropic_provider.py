@@ -11,7 +11,7 @@ from typing import Iterator
 
 from ..errors import ConfigurationError, ProviderError
 from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
-from .retry import backoff_delays, sleep_unless_cancelled
+from .retry import PartialStream, retrying
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 
@@ -49,34 +49,19 @@ class AnthropicProvider(Provider):
                temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         chat = [m for m in messages if m["role"] != "system"]
-        req = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature,
-               "messages": chat, "stream": True}
+        # Current Anthropic models choose their own sampling; the SDK no longer takes a temperature.
+        req = {"model": self.model, "max_tokens": max_tokens, "messages": chat, "stream": True}
         if system:
             req["system"] = system
         if structured is not None:
             req["tools"] = [{"name": structured.name, "description": "Return the result in this structure.",
                              "input_schema": structured.schema}]
             req["tool_choice"] = {"type": "tool", "name": structured.name}
-        delays = backoff_delays(self.attempts)
-        while True:
-            shown = []
-            try:
-                yield from self._stream_once(req, cancel, shown)
-                return
-            except Exception as exc:
-                error = exc
-            if not _retryable(error):
-                raise self._translate(error) from error
-            delay = next(delays, None)
-            if delay is None:
-                raise self._translate(error, exhausted=True) from error
-            if shown:
-                yield TextDelta("", restart=True)
-            if sleep_unless_cancelled(delay, cancel):
-                yield Completion(text="", model=self.model_id, finish_reason="cancelled")
-                return
+        yield from retrying(lambda: self._stream_once(req, cancel), attempts=self.attempts, retryable=_retryable,
+                            translate=self._translate, cancel=cancel, model_id=self.model_id)
 
-    def _stream_once(self, req, cancel, shown: list) -> Iterator[StreamEvent]:
+    def _stream_once(self, req, cancel) -> Iterator[StreamEvent]:
+        shown: list[str] = []
         usage_in = usage_out = 0
         finish = "stop"
         stream = self.client.messages.create(**req)
@@ -96,6 +81,10 @@ class AnthropicProvider(Provider):
                 elif kind == "message_delta":
                     usage_out = getattr(event.usage, "output_tokens", 0) or 0
                     finish = {"max_tokens": "length"}.get(event.delta.stop_reason, "stop")
+        except Exception as exc:
+            if shown:
+                raise PartialStream(exc) from exc
+            raise
         finally:
             stream.close()
         yield Completion("".join(shown), self.model_id, Usage(usage_in, usage_out), finish)

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from ..errors import ConfigurationError, ProviderError
 from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
-from .retry import backoff_delays, sleep_unless_cancelled
+from .retry import PartialStream, retrying
 
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
 
@@ -91,33 +91,22 @@ class OpenAIProvider(Provider):
                temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         import openai
 
-        delays = backoff_delays(self.attempts)
-        while True:
-            try:
-                yield from self._stream_once(self._request(messages, structured, max_tokens, temperature), cancel)
-                return
-            except openai.BadRequestError as exc:
-                # Many compatible servers reject response_format or stream_options: drop them once.
-                if self._send_schema and structured is not None:
-                    self._send_schema = False
-                    continue
-                if self._send_usage_option:
-                    self._send_usage_option = False
-                    continue
-                raise self._translate(exc) from exc
-            except Exception as exc:  # classified below
-                partial = isinstance(exc, _Partial)
-                error = exc.cause if partial else exc
-            if not _retryable(error):
-                raise self._translate(error) from error
-            delay = next(delays, None)
-            if delay is None:
-                raise self._translate(error, exhausted=True) from error
-            if partial:
-                yield TextDelta("", restart=True)
-            if sleep_unless_cancelled(delay, cancel):
-                yield Completion(text="", model=self.model_id, finish_reason="cancelled")
-                return
+        def attempt():
+            while True:
+                try:
+                    yield from self._stream_once(self._request(messages, structured, max_tokens, temperature), cancel)
+                    return
+                except openai.BadRequestError:
+                    # Many compatible servers reject response_format or stream_options: drop them once.
+                    if self._send_schema and structured is not None:
+                        self._send_schema = False
+                    elif self._send_usage_option:
+                        self._send_usage_option = False
+                    else:
+                        raise
+
+        yield from retrying(attempt, attempts=self.attempts, retryable=_retryable, translate=self._translate,
+                            cancel=cancel, model_id=self.model_id)
 
     def _stream_once(self, req: dict, cancel) -> Iterator[StreamEvent]:
         parts: list[str] = []
@@ -146,7 +135,7 @@ class OpenAIProvider(Provider):
                 raise ConnectionError("the stream ended before the model finished")
         except Exception as exc:
             if parts:
-                raise _Partial(exc) from exc
+                raise PartialStream(exc) from exc
             raise
         finally:
             stream.close()
@@ -207,14 +196,6 @@ class OllamaProvider(OpenAIProvider):
         if os.environ.get("OLLAMA_HOST"):
             return {"configured": True, "detail": "Ollama at " + os.environ["OLLAMA_HOST"]}
         return {"configured": False, "detail": "start Ollama on localhost:11434 (or set OLLAMA_HOST); `models --check` looks"}
-
-
-class _Partial(Exception):
-    """A stream that failed after it had already produced text."""
-
-    def __init__(self, cause: Exception):
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 def _retryable(exc: Exception) -> bool:
