@@ -76,6 +76,16 @@ def test_cell_magic_proposes_with_notebook_and_kernel_context(codex, ipshell):
     assert events("propose")[-1]["proposal_id"] == view.proposal.id
 
 
+def test_cells_run_since_the_last_save_are_seen_as_they_ran(codex, ipshell, monkeypatch):
+    monkeypatch.setattr(codex, "current_cell_id", lambda: "c-merge")
+    ipshell.run_cell("rows = [1, 2, 3, 4]\nmerged = rows[:3]  # edited, run, not saved", store_history=True)
+    monkeypatch.setattr(codex, "current_cell_id", lambda: None)
+    codex.llm.queue(proposal_reply(replace("c-merge", "merged = rows")))
+    run_magic(ipshell, "", "fix the merge")
+    assert "merged = rows[:3]  # edited, run, not saved" in last_user_message(codex.llm)
+    assert codex.last_view.diffs[0]["old"].endswith("# edited, run, not saved")
+
+
 def test_line_magic_default_subcommand_and_model_flag(codex, ipshell):
     codex.llm.queue(proposal_reply(replace("c-check", "total = sum(merged)\nassert total == 10")))
     run_magic(ipshell, "--model openai:other-model add a check to cell 3")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from ..errors import UsageProblem
@@ -23,14 +24,18 @@ class KernelSession:
         self.validator = None  # tests and benchmarks swap in another validate_notebook
         self.ui: str | None = None  # "widget" | "terminal"; None decides from the shell
         self.last_view = None  # the newest review widget (for the next `%codex` and for tests)
+        self.ran: dict[str, tuple[str, float]] = {}  # cell id -> (source it ran, when)
 
     # -- hooks -------------------------------------------------------------------
     def post_run_cell(self, result) -> None:
-        """Remember the cell that raised, so `%codex fix` knows which cell to fix."""
+        """Remember what each cell ran (by cell id) and the cell that raised, for `%codex fix`."""
+        info = getattr(result, "info", None)
+        cid = self.current_cell_id()
+        if cid and info is not None and not (info.raw_cell or "").lstrip().startswith(("%%codex", "%codex")):
+            self.ran[cid] = (info.raw_cell, time.time())
         err = getattr(result, "error_in_exec", None)
         if err is None:
             return
-        info = getattr(result, "info", None)
         self.last_error = {"exc_info": (type(err), err, err.__traceback__),
                            "source": getattr(info, "raw_cell", "") or "",
                            "execution_count": getattr(result, "execution_count", None)}
@@ -87,19 +92,27 @@ class KernelSession:
 
         path = self.notebook_path(explicit)
         snap = self.channel.snapshot
-        if snap and not explicit:
-            mtime = os.path.getmtime(path) if path else 0
-            if snap["time"] >= mtime:
-                import nbformat
+        mtime = os.path.getmtime(path) if path else 0
+        if snap and not explicit and snap["time"] >= mtime:
+            import nbformat
 
-                return path, ensure_cell_ids(nbformat.from_dict(snap["notebook"]))
+            return path, self._with_ran(ensure_cell_ids(nbformat.from_dict(snap["notebook"])), snap["time"])
         if path:
-            return path, read_notebook(path)
+            return path, self._with_ran(read_notebook(path), mtime)
         if required:
             raise UsageProblem("cannot tell which notebook this kernel belongs to",
                                hint="run it in a notebook opened in Jupyter (the kernel then knows its file), "
                                     "or pass --notebook PATH")
         return None, None
+
+    def _with_ran(self, nb, as_of: float):
+        """Cells run since ``as_of`` get the source they ran: the file (or the last snapshot) may predate
+        edits the person made and ran without saving, and a proposal must be made against those."""
+        for cell in nb.cells:
+            ran = self.ran.get(cell.get("id"))
+            if ran and ran[1] > as_of and cell.get("cell_type") == "code":
+                cell["source"] = ran[0]
+        return nb
 
     def kernel_state(self, with_error: bool = True) -> dict:
         from ..context.kernel import collect_kernel_state
