@@ -45,12 +45,20 @@ def sources(page) -> dict[str, str]:
     return {c["id"]: "".join(c["source"]) for c in notebook_json(page)["cells"]}
 
 
-def ask_for(page, lab, new_merge: str):
-    """Run the notebook up to the %%codex cell with a scripted proposal for cell c-merge; wait for its card."""
+def ask_for(page, lab, new_merge: str, edited_merge: str | None = None):
+    """Run the notebook up to the %%codex cell with a scripted proposal for cell c-merge; wait for its card.
+
+    With ``edited_merge``, cell c-merge is then changed in the editor and run again, unsaved, the way
+    people work: the proposal must be made against that text, or accepting it would be refused as stale.
+    """
     name = upload(lab)
     open_notebook(page, lab, name)
     for i in range(4):
         run_cell(page, i)
+    if edited_merge is not None:
+        page.evaluate("""(src) => window.jupyterapp.shell.currentWidget.content.widgets[1].model.sharedModel
+                                        .setSource(src)""", edited_merge)
+        run_cell(page, 1)
     lab.llm.queue({"explanation": "Keep every row.", "edits": [
         {"op": "replace", "cell_id": "c-merge", "cell_type": "code", "source": new_merge}]}, chunk_delay=0.01)
     run_cell(page, 4)
@@ -64,8 +72,9 @@ def ask_for(page, lab, new_merge: str):
 
 
 def test_accept_changes_the_live_cell_and_validation_passes(page, jupyter_lab):
-    card = ask_for(page, jupyter_lab, "merged = list(rows)")
-    assert "merged = list(rows)" in card.inner_text()  # the diff against the current cell
+    card = ask_for(page, jupyter_lab, "merged = list(rows)", edited_merge="merged = rows[:3]")
+    text = card.inner_text()
+    assert "merged = list(rows)" in text and "merged = rows[:3]" in text  # the diff against the current cell
     screenshot(page, "magics-proposal")
     card.locator(".codex-accept").click()
     page.locator(".codex-validation-passed").wait_for(timeout=120_000)
@@ -75,7 +84,7 @@ def test_accept_changes_the_live_cell_and_validation_passes(page, jupyter_lab):
     assert page.locator(".codex-review .codex-card-accepted").count() == 1
     run_cell(page, 5)  # %codex undo
     page.locator(".codex-undo", has_text="Undone").wait_for()
-    assert sources(page)["c-merge"] == "merged = rows[:2]"
+    assert sources(page)["c-merge"] == "merged = rows[:3]"
     screenshot(page, "magics-undone")
 
 
