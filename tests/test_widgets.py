@@ -302,3 +302,10 @@ def test_front_end_notebooks_with_line_lists_are_read_as_text():
     nb = json.loads(json.dumps(make_notebook()))
     nb["cells"][0]["source"] = ["import math\n", "rows = [1, 2, 3, 4]"]
     assert notebook_from_reply({"notebook": nb}).cells[0].source == "import math\nrows = [1, 2, 3, 4]"
+
+
+def test_an_internal_error_is_shown_not_left_spinning(codex, ipshell, monkeypatch):
+    view = propose(codex, ipshell, replace("c-merge", "merged = rows"))
+    monkeypatch.setattr("codex_nb.widgets.apply.audit.record", lambda *a, **k: 1 / 0)
+    view.cards[0].accept.click()
+    assert not view.busy and "internal error" in view.notice.value and "ZeroDivisionError" in view.notice.value

@@ -81,6 +81,21 @@ def _is_codex_magic(source: str) -> bool:
     return any(line.lstrip().startswith(("%%codex", "%codex")) for line in source.splitlines())
 
 
+def _guarded(step):
+    """Callbacks run in the comm handler, where an exception only reaches the kernel's log:
+    show it in the widget instead, so that it never stays "applying…" forever."""
+
+    def run(self, *args):
+        try:
+            return step(self, *args)
+        except Exception as exc:
+            self.emit({"type": "refused", "reason": f"internal error in {step.__name__}: {type(exc).__name__}: {exc}",
+                       "no_frontend": False})
+
+    run.__name__ = step.__name__
+    return run
+
+
 class Acceptance:
     """One accept action over some edits of a proposal."""
 
@@ -104,6 +119,7 @@ class Acceptance:
         self.emit({"type": "status", "text": "Reading the live notebook…"})
         self.ctx.channel.request({"type": "snapshot"}, self._on_snapshot)
 
+    @_guarded
     def _on_snapshot(self, reply: dict) -> None:
         if not reply.get("ok") or not reply.get("notebook"):
             return self._refuse(reply.get("reason") or "the front end sent no notebook", reply.get("no_frontend", False))
@@ -130,6 +146,7 @@ class Acceptance:
         self.emit({"type": "status", "text": "Applying to the notebook…"})
         self.ctx.channel.apply(ops, self.proposal.id, self._on_applied)
 
+    @_guarded
     def _on_applied(self, reply: dict) -> None:
         if not reply.get("ok"):
             if self.file_change is not None:
@@ -181,6 +198,7 @@ class Acceptance:
         self.emit({"type": "status", "text": "Validation failed — rolling back…"})
         self.ctx.channel.apply(self.undo_ops, self.proposal.id, self._on_rolled_back)
 
+    @_guarded
     def _on_rolled_back(self, reply: dict) -> None:
         ok = bool(reply.get("ok"))
         if self.file_change is not None:
