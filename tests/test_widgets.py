@@ -264,6 +264,10 @@ def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, 
     assert "-merged = rows[:2]" in bundle["text/plain"]
     assert "extension is not active" in bundle["text/html"]  # says clearly what was not applied
     assert out.cells[1].source == "merged = rows[:2]"
+    from nbconvert import MarkdownExporter
+
+    markdown, _ = MarkdownExporter().from_notebook_node(out)
+    assert "codex-card" in markdown and "Change cell 2" in markdown
 
 
 def test_file_patch_is_applied_with_the_cells_and_rolled_back_with_them(codex, ipshell, nb_file):

@@ -29,7 +29,8 @@ def fallback_cell(proposal, diffs: list[dict]) -> tuple[str, list[str]]:
 
 def fallback_note(missed: list[str], inserted: bool) -> str:
     head = ("The codex-nb JupyterLab extension is not active here, so the notebook cannot be edited in place. "
-            + ("The proposed code was put into a new cell below; review and run it. " if inserted else ""))
+            + ("The proposed code was sent to a new cell below (where the front end supports that); "
+               "review and run it. " if inserted else ""))
     return head + (f"Not applied, do it by hand: {'; '.join(missed)}." if missed else "")
 
 
