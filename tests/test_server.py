@@ -26,7 +26,7 @@ def notebook(jp_root_dir, monkeypatch, tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("x = 1", id="c1"), nbformat.v4.new_code_cell("print(x)", id="c2")]
-    (jp_root_dir / ".codex_nb").mkdir()  # the repository root: the context engine stops here
+    (jp_root_dir / ".git").mkdir()  # the repository root: the context engine stops here
     (jp_root_dir / "sub").mkdir()
     nbformat.write(nb, jp_root_dir / "sub" / "nb.ipynb")
     (jp_root_dir / "helper.py").write_text("def helper():\n    return 42\n")
@@ -134,7 +134,7 @@ async def test_paths_outside_the_root_are_refused(jp_fetch, jp_root_dir, noteboo
 
 async def test_ask_streams_deltas_and_keeps_history(jp_fetch, notebook, scripted_llm):
     answer = "The variable **x** is one, and the second cell prints it."
-    scripted_llm.queue(answer, chunk_size=4)
+    scripted_llm.queue(answer, chunk_size=4, chunk_delay=0.03)  # paced, so deltas are not all coalesced
     resp = await post(jp_fetch, "chat", {"kind": "ask", "instruction": "what does this do?", "path": "sub/nb.ipynb",
                                          "context": [{"type": "file", "path": "helper.py"}]})
     assert resp.headers["Content-Type"].startswith("text/event-stream")

@@ -84,6 +84,19 @@ class JupyterLab:
         return f"{self.url}lab/tree/{name}?reset&token={self.token}"
 
 
+# pytest-jupyter (loaded by the route tests) has two autouse fixtures that take "the current
+# event loop" and close it after each test. In a browser test that loop is Playwright's, still
+# running, so they are replaced here by no-ops: these tests start no in-process server.
+@pytest.fixture
+def jp_asyncio_loop():
+    yield None
+
+
+@pytest.fixture
+def jp_server_cleanup():
+    yield
+
+
 @pytest.fixture(scope="session")
 def jupyter_lab_env() -> dict:
     """Extra environment for the lab process (and its kernels); override to add more."""

@@ -61,6 +61,7 @@ def test_ask_streams_markdown(page, jupyter_lab):
     assert answer_node.locator("pre").count() >= 1
     assert "codex-streaming" not in answer_node.get_attribute("class")
     screenshot(page, "panel-answer")
+    assert page.codex_errors == []  # no uncaught errors in the page
 
 
 def test_accept_applies_to_the_live_notebook_and_validates(page, jupyter_lab):
