@@ -146,15 +146,19 @@ def ask(instruction: str, **kw) -> str:
 
 
 def repair(notebook_path, proposal: Proposal, failure: dict, *, model: str | None = None,
-           on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> Proposal:
-    """Ask for a corrected proposal after ``proposal`` failed validation (and was rolled back)."""
+           on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+           notebook_node: nbformat.NotebookNode | None = None, **kw) -> Proposal:
+    """Ask for a corrected proposal after ``proposal`` failed validation (and was rolled back).
+
+    ``notebook_node`` is the live notebook when a front end has it (the file may lag behind).
+    """
     from .edits.diff import proposal_diffs, render_text
 
-    nb = read_notebook(notebook_path)
+    nb = notebook_node if notebook_node is not None else read_notebook(notebook_path)
     diffs = render_text(proposal_diffs(nb, proposal))
-    result = run("fix", prompts.repair_instruction(failure, diffs), notebook=notebook_path,
+    result = run("fix", prompts.repair_instruction(failure, diffs), notebook=notebook_path, notebook_node=nb,
                  model=model or proposal.model or None, on_delta=on_delta, cancel=cancel,
-                 active_cell=failure.get("cell_id"))
+                 active_cell=failure.get("cell_id"), **kw)
     return result.proposal
 
 

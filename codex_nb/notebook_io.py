@@ -107,11 +107,15 @@ def write_notebook(path: str | os.PathLike, nb: nbformat.NotebookNode) -> None:
 
 
 def find_repo_root(start: str | os.PathLike) -> Path:
-    """The nearest ancestor holding .git, pyproject.toml or .codex_nb; else the start directory."""
+    """The nearest ancestor that looks like a project root; else the start directory.
+
+    `.codex_nb/` alone does not count: codex-nb creates it (audit log, caches) wherever it
+    works, and a stray one in /tmp would make every notebook below it one "repository".
+    """
     here = Path(start).resolve()
     if here.is_file():
         here = here.parent
     for d in (here, *here.parents):
-        if any((d / marker).exists() for marker in (".git", ".codex_nb", "pyproject.toml", "setup.py")):
+        if any((d / marker).exists() for marker in (".git", "pyproject.toml", "setup.py", "setup.cfg", ".codexignore")):
             return d
     return here

@@ -287,7 +287,7 @@ def test_repo_flag_points_the_context_at_another_repository(codex, ipshell, tmp_
     from IPython.utils.capture import capture_output
 
     repo = tmp_path / "elsewhere"
-    (repo / ".codex_nb").mkdir(parents=True)
+    (repo / ".git").mkdir(parents=True)
     (repo / "ledger.py").write_text("def reconcile_ledger(rows):\n    return [r for r in rows if r]\n")
     with capture_output() as cap:
         run_magic(ipshell, f"context --repo {repo} reconcile the ledger")

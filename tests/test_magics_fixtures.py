@@ -132,7 +132,7 @@ def nb_file(tmp_path, monkeypatch):
     path = tmp_path / "analysis.ipynb"
     nbformat.write(make_notebook(), str(path))
     # Mark tmp_path as the repository root, whatever a parent directory (/tmp/.codex_nb, …) holds.
-    (tmp_path / ".codex_nb").mkdir()
+    (tmp_path / ".git").mkdir()
     monkeypatch.setenv("JPY_SESSION_NAME", str(path))
     monkeypatch.chdir(tmp_path)
     return path

@@ -298,3 +298,17 @@ def test_targeted_selection_is_sound_on_random_programs(body, data):
     for i in range(k, len(cells)):
         if full.get(i) != full_after.get(i) and i in full_after:
             assert f"c{i}" in selection.cell_ids, (i, cells, edited, selection.cell_ids)
+
+
+def test_codex_magic_cells_never_run_in_validation():
+    from codex_nb.validate.select import runnable_cells
+
+    nb = nbformat.v4.new_notebook()
+    cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("%%codex\nfix the merge"),
+             nbformat.v4.new_code_cell("  %codex ask why?"), nbformat.v4.new_code_cell("print(x)")]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"c{i}"
+    nb.cells = cells
+    runnable, skipped = runnable_cells(nb)
+    assert [c["id"] for _, c in runnable] == ["c0", "c3"]
+    assert skipped == {"c1": "a %codex cell", "c2": "a %codex cell"}

@@ -160,16 +160,6 @@ def test_validation_progress_is_shown_per_cell(codex, ipshell):
     assert any(e["type"] == "cell_start" for e in view.events)
 
 
-def test_validation_skips_codex_magic_cells(codex, ipshell):
-    codex.lab.nb.cells.append(nbformat.v4.new_code_cell("%%codex\nfix the merge"))
-    view = propose(codex, ipshell, replace("c-merge", "merged = rows"))
-    view.cards[0].accept.click()
-    view.acceptance.thread.join(10)
-    validated = codex.validator.calls[-1]["nb"]
-    assert "codex-skip" in validated.cells[-1].metadata["tags"]
-    assert "tags" not in codex.lab.nb.cells[-1].metadata  # only the copy that runs is tagged
-
-
 # -- real validation (papermill, a fresh kernel) -------------------------------------------------------------
 
 @pytest.mark.parametrize("source, kept", [("merged = list(rows)", True), ("merged = rows_that_do_not_exist", False)])
@@ -254,7 +244,7 @@ def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, 
     nb.cells.append(nbformat.v4.new_code_cell("%%codex --notebook analysis.ipynb\nthe merge drops rows"))
     src = tmp_path / "analysis.ipynb"
     nbformat.write(nb, str(src))
-    (tmp_path / ".codex_nb").mkdir()  # its own repository root, whatever /tmp holds
+    (tmp_path / ".git").mkdir()  # its own repository root, whatever /tmp holds
     scripted_llm.queue(proposal_reply(replace("c-merge", "merged = rows")))
     out = papermill.execute_notebook(str(src), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), progress_bar=False,
                                      kernel_name="python3")

@@ -12,7 +12,7 @@ def _show(session, html: str, text: str):
     if session.frontend() == "terminal":
         print(text)
         return None
-    from IPython.display import HTML, display
+    from IPython.display import display
 
     display({"text/html": html, "text/plain": text}, raw=True)
     return None

@@ -168,8 +168,6 @@ def fix_followup(session, req, review, failed: dict, subset) -> threading.Thread
     import ipywidgets as W
     import nbformat
 
-    from .. import prompts
-    from ..edits.diff import proposal_diffs, render_text
     from ..notebook_io import ensure_cell_ids
     from ..widgets.render import escape
     from ..widgets.review import ReviewWidget
@@ -181,21 +179,19 @@ def fix_followup(session, req, review, failed: dict, subset) -> threading.Thread
     stream = StreamView(widget=out)
     snap = session.channel.snapshot  # the rollback's reply: the notebook as it is now
     nb_now = ensure_cell_ids(nbformat.from_dict(snap["notebook"])) if snap else review.nb
-    instruction = prompts.repair_instruction(failed or {}, render_text(proposal_diffs(review.nb, subset)))
 
     def work():
         from .. import assistant
 
         try:
-            result = assistant.run("fix", instruction, notebook=review.ctx.notebook_path, notebook_node=nb_now,
-                                   repo=req.repo, model=req.model, active_cell=(failed or {}).get("cell_id"),
-                                   on_delta=stream.on_delta)
+            fixed = assistant.repair(review.ctx.notebook_path, subset, failed or {}, notebook_node=nb_now,
+                                     repo=req.repo, model=req.model, on_delta=stream.on_delta)
         except CodexError as exc:
             out.value = f"<pre class='codex-error' style='color:#cf222e'>{escape(str(exc))}</pre>"
             return
         stream.finish()
         out.layout.display = "none"
-        follow = ReviewWidget(result.proposal, nb_now, review.ctx,
+        follow = ReviewWidget(fixed, nb_now, review.ctx,
                               on_fix=lambda r, f, s: fix_followup(session, req, r, f, s))
         review.followup.children = (*review.followup.children, follow)
 

@@ -63,11 +63,18 @@ def runnable_cells(nb, skip_tags=("codex-skip",)) -> tuple[list[tuple[int, dict]
         hit = [t for t in _tags(cell) if t in skip_tags]
         if hit:
             skipped[cell["id"]] = f"tagged {hit[0]}"
+        elif _asks_the_model(cell.get("source", "")):
+            # Re-running a %codex cell would call the model again, and its result is not code the edit changed.
+            skipped[cell["id"]] = "a %codex cell"
         elif not cell.get("source", "").strip():
             continue
         else:
             runnable.append((index, cell))
     return runnable, skipped
+
+
+def _asks_the_model(source: str) -> bool:
+    return any(line.lstrip().startswith(("%%codex", "%codex")) for line in source.splitlines())
 
 
 def _label(index: int, cell) -> str:

@@ -64,23 +64,6 @@ def notebook_from_reply(reply: dict):
     return ensure_cell_ids(nb)
 
 
-def magic_cells_skipped(nb, skip_tag: str = "codex-skip"):
-    """A copy of ``nb`` whose %codex cells are tagged to be skipped: re-running them would ask the model again."""
-    import copy
-
-    out = copy.deepcopy(nb)
-    for cell in out.cells:
-        if cell.get("cell_type") == "code" and _is_codex_magic(cell.get("source", "")):
-            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-            if skip_tag not in tags:
-                tags.append(skip_tag)
-    return out
-
-
-def _is_codex_magic(source: str) -> bool:
-    return any(line.lstrip().startswith(("%%codex", "%codex")) for line in source.splitlines())
-
-
 def _guarded(step):
     """Callbacks run in the comm handler, where an exception only reaches the kernel's log:
     show it in the widget instead, so that it never stays "applying…" forever."""
@@ -181,7 +164,7 @@ class Acceptance:
         if validator is None:
             from ..validate import validate_notebook as validator
         try:
-            report = validator(magic_cells_skipped(self.after), changed=self.changed_ids(), mode=self.ctx.mode,
+            report = validator(self.after, changed=self.changed_ids(), mode=self.ctx.mode,
                                cwd=self.ctx.cwd, progress=self.emit, previous=self.before,
                                cell_timeout=self.ctx.cell_timeout, total_timeout=self.ctx.total_timeout,
                                skip_tags=self.ctx.skip_tags)

@@ -29,7 +29,7 @@ CELLS = [
 def own_root(lab) -> None:
     """Make the lab's root its own repository root, whatever a parent (/tmp/.codex_nb, …) holds,
     so that the context engine indexes the test's files and not all of /tmp."""
-    (lab.root_dir / ".codex_nb").mkdir(exist_ok=True)
+    (lab.root_dir / ".git").mkdir(exist_ok=True)
 
 
 def upload(lab) -> str:
