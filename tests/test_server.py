@@ -5,13 +5,37 @@ The model is the scripted OpenAI-compatible server on loopback (the `scripted_ll
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 
 import nbformat
 import pytest
 from tornado.httpclient import HTTPClientError
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+# pytest-jupyter's fixtures are imported into this module rather than loaded as a plugin:
+# its autouse fixtures (an event loop per test, server clean-up) then apply to these tests
+# only, not to every test of the session. Its async-test runner is a plugin hook, so the
+# async tests below are run through `in_loop` instead.
+from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
+
+
+def in_loop(fn):
+    """Run an async test on pytest-jupyter's loop (the fixture `jp_asyncio_loop`)."""
+    sig = inspect.signature(fn)
+    own = "jp_asyncio_loop" in sig.parameters
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        loop = kwargs["jp_asyncio_loop"] if own else kwargs.pop("jp_asyncio_loop")
+        return loop.run_until_complete(fn(*args, **kwargs))
+
+    params = list(sig.parameters.values())
+    if not own:
+        params.append(inspect.Parameter("jp_asyncio_loop", inspect.Parameter.KEYWORD_ONLY))
+    run.__signature__ = sig.replace(parameters=params)
+    del run.__wrapped__  # pytest must see the sync signature above, not the coroutine's
+    return run
 
 
 @pytest.fixture
@@ -291,3 +315,8 @@ async def test_context_preview(jp_fetch, notebook):
     data = json.loads((await post(jp_fetch, "context", {"path": "sub/nb.ipynb", "query": "print x"})).body)
     assert set(data["context"]["cell_ids"]) == {"c1", "c2"}
     assert data["context"]["total_tokens"] > 0
+
+
+for _name, _fn in list(globals().items()):
+    if _name.startswith("test_") and inspect.iscoroutinefunction(_fn):
+        globals()[_name] = in_loop(_fn)

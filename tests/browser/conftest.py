@@ -165,7 +165,9 @@ def jupyter_lab(tmp_path_factory, jupyter_lab_env):
     llm.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is alive its event loop counts as
+# running in this thread, and tests that run their own loop (the route tests) would fail.
+@pytest.fixture(scope="module")
 def browser():
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
