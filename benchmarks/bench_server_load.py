@@ -185,7 +185,7 @@ def main() -> None:
     root = tmp / "root"
     root.mkdir()
     # Mark the root as a repository so the context engine indexes it, not whatever is above it.
-    (root / ".codex_nb").mkdir()
+    (root / ".codexignore").write_text("")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("import math\nvalues = [math.sqrt(i) for i in range(10)]", id="a1"),

@@ -51,6 +51,7 @@ def notebook(jp_root_dir, monkeypatch, tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("x = 1", id="c1"), nbformat.v4.new_code_cell("print(x)", id="c2")]
     (jp_root_dir / ".git").mkdir()  # the repository root: the context engine stops here
+    (jp_root_dir / ".codexignore").write_text("")  # marks the repository root: the context engine stops here
     (jp_root_dir / "sub").mkdir()
     nbformat.write(nb, jp_root_dir / "sub" / "nb.ipynb")
     (jp_root_dir / "helper.py").write_text("def helper():\n    return 42\n")

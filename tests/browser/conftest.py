@@ -108,8 +108,9 @@ def jupyter_lab(tmp_path_factory, jupyter_lab_env):
         unavailable(f"the lab extension is not built ({BUILT_EXTENSION}); run `cd labextension && jlpm install && jlpm build`")
     base = tmp_path_factory.mktemp("lab")
     root, workspaces, settings, config, share = (base / n for n in ("root", "workspaces", "settings", "config", "share"))
-    for d in (root, workspaces, settings, config, share / "labextensions", root / ".codex_nb"):
-        d.mkdir(parents=True)  # root/.codex_nb makes the root the repository (audit, history, context)
+    for d in (root, workspaces, settings, config, share / "labextensions"):
+        d.mkdir(parents=True)
+    (root / ".codexignore").write_text("")  # the root is the repository (audit log, history, context)
     # The freshly built front end wins over any installed copy (JUPYTER_PATH comes first).
     (share / "labextensions" / "codex-nb").symlink_to(BUILT_EXTENSION, target_is_directory=True)
     (config / "jupyter_server_config.json").write_text(json.dumps(
