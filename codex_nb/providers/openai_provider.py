@@ -48,11 +48,7 @@ class OpenAIProvider(Provider):
                     hint="set OPENAI_API_KEY, point OPENAI_BASE_URL at an OpenAI-compatible server, "
                     "or use --model local:smollm2 (offline)",
                 )
-            import openai
-
-            # Retries are ours (they must also cover streams that drop half-way).
-            self._client = openai.OpenAI(api_key=self.api_key, base_url=self.base_url,
-                                         timeout=self.timeout, max_retries=0)
+            self._client = _shared_client(self.api_key, self.base_url, self.timeout)
         return self._client
 
     def resolved_model(self) -> str:
@@ -176,6 +172,27 @@ class OpenAIProvider(Provider):
         if os.environ.get(cls.key_env):
             return {"configured": True, "detail": f"{cls.key_env} is set"}
         return {"configured": False, "detail": f"set {cls.key_env} or OPENAI_BASE_URL"}
+
+
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_client(api_key: str, base_url: str | None, timeout: float):
+    """One SDK client (and so one connection pool and one TLS context) per endpoint and key.
+
+    Creating a client loads the CA bundle, about 20 ms of CPU: per request, that is what a
+    server with many concurrent chats would spend its time on. httpx clients are thread-safe.
+    """
+    key = (api_key, base_url, timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            import openai
+
+            # Retries are ours (they must also cover streams that drop half-way).
+            client = _clients[key] = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+    return client
 
 
 class OllamaProvider(OpenAIProvider):
