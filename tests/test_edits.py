@@ -267,3 +267,14 @@ def test_rollback_of_an_applied_proposal_is_the_original(case):
     # The undo of the undo re-applies the change.
     redo = inverse_ops(new, undo)
     assert apply_ops(apply_ops(new, undo), redo) == new
+
+
+def test_touched_cells_cover_inserts_replaces_and_what_follows_a_delete():
+    from codex_nb.edits.live_ops import touched_cell_ids
+
+    nb = make_nb()
+    p = Proposal("x", (InsertCell("z = 0", after="m1", new_id="n1"), DeleteCell("c1", source_hash("x = 1\ny = 2")),
+                       ReplaceCell("m1", "# T", source_hash("# Title"))))
+    assert touched_cell_ids(nb, p) == ["n1", "c2", "m1"]
+    both = Proposal("x", (DeleteCell("c1", source_hash("x = 1\ny = 2")), DeleteCell("c2", source_hash("print(x + y)"))))
+    assert touched_cell_ids(nb, both) == []

@@ -167,3 +167,19 @@ def apply_proposal(nb: nbformat.NotebookNode, proposal: Proposal) -> tuple[nbfor
     """The edited notebook and the ops that undo it: ``apply_ops(new, undo) == nb``."""
     ops = proposal_ops(nb, proposal)
     return apply_ops(nb, ops), inverse_ops(nb, ops)
+
+
+def touched_cell_ids(nb_before: nbformat.NotebookNode, proposal: Proposal) -> list[str]:
+    """Cells a re-run must cover: inserted and replaced ones, and the cell after each deleted one."""
+    ids: list[str] = []
+    before_ids = [c["id"] for c in nb_before.cells]
+    deleted = {e.cell_id for e in proposal.cell_edits if isinstance(e, DeleteCell)}
+    for edit in proposal.cell_edits:
+        if isinstance(edit, InsertCell):
+            ids.append(edit.new_id)
+        elif isinstance(edit, ReplaceCell):
+            ids.append(edit.cell_id)
+        elif isinstance(edit, DeleteCell) and edit.cell_id in before_ids:
+            following = before_ids[before_ids.index(edit.cell_id) + 1:]
+            ids.extend(next(([c] for c in following if c not in deleted), []))
+    return [cid for cid in dict.fromkeys(ids) if cid not in deleted]

@@ -16,8 +16,8 @@ import nbformat
 
 from ..notebook_io import atomic_write_bytes, find_repo_root, notebook_text, parse_notebook
 from .files import plan_file_edits
-from .live_ops import apply_ops, inverse_ops, proposal_ops
-from .model import InsertCell, Proposal, ReplaceCell
+from .live_ops import apply_ops, inverse_ops, proposal_ops, touched_cell_ids
+from .model import Proposal
 
 
 @dataclass
@@ -33,14 +33,7 @@ class AppliedChange:
     @property
     def changed_cell_ids(self) -> list[str]:
         """Inserted and replaced cells, plus the neighbours of deleted ones (what a re-run must cover)."""
-        ids = [cid for cid in (_touched_id(e) for e in self.proposal.cell_edits) if cid]
-        present = {c["id"] for c in self.notebook.cells}
-        before_ids = [c["id"] for c in self.before.cells]
-        for edit in self.proposal.cell_edits:
-            if edit.op == "delete" and edit.cell_id in before_ids:
-                i = before_ids.index(edit.cell_id)
-                ids.extend(n for n in before_ids[i + 1: i + 2] if n in present)
-        return [cid for cid in dict.fromkeys(ids) if cid in present]
+        return touched_cell_ids(self.before, self.proposal)
 
     @property
     def changed_files(self) -> list[Path]:
@@ -50,14 +43,6 @@ class AppliedChange:
         """Put every touched file back exactly as it was."""
         _restore(self.originals)
         self.rolled_back = True
-
-
-def _touched_id(edit) -> str | None:
-    if isinstance(edit, InsertCell):
-        return edit.new_id
-    if isinstance(edit, ReplaceCell):
-        return edit.cell_id
-    return None
 
 
 def apply_to_disk(notebook_path: str | os.PathLike, proposal: Proposal, repo_root: str | os.PathLike | None = None,

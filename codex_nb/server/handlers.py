@@ -92,7 +92,7 @@ class OpsHandler(CodexHandler):
             raise HTTPError(400, "'edit_indexes' must be a list of integers")
 
         def plan():
-            from ..edits.live_ops import inverse_ops, proposal_ops
+            from ..edits.live_ops import inverse_ops, proposal_ops, touched_cell_ids
             from ..edits.model import Proposal
 
             proposal = Proposal.from_json(raw)
@@ -102,22 +102,12 @@ class OpsHandler(CodexHandler):
                 proposal = dataclasses.replace(proposal, edits=tuple(proposal.edits[i] for i in sorted(set(indexes))))
             nb = _node(nb_json, path)
             return {"proposal_id": proposal.id, "ops": proposal_ops(nb, proposal), "inverse": inverse_ops(nb, proposal),
-                    "changed": _changed_ids(proposal)}
+                    "changed": touched_cell_ids(nb, proposal)}
 
         try:
             self.write_json(await _in_pool(self, plan))
         except CodexError as exc:
             self.fail(exc)
-
-
-def _changed_ids(proposal) -> list[str]:
-    ids = []
-    for e in proposal.cell_edits:
-        if e.op == "insert":
-            ids.append(e.new_id)
-        elif e.op == "replace":
-            ids.append(e.cell_id)
-    return ids
 
 
 class ValidateHandler(SSEMixin, CodexHandler):

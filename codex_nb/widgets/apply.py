@@ -154,10 +154,9 @@ class Acceptance:
         self.thread.start()
 
     def changed_ids(self) -> list[str]:
-        from ..edits.transaction import AppliedChange
+        from ..edits.live_ops import touched_cell_ids
 
-        return AppliedChange(Path(self.ctx.notebook_path or "."), self.subset, self.after, self.before,
-                             self.undo_ops).changed_cell_ids
+        return touched_cell_ids(self.before, self.subset)
 
     def _validate(self) -> None:
         validator = self.ctx.validator
