@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from codex_nb.context import build_context
 from codex_nb.context import index as index_mod
