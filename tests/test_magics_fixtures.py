@@ -63,8 +63,10 @@ class FakeComm:
 class FakeLab:
     """The front end: a live notebook, ops applied all-or-nothing, replies like the real extension."""
 
-    def __init__(self, nb, path="analysis.ipynb", auto=True, silent=False, close_on_open=False):
+    def __init__(self, nb, path="analysis.ipynb", auto=True, silent=False, close_on_open=False, runs_cells=True):
         self.nb = copy.deepcopy(nb)
+        self.runs_cells = runs_cells  # False: an older extension that does not know "run"
+        self.ran: list[str] = []
         self.path = path
         self.auto, self.silent, self.close_on_open = auto, silent, close_on_open
         self.received: list[dict] = []
@@ -84,6 +86,11 @@ class FakeLab:
                     self.nb = apply_ops(self.nb, data["ops"])
                 except CodexError as exc:
                     ok, reason = False, exc.message
+            elif data["type"] == "run":
+                if self.runs_cells:
+                    self.ran.extend(data["cell_ids"])
+                else:
+                    ok, reason = False, 'unknown message type "run"'
             self.comm.on_msg_cb({"content": {"data": {"type": "result", "request_id": data["request_id"], "ok": ok,
                                                       "reason": reason, "notebook": copy.deepcopy(dict(self.nb)),
                                                       "path": self.path}}})

@@ -132,7 +132,24 @@ def test_edit_then_accept_applies_the_persons_version(codex, ipshell):
     assert codex.lab.source("c-merge") == "merged = list(rows)"
 
 
-def test_accept_and_run_executes_the_new_code(codex, ipshell):
+def test_accept_and_run_runs_the_cell_in_the_notebook_after_validation(codex, ipshell):
+    view = propose(codex, ipshell, replace("c-merge", "merged_all = rows + [4]"))
+    view.cards[0].accept_run.click()
+    view.acceptance.thread.join(10)
+    assert codex.lab.ran == ["c-merge"]  # the front end executes the real cell: its output lands there
+    assert "merged_all" not in ipshell.user_ns
+
+
+def test_accept_and_run_does_not_run_what_validation_rolled_back(codex, ipshell):
+    codex.validator.fail_cell = "c-merge"
+    view = propose(codex, ipshell, replace("c-merge", "merged_all = rows + [4]"))
+    view.cards[0].accept_run.click()
+    view.acceptance.thread.join(10)
+    assert codex.lab.ran == [] and "merged_all" not in ipshell.user_ns
+
+
+def test_accept_and_run_without_a_cell_runner_runs_the_code_here(codex, ipshell):
+    codex.lab.runs_cells = False
     ipshell.user_ns["rows"] = [1, 2, 3]
     view = propose(codex, ipshell, replace("c-merge", "merged_all = rows + [4]"))
     view.cards[0].accept_run.click()

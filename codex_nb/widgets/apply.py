@@ -142,16 +142,35 @@ class Acceptance:
         audit.record("accept", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
                      edits=self.indexes, decision="accepted", live=True)
         self.emit({"type": "applied", "indexes": self.indexes})
-        runner = self.run if callable(self.run) else (self.ctx.run_code if self.run else None)
-        if runner is not None:
-            for edit in self.subset.cell_edits:
-                if edit.op in ("insert", "replace") and (getattr(edit, "cell_type", None) or "code") == "code":
-                    runner(edit.source)
         if not self.ctx.validate or self.after is None:
             self.emit({"type": "validated", "report": None})
+            self._run_accepted()
             return
         self.thread = threading.Thread(target=self._validate, name="codex-nb-validate", daemon=True)
         self.thread.start()
+
+    def _code_edits(self) -> list:
+        return [e for e in self.subset.cell_edits
+                if e.op in ("insert", "replace") and (getattr(e, "cell_type", None) or "code") == "code"]
+
+    def _run_accepted(self) -> None:
+        """Accept & Run: the notebook runs the accepted cells itself, so their outputs land in the cells."""
+        if not self.run:
+            return
+        ids = [getattr(e, "new_id", None) or e.cell_id for e in self._code_edits()]
+        if ids:
+            self.ctx.channel.request({"type": "run", "cell_ids": ids}, self._on_ran)
+
+    @_guarded
+    def _on_ran(self, reply: dict) -> None:
+        if reply.get("ok"):
+            self.emit({"type": "status", "text": "Running the accepted cells in the notebook."})
+            return
+        # A front end that cannot run cells (an older extension): run the code here, output in the widget.
+        runner = self.run if callable(self.run) else self.ctx.run_code
+        if runner is not None:
+            for edit in self._code_edits():
+                runner(edit.source)
 
     def changed_ids(self) -> list[str]:
         from ..edits.live_ops import touched_cell_ids
@@ -176,6 +195,7 @@ class Acceptance:
                      ok=report.ok, failed=report.failed, mode=getattr(report, "mode", self.ctx.mode))
         if report.ok:
             self.emit({"type": "validated", "report": report})
+            self._run_accepted()
             return
         self.emit({"type": "status", "text": "Validation failed — rolling back…"})
         self.ctx.channel.apply(self.undo_ops, self.proposal.id, self._on_rolled_back)

@@ -130,7 +130,7 @@ class ReviewWidget(W.VBox):
             return
         self.busy = True
         self.acceptance = Acceptance(self.ctx, self.proposal, indexes, self._on_event,
-                                     run=self._run_code if run and self.ctx.run_code else False)
+                                     run=(self._run_code if self.ctx.run_code else True) if run else False)
         self.acceptance.start()
 
     def _run_code(self, source: str) -> None:

@@ -5,6 +5,7 @@
  */
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { NotebookPanel } from '@jupyterlab/notebook';
+import { CodeCell } from '@jupyterlab/cells';
 import { applyOps, LiveOp } from './ops';
 
 export const COMM_TARGET = 'codex_nb.live_apply';
@@ -44,6 +45,23 @@ function handleMessage(panel: NotebookPanel, comm: Kernel.IComm, msg: KernelMess
     return;
   }
   if (data.type === 'snapshot') {
+    reply(true, null);
+    return;
+  }
+  if (data.type === 'run') {
+    // Accept & Run: execute the accepted cells through the notebook, so outputs land in them.
+    const ids: string[] = Array.isArray(data.cell_ids) ? data.cell_ids : [];
+    const cells = ids.map(id => panel.content.widgets.find(cell => cell.model.id === id));
+    const missing = ids.filter((_, i) => !cells[i]);
+    if (missing.length) {
+      reply(false, `cell ${missing[0]} is gone`);
+      return;
+    }
+    for (const cell of cells) {
+      if (cell instanceof CodeCell) {
+        void CodeCell.execute(cell, panel.sessionContext);
+      }
+    }
     reply(true, null);
     return;
   }

@@ -88,6 +88,21 @@ def test_accept_changes_the_live_cell_and_validation_passes(page, jupyter_lab):
     screenshot(page, "magics-undone")
 
 
+def test_accept_and_run_puts_the_output_in_the_real_cell(page, jupyter_lab):
+    card = ask_for(page, jupyter_lab, "merged = list(rows)\nprint('kept', len(merged), 'rows')")
+    card.locator(".codex-accept-run").click()
+    page.locator(".codex-validation-passed").wait_for(timeout=120_000)
+
+    def merge_output() -> str:
+        cell = next(c for c in notebook_json(page)["cells"] if c["id"] == "c-merge")
+        return "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+
+    page.wait_for_function("""() => window.jupyterapp.shell.currentWidget.content.widgets[1].model.outputs.length > 0""",
+                           timeout=60_000)
+    assert "kept 4 rows" in merge_output()
+    screenshot(page, "magics-accept-and-run")
+
+
 def test_edit_that_breaks_a_later_cell_is_rolled_back(page, jupyter_lab):
     card = ask_for(page, jupyter_lab, "merged = None")
     card.locator(".codex-accept").click()
