@@ -47,6 +47,9 @@ def test_example_runs_headless(name, tmp_path, monkeypatch):
                          capture_output=True, text=True, timeout=1800)
     assert out.exists(), f"{name}: papermill wrote no output\n{run.stderr[-3000:]}"
     nb = nbformat.read(out, as_version=4)
+    stopped = [c for c in nb.cells if c.get("metadata", {}).get("papermill", {}).get("exception")
+               and "raises-exception" not in c.metadata.get("tags", [])]
+    assert not stopped, f"{name}: the run stopped at {stopped[0].source!r}:\n{_outputs_text(stopped[0])}"
     assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), \
         f"{name}: not every cell ran\n{run.stderr[-3000:]}"
     for cell in nb.cells:
@@ -57,3 +60,11 @@ def test_example_runs_headless(name, tmp_path, monkeypatch):
             text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
             assert not any(marker in text for marker in ERROR_TEXT), f"{name}: {cell.source!r} printed an error:\n{text}"
 
+
+
+def _outputs_text(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", "") or str(output.get("data", {}).get("text/plain", "")))
+        parts.append(f"{output.get('ename', '')}: {output.get('evalue', '')}" if output.get("ename") else "")
+    return "\n".join(p for p in parts if p)[-3000:]
