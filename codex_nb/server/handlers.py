@@ -49,15 +49,26 @@ class ModelsHandler(CodexHandler):
         self.write_json({"models": models, "default": default})
 
 
+def _target_notebook(handler: CodexHandler, body: dict, live_required: bool = False):
+    """(path as sent, resolved path, live notebook JSON or None) for a request about one notebook.
+
+    The live content from the front end wins over the file; without it the file must exist.
+    """
+    rel = _str(body, "path", required=True)
+    path = handler.resolve(rel)
+    nb_json = notebook_json(body)
+    if nb_json is None and live_required:
+        raise HTTPError(400, "'notebook' (the live notebook content) is required")
+    if nb_json is None and not path.exists():
+        raise HTTPError(404, f"{rel!r} does not exist")
+    return rel, path, nb_json
+
+
 class ContextHandler(CodexHandler):
     @tornado.web.authenticated
     async def post(self):
         body = self.json_body()
-        rel = _str(body, "path", required=True)
-        path = self.resolve(rel)
-        nb_json = notebook_json(body)
-        if nb_json is None and not path.exists():
-            raise HTTPError(404, f"{rel!r} does not exist")
+        rel, path, nb_json = _target_notebook(self, body)
         query = _str(body, "query", default="") or ""
 
         def preview():
@@ -79,11 +90,7 @@ class OpsHandler(CodexHandler):
     @tornado.web.authenticated
     async def post(self):
         body = self.json_body()
-        rel = _str(body, "path", required=True)
-        path = self.resolve(rel)
-        nb_json = notebook_json(body)
-        if nb_json is None:
-            raise HTTPError(400, "'notebook' (the live notebook content) is required")
+        rel, path, nb_json = _target_notebook(self, body, live_required=True)
         raw = body.get("proposal")
         if not isinstance(raw, dict):
             raise HTTPError(400, "'proposal' must be a proposal object")
@@ -116,11 +123,7 @@ class ValidateHandler(SSEMixin, CodexHandler):
     @tornado.web.authenticated
     async def post(self):
         body = self.json_body()
-        rel = _str(body, "path", required=True)
-        path = self.resolve(rel)
-        nb_json = notebook_json(body)
-        if nb_json is None and not path.exists():
-            raise HTTPError(404, f"{rel!r} does not exist")
+        rel, path, nb_json = _target_notebook(self, body)
         changed = _str_list(body, "changed")
         mode = _str(body, "mode", default="targeted")
         if mode not in ("targeted", "full"):
