@@ -114,7 +114,9 @@ def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = Non
 
 
 def _stream(provider, messages, schema, max_tokens, on_delta, cancel):
-    structured = StructuredOutput(schema=schema, name="propose_edits") if schema else None
+    # A provider without native structured output follows the format stated in the prompt;
+    # parse_answer then also accepts JSON in prose or fenced code blocks.
+    structured = StructuredOutput(schema=schema, name="propose_edits") if schema and provider.supports_structured_output else None
     final = None
     for event in provider.stream(messages, structured=structured, max_tokens=max_tokens, cancel=cancel):
         if isinstance(event, TextDelta):

@@ -7,6 +7,7 @@ import nbformat
 import pytest
 
 from codex_nb import assistant
+from nb_factory import write_notebook
 
 FAKE_KEY = "sk-proj-" + "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7"
 
@@ -14,13 +15,7 @@ FAKE_KEY = "sk-proj-" + "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7"
 @pytest.fixture
 def notebook(tmp_path):
     (tmp_path / ".git").mkdir()
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("total = 1 + 1")
-    cell["id"] = "only"
-    nb.cells = [cell]
-    path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(tmp_path / "nb.ipynb", {"only": "total = 1 + 1"})
 
 
 def test_instruction_and_attachments_are_redacted_before_they_leave(notebook, scripted_llm):

@@ -4,10 +4,10 @@ import json
 import os
 
 import jsonschema
-import nbformat
 import pytest
 
 from codex_nb.edits.model import proposal_json_schema
+from nb_factory import write_notebook
 from test_cli import cli
 
 pytestmark = pytest.mark.embedded
@@ -22,12 +22,8 @@ def _embedded_model_present():
 
 
 def test_propose_with_the_embedded_model_returns_a_schema_valid_proposal(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("import pandas as pd\ndf = pd.DataFrame({'x': [1, 2, 3], 'y': [2, 4, 6]})")
-    cell["id"] = "load"
-    nb.cells = [cell]
-    path = tmp_path / "small.ipynb"
-    nbformat.write(nb, path)
+    path = write_notebook(tmp_path / "small.ipynb",
+                          {"load": "import pandas as pd\ndf = pd.DataFrame({'x': [1, 2, 3], 'y': [2, 4, 6]})"})
     (tmp_path / ".git").mkdir()
     out = cli("propose", str(path), "add a cell that plots column y against x", "--json", "--model", "local:smollm2",
               env={"CODEX_NB_AUDIT_LOG": str(tmp_path / "audit.jsonl")})

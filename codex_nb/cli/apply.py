@@ -52,12 +52,11 @@ def run(args) -> int:
     from ..notebook_io import read_notebook
 
     proposal = load_proposal(args.proposal)
-    nb = read_notebook(args.notebook)
     if args.validate and not args.dry_run:
         from ..validate.workflow import run_apply_cli
 
         return run_apply_cli(args, proposal)
-    diffs = proposal_diffs(nb, proposal, args.repo)
+    diffs = proposal_diffs(read_notebook(args.notebook), proposal, args.repo)
     if args.dry_run:
         apply_to_disk(args.notebook, proposal, repo_root=args.repo, dry_run=True)  # raises if it would be refused
         _report(args, diffs, applied=False)

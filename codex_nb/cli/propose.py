@@ -32,7 +32,7 @@ def run(args) -> int:
         raise UsageProblem(f"{args.notebook} does not exist", hint="give the path of an existing .ipynb file")
     nb = read_notebook(args.notebook)
     stream = None if args.quiet else _stderr_stream()
-    result = run_assistant("propose", args.instruction, notebook=args.notebook, model=args.model,
+    result = run_assistant("propose", args.instruction, notebook=args.notebook, notebook_node=nb, model=args.model,
                            repo=args.repo, budget=args.budget, on_delta=stream)
     if stream:
         sys.stderr.write("\n")

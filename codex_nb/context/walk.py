@@ -86,9 +86,6 @@ class IgnoreRules:
                 return True
         return False
 
-    def codex_ignored(self, rel: str) -> bool:
-        return self.codex is not None and self.codex.match_file(rel)
-
 
 @dataclass
 class DirListing:

@@ -28,7 +28,6 @@ class AppliedChange:
     before: nbformat.NotebookNode
     undo_ops: list[dict]
     originals: dict[Path, bytes | None] = field(default_factory=dict)  # None: the file did not exist
-    rolled_back: bool = False
 
     @property
     def changed_cell_ids(self) -> list[str]:
@@ -42,7 +41,6 @@ class AppliedChange:
     def rollback(self) -> None:
         """Put every touched file back exactly as it was."""
         _restore(self.originals)
-        self.rolled_back = True
 
 
 def apply_to_disk(notebook_path: str | os.PathLike, proposal: Proposal, repo_root: str | os.PathLike | None = None,

@@ -53,8 +53,6 @@ class Provider:
     name: str = ""
     #: the model honours a JSON schema natively (constrained decoding, json_schema or tool use)
     supports_structured_output: bool = False
-    #: no network and no key: safe for CI and Binder
-    runs_offline: bool = False
     #: sensible total context budget in tokens for this provider's models
     default_context_tokens: int = 24000
     #: bounds of the answer schema (edits per answer, characters per source and explanation) and

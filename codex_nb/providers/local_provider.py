@@ -99,7 +99,6 @@ def load_server(path: Path, n_ctx: int):
 class LocalProvider(Provider):
     name = "local"
     supports_structured_output = True
-    runs_offline = True
     # The default model is 135M parameters: a short context keeps it fast (prompt
     # processing dominates on CPU) and less confused, and tight bounds on the answer
     # stop it from rambling until the token limit.
