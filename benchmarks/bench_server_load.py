@@ -12,8 +12,8 @@ answer to every request. Two paths are timed, each with N requests in flight at 
 
 direct   = the official `openai` SDK (AsyncOpenAI, stream=True) against the scripted model:
            what a client calling the model itself would see.
-pipeline = codex_nb.assistant.run("ask", …) in N threads of this process: the same work the
-           route does (config, provider, context, stream) without the server around it.
+pipeline = codex_nb.assistant.arun("ask", …) as N coroutines in this process: the same work the
+           route does (config, provider, context, async stream) without the server around it.
 server = POST {base}/codex-nb/chat (kind "ask", a small notebook) on a real `jupyter server`
          subprocess with the codex_nb extension; the route builds context, calls the same
          model through the provider in its thread pool and relays deltas as Server-Sent Events.
@@ -128,7 +128,7 @@ async def run_round(kind: str, n: int, llm: ScriptedLLM, answer: str, chunk: int
     for _ in range(n):
         llm.queue(answer, chunk_size=chunk, chunk_delay=delay)
     if kind == "pipeline":
-        return await asyncio.gather(*[_later(i, n, ramp, lambda: asyncio.to_thread(one_pipeline, base)) for i in range(n)])
+        return await asyncio.gather(*[_later(i, n, ramp, lambda: one_pipeline(base)) for i in range(n)])
     if kind == "direct":
         from openai import AsyncOpenAI
 
@@ -142,7 +142,7 @@ async def run_round(kind: str, n: int, llm: ScriptedLLM, answer: str, chunk: int
     return results
 
 
-def one_pipeline(notebook: str) -> tuple[float, float]:
+async def one_pipeline(notebook: str) -> tuple[float, float]:
     from codex_nb import assistant
 
     t0 = time.perf_counter()
@@ -152,7 +152,7 @@ def one_pipeline(notebook: str) -> tuple[float, float]:
         if not first and text:
             first.append(time.perf_counter() - t0)
 
-    assistant.run("ask", "explain the notebook", notebook=notebook, on_delta=on_delta)
+    await assistant.arun("ask", "explain the notebook", notebook=notebook, on_delta=on_delta)
     return (first[0] if first else 0.0), time.perf_counter() - t0
 
 

@@ -43,20 +43,36 @@ class Result:
                 "context": self.context}
 
 
-def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = None,
-        notebook_node: nbformat.NotebookNode | None = None, repo: str | os.PathLike | None = None,
-        model: str | None = None, kernel_state: dict | None = None, active_cell: str | None = None,
-        selected_cells: list[str] | None = None, extra_context: str | None = None,
-        on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
-        budget: int | None = None, attempts: int = 2) -> Result:
-    """Ask the model; return an answer (ask/explain) or a checked Proposal (propose/fix/review/notebook)."""
+@dataclass
+class _Turn:
+    """One request to the model, prepared: what to send, and what the answer must fit."""
+
+    kind: str
+    instruction: str
+    provider: object
+    notebook: str | os.PathLike | None
+    nb: nbformat.NotebookNode | None
+    anchor: Path
+    repo_root: Path
+    messages: list[dict]
+    schema: dict | None
+    max_tokens: int
+    result: Result
+
+    @property
+    def structured(self) -> bool:
+        return self.schema is not None
+
+
+def _prepare(kind: str, instruction: str, *, notebook=None, notebook_node=None, repo=None, model=None,
+             kernel_state=None, active_cell=None, selected_cells=None, extra_context=None, budget=None) -> _Turn:
+    """Configuration, provider and context: everything before the model is called (blocking I/O and CPU)."""
     from .context import build_context
     from .context.redact import redact_text
 
     config = load_config()
     provider = get_provider(model, configured=config.model, timeout=config.request_timeout)
     nb = notebook_node if notebook_node is not None else (read_notebook(notebook) if notebook else None)
-    nb_path = str(notebook) if notebook else None
     anchor = Path(notebook).parent if notebook else Path(repo or os.getcwd())
     repo_root = Path(repo) if repo else find_repo_root(anchor)
     focus = f"{instruction}\n{extra_context or ''}"
@@ -76,52 +92,122 @@ def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = Non
     schema = answer_schema(context.cell_ids, file_paths=file_paths or None, **provider.answer_limits) if structured else None
     summary = {"total_tokens": context.total_tokens, "files": context.files[:10],
                "sections": {s.name: s.tokens for s in context.sections}}
-
     max_tokens = min(config.max_answer_tokens, provider.max_answer_tokens or config.max_answer_tokens)
-    result = Result(kind=kind, text="", model=provider.model_id, context=summary)
-    for attempt in range(max(1, attempts)):
-        completion = _stream(provider, messages, schema, max_tokens, on_delta, cancel)
-        result.usage = Usage(result.usage.prompt_tokens + completion.usage.prompt_tokens,
-                             result.usage.completion_tokens + completion.usage.completion_tokens)
-        result.raw = completion.text
-        result.model = completion.model
-        if completion.finish_reason == "cancelled":
-            result.cancelled = True
-            result.text = completion.text
-            return result
-        if not structured:
-            result.text = completion.text.strip()
-            break
-        try:
-            proposal = parse_answer(completion.text, nb, model=completion.model, notebook=nb_path,
-                                    finish_reason=completion.finish_reason,
-                                    file_hash=lambda p: _file_hash(repo_root, p))
-        except ProposalError as exc:
-            if attempt + 1 >= attempts:
-                raise
-            messages = [*messages, {"role": "assistant", "content": completion.text[:4000]}, prompts.retry_message(str(exc))]
-            if on_delta:
-                on_delta("\n")
-            continue
-        result.proposal, result.text = proposal, proposal.explanation
-        break
-    audit.record("ask" if not structured else "propose", notebook or anchor,
-                 notebook=nb_path, kind=kind, instruction_hash=audit.instruction_hash(instruction),
-                 model=result.model, proposal_id=result.proposal.id if result.proposal else None,
-                 edits=[e.op for e in result.proposal.edits] if result.proposal else [],
-                 usage=result.to_json()["usage"])
+    return _Turn(kind=kind, instruction=instruction, provider=provider, notebook=notebook, nb=nb, anchor=anchor,
+                 repo_root=repo_root, messages=messages, schema=schema, max_tokens=max_tokens,
+                 result=Result(kind=kind, text="", model=provider.model_id, context=summary))
+
+
+def _settle(turn: _Turn, completion, last_attempt: bool, on_delta) -> bool:
+    """Take one answer into ``turn.result``; False when the model should be asked again (a malformed proposal)."""
+    result = turn.result
+    result.usage = Usage(result.usage.prompt_tokens + completion.usage.prompt_tokens,
+                         result.usage.completion_tokens + completion.usage.completion_tokens)
+    result.raw = completion.text
+    result.model = completion.model
+    if completion.finish_reason == "cancelled":
+        result.cancelled = True
+        result.text = completion.text
+        return True
+    if not turn.structured:
+        result.text = completion.text.strip()
+        return True
+    try:
+        proposal = parse_answer(completion.text, turn.nb, model=completion.model,
+                                notebook=str(turn.notebook) if turn.notebook else None,
+                                finish_reason=completion.finish_reason,
+                                file_hash=lambda p: _file_hash(turn.repo_root, p))
+    except ProposalError as exc:
+        if last_attempt:
+            raise
+        turn.messages = [*turn.messages, {"role": "assistant", "content": completion.text[:4000]},
+                         prompts.retry_message(str(exc))]
+        if on_delta:
+            on_delta("\n")
+        return False
+    result.proposal, result.text = proposal, proposal.explanation
+    return True
+
+
+def _record(turn: _Turn) -> Result:
+    result = turn.result
+    if not result.cancelled:
+        audit.record("ask" if not turn.structured else "propose", turn.notebook or turn.anchor,
+                     notebook=str(turn.notebook) if turn.notebook else None, kind=turn.kind,
+                     instruction_hash=audit.instruction_hash(turn.instruction), model=result.model,
+                     proposal_id=result.proposal.id if result.proposal else None,
+                     edits=[e.op for e in result.proposal.edits] if result.proposal else [],
+                     usage=result.to_json()["usage"])
     return result
 
 
-def _stream(provider, messages, schema, max_tokens, on_delta, cancel):
+def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = None,
+        notebook_node: nbformat.NotebookNode | None = None, repo: str | os.PathLike | None = None,
+        model: str | None = None, kernel_state: dict | None = None, active_cell: str | None = None,
+        selected_cells: list[str] | None = None, extra_context: str | None = None,
+        on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+        budget: int | None = None, attempts: int = 2) -> Result:
+    """Ask the model; return an answer (ask/explain) or a checked Proposal (propose/fix/review/notebook)."""
+    turn = _prepare(kind, instruction, notebook=notebook, notebook_node=notebook_node, repo=repo, model=model,
+                    kernel_state=kernel_state, active_cell=active_cell, selected_cells=selected_cells,
+                    extra_context=extra_context, budget=budget)
+    for attempt in range(max(1, attempts)):
+        completion = _stream(turn, on_delta, cancel)
+        if _settle(turn, completion, attempt + 1 >= attempts, on_delta):
+            break
+    return _record(turn)
+
+
+async def arun(kind: str, instruction: str, *, executor=None, on_delta: Callable[[str], None] | None = None,
+               cancel: threading.Event | None = None, attempts: int = 2, **options) -> Result:
+    """``run`` for an event loop (the server): the model is read on the loop, without a thread per chat.
+
+    Context building and the audit write are blocking work and go to ``executor``; ``on_delta``
+    is called on the loop. Takes the same keyword options as ``run``.
+    """
+    import asyncio
+    import functools
+
+    loop = asyncio.get_running_loop()
+    turn = await loop.run_in_executor(executor, functools.partial(_prepare, kind, instruction, **options))
+    for attempt in range(max(1, attempts)):
+        completion = await _astream(turn, on_delta, cancel)
+        if _settle(turn, completion, attempt + 1 >= attempts, on_delta):
+            break
+    return await loop.run_in_executor(executor, _record, turn)
+
+
+def _structured_output(turn: _Turn) -> StructuredOutput | None:
     # A provider without native structured output follows the format stated in the prompt;
     # parse_answer then also accepts JSON in prose or fenced code blocks.
-    structured = StructuredOutput(schema=schema, name="propose_edits") if schema and provider.supports_structured_output else None
+    if turn.schema and turn.provider.supports_structured_output:
+        return StructuredOutput(schema=turn.schema, name="propose_edits")
+    return None
+
+
+def _delta_text(event: TextDelta) -> str:
+    return "\n[connection dropped — retrying]\n" if event.restart else event.text
+
+
+def _stream(turn: _Turn, on_delta, cancel):
     final = None
-    for event in provider.stream(messages, structured=structured, max_tokens=max_tokens, cancel=cancel):
+    for event in turn.provider.stream(turn.messages, structured=_structured_output(turn), max_tokens=turn.max_tokens,
+                                      cancel=cancel):
         if isinstance(event, TextDelta):
             if on_delta and (event.text or event.restart):
-                on_delta("\n[connection dropped — retrying]\n" if event.restart else event.text)
+                on_delta(_delta_text(event))
+        else:
+            final = event
+    return final
+
+
+async def _astream(turn: _Turn, on_delta, cancel):
+    final = None
+    async for event in turn.provider.astream(turn.messages, structured=_structured_output(turn),
+                                             max_tokens=turn.max_tokens, cancel=cancel):
+        if isinstance(event, TextDelta):
+            if on_delta and (event.text or event.restart):
+                on_delta(_delta_text(event))
         else:
             final = event
     return final

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Iterator
+import weakref
+from typing import AsyncIterator, Iterator
 
 from ..errors import ConfigurationError, ProviderError
 from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
-from .retry import PartialStream, retrying
+from .retry import PartialStream, aretrying, retrying
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 
@@ -29,24 +30,38 @@ class AnthropicProvider(Provider):
         self.timeout = timeout
         self.attempts = max(1, attempts)
         self._client = None
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _sdk(self):
+        if not self.api_key:
+            raise ConfigurationError("No key found for Anthropic",
+                                     hint="set ANTHROPIC_API_KEY, or use --model local:smollm2 (offline)")
+        try:
+            import anthropic
+        except ImportError:
+            raise ConfigurationError("the anthropic SDK is not installed",
+                                     hint='pip install "codex-nb[anthropic]"') from None
+        return anthropic
 
     @property
     def client(self):
         if self._client is None:
-            if not self.api_key:
-                raise ConfigurationError("No key found for Anthropic",
-                                         hint="set ANTHROPIC_API_KEY, or use --model local:smollm2 (offline)")
-            try:
-                import anthropic
-            except ImportError:
-                raise ConfigurationError("the anthropic SDK is not installed",
-                                         hint='pip install "codex-nb[anthropic]"') from None
-            self._client = anthropic.Anthropic(api_key=self.api_key, base_url=self.base_url,
-                                               timeout=self.timeout, max_retries=0)
+            self._client = self._sdk().Anthropic(api_key=self.api_key, base_url=self.base_url,
+                                                 timeout=self.timeout, max_retries=0)
         return self._client
 
-    def stream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
-               temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
+    @property
+    def async_client(self):
+        """The SDK's async client for the running event loop (its connections belong to that loop)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if loop not in self._async_clients:
+            self._async_clients[loop] = self._sdk().AsyncAnthropic(api_key=self.api_key, base_url=self.base_url,
+                                                                   timeout=self.timeout, max_retries=0)
+        return self._async_clients[loop]
+
+    def _request(self, messages: list[dict], structured: StructuredOutput | None, max_tokens: int) -> dict:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         chat = [m for m in messages if m["role"] != "system"]
         # Current Anthropic models choose their own sampling; the SDK no longer takes a temperature.
@@ -57,37 +72,54 @@ class AnthropicProvider(Provider):
             req["tools"] = [{"name": structured.name, "description": "Return the result in this structure.",
                              "input_schema": structured.schema}]
             req["tool_choice"] = {"type": "tool", "name": structured.name}
+        return req
+
+    def stream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
+               temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
+        req = self._request(messages, structured, max_tokens)
         yield from retrying(lambda: self._stream_once(req, cancel), attempts=self.attempts, retryable=_retryable,
                             translate=self._translate, cancel=cancel, model_id=self.model_id)
 
+    async def astream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
+                      temperature: float = 0.2, cancel: threading.Event | None = None) -> AsyncIterator[StreamEvent]:
+        """``stream`` read on the event loop through the SDK's async client: no thread per chat."""
+        req = self._request(messages, structured, max_tokens)
+        async for event in aretrying(lambda: self._astream_once(req, cancel), attempts=self.attempts,
+                                     retryable=_retryable, translate=self._translate, cancel=cancel,
+                                     model_id=self.model_id):
+            yield event
+
     def _stream_once(self, req, cancel) -> Iterator[StreamEvent]:
-        shown: list[str] = []
-        usage_in = usage_out = 0
-        finish = "stop"
+        reader = _EventReader(self.model_id)
         stream = self.client.messages.create(**req)
         try:
             for event in stream:
                 if cancel is not None and cancel.is_set():
-                    yield Completion("".join(shown), self.model_id, Usage(usage_in, usage_out), "cancelled")
+                    yield reader.completion("cancelled")
                     return
-                kind = event.type
-                if kind == "message_start":
-                    usage_in = event.message.usage.input_tokens or 0
-                elif kind == "content_block_delta":
-                    text = getattr(event.delta, "text", None) or getattr(event.delta, "partial_json", None) or ""
-                    if text:
-                        shown.append(text)
-                        yield TextDelta(text)
-                elif kind == "message_delta":
-                    usage_out = getattr(event.usage, "output_tokens", 0) or 0
-                    finish = {"max_tokens": "length"}.get(event.delta.stop_reason, "stop")
+                if text := reader.read(event):
+                    yield TextDelta(text)
         except Exception as exc:
-            if shown:
-                raise PartialStream(exc) from exc
-            raise
+            raise reader.failure(exc) from exc
         finally:
             stream.close()
-        yield Completion("".join(shown), self.model_id, Usage(usage_in, usage_out), finish)
+        yield reader.completion()
+
+    async def _astream_once(self, req, cancel) -> AsyncIterator[StreamEvent]:
+        reader = _EventReader(self.model_id)
+        stream = await self.async_client.messages.create(**req)
+        try:
+            async for event in stream:
+                if cancel is not None and cancel.is_set():
+                    yield reader.completion("cancelled")
+                    return
+                if text := reader.read(event):
+                    yield TextDelta(text)
+        except Exception as exc:
+            raise reader.failure(exc) from exc
+        finally:
+            await stream.close()
+        yield reader.completion()
 
     def _translate(self, exc: Exception, exhausted: bool = False) -> Exception:
         import anthropic
@@ -117,6 +149,36 @@ class AnthropicProvider(Provider):
         except ImportError:
             return {"configured": False, "detail": 'pip install "codex-nb[anthropic]"'}
         return {"configured": True, "detail": "ANTHROPIC_API_KEY is set"}
+
+
+class _EventReader:
+    """Turns Messages stream events into text, usage and a finish reason (one per attempt)."""
+
+    def __init__(self, model_id: str):
+        self.model_id = model_id
+        self.shown: list[str] = []
+        self.usage_in = self.usage_out = 0
+        self.finish = "stop"
+
+    def read(self, event) -> str:
+        kind = event.type
+        if kind == "message_start":
+            self.usage_in = event.message.usage.input_tokens or 0
+        elif kind == "content_block_delta":
+            text = getattr(event.delta, "text", None) or getattr(event.delta, "partial_json", None) or ""
+            if text:
+                self.shown.append(text)
+            return text
+        elif kind == "message_delta":
+            self.usage_out = getattr(event.usage, "output_tokens", 0) or 0
+            self.finish = {"max_tokens": "length"}.get(event.delta.stop_reason, "stop")
+        return ""
+
+    def failure(self, exc: Exception) -> Exception:
+        return PartialStream(exc) if self.shown else exc
+
+    def completion(self, finish: str | None = None) -> Completion:
+        return Completion("".join(self.shown), self.model_id, Usage(self.usage_in, self.usage_out), finish or self.finish)
 
 
 def _retryable(exc: Exception) -> bool:

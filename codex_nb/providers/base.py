@@ -3,12 +3,19 @@
 A provider yields ``TextDelta`` events as text arrives and finishes with one
 ``Completion`` carrying the whole text, the token usage and why it stopped.
 Capabilities are class attributes so front doors can ask without calling.
+
+``stream`` is for blocking callers (CLI, magics). ``astream`` is for an event loop
+(the server): network providers read their API asynchronously there, so many
+concurrent chats need no thread each; any other provider runs ``stream`` in a
+thread and hands its events to the loop.
 """
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import AsyncIterator, Iterator, Union
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,41 @@ class Provider:
     ) -> Iterator[StreamEvent]:
         raise NotImplementedError
 
+    async def astream(
+        self,
+        messages: list[dict],
+        *,
+        structured: StructuredOutput | None = None,
+        max_tokens: int = 2048,
+        temperature: float = 0.2,
+        cancel: threading.Event | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """``stream`` for an event loop. This default runs ``stream`` in a thread of its own."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+        stop = _StopSignal(cancel)
+        finished = object()
+
+        def produce() -> None:
+            try:
+                for event in self.stream(messages, structured=structured, max_tokens=max_tokens,
+                                         temperature=temperature, cancel=stop):
+                    loop.call_soon_threadsafe(events.put_nowait, event)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the loop
+                loop.call_soon_threadsafe(events.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(events.put_nowait, finished)
+
+        worker = threading.Thread(target=produce, name=f"codex-nb-{self.name}-stream", daemon=True)
+        worker.start()
+        try:
+            while (event := await events.get()) is not finished:
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+        finally:
+            stop.set()  # a consumer that stops early (or is cancelled) stops the thread too
+
     def complete(self, messages: list[dict], **kw) -> Completion:
         """Drain ``stream`` and return the final completion."""
         final = None
@@ -94,3 +136,23 @@ class Provider:
     def status(cls, model: str = "") -> dict:
         """Is this provider configured here (key, weights), without calling the network?"""
         return {"configured": True, "detail": ""}
+
+
+class _StopSignal:
+    """Reads as set once the caller cancels or the consumer has gone (an Event to ``stream``)."""
+
+    def __init__(self, cancel: threading.Event | None):
+        self.cancel = cancel
+        self.gone = threading.Event()
+
+    def set(self) -> None:
+        self.gone.set()
+
+    def is_set(self) -> bool:
+        return self.gone.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.gone.wait(min(left, 0.05))
+        return self.is_set()

@@ -1,10 +1,16 @@
-"""Bounded retries with exponential backoff, shared by the network providers."""
+"""Bounded retries with exponential backoff, shared by the network providers.
+
+The policy (what is retried, how long to wait, what the user is told) lives in
+``_RetryPolicy``; ``retrying`` drives it for blocking streams and ``aretrying`` for
+streams on an event loop, so both kinds of caller behave the same.
+"""
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
-from typing import Callable, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 from .base import Completion, StreamEvent, TextDelta
 
@@ -31,6 +37,36 @@ def sleep_unless_cancelled(seconds: float, cancel: threading.Event | None) -> bo
     return cancel.wait(seconds)
 
 
+async def asleep_unless_cancelled(seconds: float, cancel: threading.Event | None) -> bool:
+    """Sleep without holding the event loop; return True if cancelled meanwhile."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if cancel is not None and cancel.is_set():
+            return True
+        await asyncio.sleep(min(left, 0.05))
+    return cancel is not None and cancel.is_set()
+
+
+class _RetryPolicy:
+    """One stream's retry budget: decides, for each failure, whether and how long to wait."""
+
+    def __init__(self, attempts: int, retryable: Callable[[Exception], bool], translate: Callable[..., Exception]):
+        self.delays = backoff_delays(attempts)
+        self.retryable = retryable
+        self.translate = translate
+
+    def after(self, exc: Exception) -> tuple[float, bool]:
+        """``(delay, partial)`` before the next attempt, or raise the error the user should see."""
+        partial = isinstance(exc, PartialStream)
+        error = exc.cause if partial else exc
+        if not self.retryable(error):
+            raise self.translate(error) from error
+        delay = next(self.delays, None)
+        if delay is None:
+            raise self.translate(error, exhausted=True) from error
+        return delay, partial
+
+
 def retrying(open_stream: Callable[[], Iterator[StreamEvent]], *, attempts: int,
              retryable: Callable[[Exception], bool], translate: Callable[..., Exception],
              cancel: threading.Event | None, model_id: str) -> Iterator[StreamEvent]:
@@ -40,21 +76,34 @@ def retrying(open_stream: Callable[[], Iterator[StreamEvent]], *, attempts: int,
     to discard what it showed (``TextDelta(restart=True)``). Errors leave through
     ``translate(error, exhausted=bool)`` so they say what happened and what to do.
     """
-    delays = backoff_delays(attempts)
+    policy = _RetryPolicy(attempts, retryable, translate)
     while True:
         try:
             yield from open_stream()
             return
-        except Exception as exc:  # classified below
-            partial = isinstance(exc, PartialStream)
-            error = exc.cause if partial else exc
-        if not retryable(error):
-            raise translate(error) from error
-        delay = next(delays, None)
-        if delay is None:
-            raise translate(error, exhausted=True) from error
+        except Exception as exc:  # classified by the policy
+            delay, partial = policy.after(exc)
         if partial:
             yield TextDelta("", restart=True)
         if sleep_unless_cancelled(delay, cancel):
+            yield Completion(text="", model=model_id, finish_reason="cancelled")
+            return
+
+
+async def aretrying(open_stream: Callable[[], AsyncIterator[StreamEvent]], *, attempts: int,
+                    retryable: Callable[[Exception], bool], translate: Callable[..., Exception],
+                    cancel: threading.Event | None, model_id: str) -> AsyncIterator[StreamEvent]:
+    """``retrying`` for streams read on an event loop."""
+    policy = _RetryPolicy(attempts, retryable, translate)
+    while True:
+        try:
+            async for event in open_stream():
+                yield event
+            return
+        except Exception as exc:  # classified by the policy
+            delay, partial = policy.after(exc)
+        if partial:
+            yield TextDelta("", restart=True)
+        if await asleep_unless_cancelled(delay, cancel):
             yield Completion(text="", model=model_id, finish_reason="cancelled")
             return

@@ -1,6 +1,7 @@
 """Shared handler plumbing: JSON bodies, path checks, error mapping, Server-Sent Events."""
 from __future__ import annotations
 
+import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ class ServerState:
 
     root_dir: Path
     executor: ThreadPoolExecutor
-    chats: dict = field(default_factory=dict)  # chat_id -> threading.Event (cancel)
+    chats: dict = field(default_factory=dict)  # chat_id -> chat.ChatControl
 
 
 def error_status(exc: CodexError) -> int:
@@ -70,10 +71,12 @@ class CodexHandler(APIHandler):
 class SSEMixin:
     """Server-Sent Events over a POST response: ``event: <name>\\ndata: <json>\\n\\n``.
 
-    ``closed`` turns true when the client goes away, so a stream can stop its work.
+    ``closed`` turns true when the client goes away, and ``on_client_gone`` is called,
+    so a stream can stop its work.
     """
 
     closed = False
+    _flush_scheduled = False
 
     def start_events(self) -> None:
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -87,10 +90,40 @@ class SSEMixin:
         try:
             await self.flush()
         except StreamClosedError:
-            self.closed = True
+            self._gone()
             return False
         return True
 
+    def queue_event(self, event: str, data: dict) -> None:
+        """Write an event now and flush it at the end of this loop turn, with whatever else was written meanwhile.
+
+        For streams of many small events (deltas): one socket write per loop turn, not one per event.
+        """
+        if self.closed:
+            return
+        self.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n")
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_queued)
+
+    def _flush_queued(self) -> None:
+        self._flush_scheduled = False
+        if self.closed or self._finished:
+            return
+        self.flush().add_done_callback(self._check_flushed)
+
+    def _check_flushed(self, flushed) -> None:
+        if flushed.cancelled() or flushed.exception() is not None:
+            self._gone()
+
+    def _gone(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on_client_gone()
+
+    def on_client_gone(self) -> None:
+        """Called once when the client disconnects mid-stream."""
+
     def on_connection_close(self) -> None:
-        self.closed = True
+        self._gone()
         super().on_connection_close()
