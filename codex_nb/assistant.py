@@ -44,7 +44,7 @@ class Result:
 
 
 @dataclass
-class _Turn:
+class Turn:
     """One request to the model, prepared: what to send, and what the answer must fit."""
 
     kind: str
@@ -64,8 +64,8 @@ class _Turn:
         return self.schema is not None
 
 
-def _prepare(kind: str, instruction: str, *, notebook=None, notebook_node=None, repo=None, model=None,
-             kernel_state=None, active_cell=None, selected_cells=None, extra_context=None, budget=None) -> _Turn:
+def prepare(kind: str, instruction: str, *, notebook=None, notebook_node=None, repo=None, model=None,
+             kernel_state=None, active_cell=None, selected_cells=None, extra_context=None, budget=None) -> Turn:
     """Configuration, provider and context: everything before the model is called (blocking I/O and CPU)."""
     from .context import build_context
     from .context.redact import redact_text
@@ -93,12 +93,12 @@ def _prepare(kind: str, instruction: str, *, notebook=None, notebook_node=None, 
     summary = {"total_tokens": context.total_tokens, "files": context.files[:10],
                "sections": {s.name: s.tokens for s in context.sections}}
     max_tokens = min(config.max_answer_tokens, provider.max_answer_tokens or config.max_answer_tokens)
-    return _Turn(kind=kind, instruction=instruction, provider=provider, notebook=notebook, nb=nb, anchor=anchor,
+    return Turn(kind=kind, instruction=instruction, provider=provider, notebook=notebook, nb=nb, anchor=anchor,
                  repo_root=repo_root, messages=messages, schema=schema, max_tokens=max_tokens,
                  result=Result(kind=kind, text="", model=provider.model_id, context=summary))
 
 
-def _settle(turn: _Turn, completion, last_attempt: bool, on_delta) -> bool:
+def _settle(turn: Turn, completion, last_attempt: bool, on_delta) -> bool:
     """Take one answer into ``turn.result``; False when the model should be asked again (a malformed proposal)."""
     result = turn.result
     result.usage = Usage(result.usage.prompt_tokens + completion.usage.prompt_tokens,
@@ -129,7 +129,8 @@ def _settle(turn: _Turn, completion, last_attempt: bool, on_delta) -> bool:
     return True
 
 
-def _record(turn: _Turn) -> Result:
+def record(turn: Turn) -> Result:
+    """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result."""
     result = turn.result
     if not result.cancelled:
         audit.record("ask" if not turn.structured else "propose", turn.notebook or turn.anchor,
@@ -148,36 +149,42 @@ def run(kind: str, instruction: str, *, notebook: str | os.PathLike | None = Non
         on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
         budget: int | None = None, attempts: int = 2) -> Result:
     """Ask the model; return an answer (ask/explain) or a checked Proposal (propose/fix/review/notebook)."""
-    turn = _prepare(kind, instruction, notebook=notebook, notebook_node=notebook_node, repo=repo, model=model,
+    turn = prepare(kind, instruction, notebook=notebook, notebook_node=notebook_node, repo=repo, model=model,
                     kernel_state=kernel_state, active_cell=active_cell, selected_cells=selected_cells,
                     extra_context=extra_context, budget=budget)
     for attempt in range(max(1, attempts)):
         completion = _stream(turn, on_delta, cancel)
         if _settle(turn, completion, attempt + 1 >= attempts, on_delta):
             break
-    return _record(turn)
+    return record(turn)
 
 
 async def arun(kind: str, instruction: str, *, executor=None, on_delta: Callable[[str], None] | None = None,
                cancel: threading.Event | None = None, attempts: int = 2, **options) -> Result:
-    """``run`` for an event loop (the server): the model is read on the loop, without a thread per chat.
+    """``run`` for an event loop: ``prepare`` and ``record`` (blocking) go to ``executor``, the model is read on the loop.
 
-    Context building and the audit write are blocking work and go to ``executor``; ``on_delta``
-    is called on the loop. Takes the same keyword options as ``run``.
+    Takes the same keyword options as ``run``; ``on_delta`` is called on the loop.
     """
     import asyncio
     import functools
 
     loop = asyncio.get_running_loop()
-    turn = await loop.run_in_executor(executor, functools.partial(_prepare, kind, instruction, **options))
+    turn = await loop.run_in_executor(executor, functools.partial(prepare, kind, instruction, **options))
+    await answer(turn, on_delta=on_delta, cancel=cancel, attempts=attempts)
+    return await loop.run_in_executor(executor, record, turn)
+
+
+async def answer(turn: Turn, *, on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+                 attempts: int = 2) -> Result:
+    """Ask the model for a prepared turn, on the event loop, without a thread (the caller then ``record``s it)."""
     for attempt in range(max(1, attempts)):
         completion = await _astream(turn, on_delta, cancel)
         if _settle(turn, completion, attempt + 1 >= attempts, on_delta):
             break
-    return await loop.run_in_executor(executor, _record, turn)
+    return turn.result
 
 
-def _structured_output(turn: _Turn) -> StructuredOutput | None:
+def _structured_output(turn: Turn) -> StructuredOutput | None:
     # A provider without native structured output follows the format stated in the prompt;
     # parse_answer then also accepts JSON in prose or fenced code blocks.
     if turn.schema and turn.provider.supports_structured_output:
@@ -189,7 +196,7 @@ def _delta_text(event: TextDelta) -> str:
     return "\n[connection dropped — retrying]\n" if event.restart else event.text
 
 
-def _stream(turn: _Turn, on_delta, cancel):
+def _stream(turn: Turn, on_delta, cancel):
     final = None
     for event in turn.provider.stream(turn.messages, structured=_structured_output(turn), max_tokens=turn.max_tokens,
                                       cancel=cancel):
@@ -201,7 +208,7 @@ def _stream(turn: _Turn, on_delta, cancel):
     return final
 
 
-async def _astream(turn: _Turn, on_delta, cancel):
+async def _astream(turn: Turn, on_delta, cancel):
     final = None
     async for event in turn.provider.astream(turn.messages, structured=_structured_output(turn),
                                              max_tokens=turn.max_tokens, cancel=cancel):

@@ -24,14 +24,17 @@ from .requests import ChatRequest, load_notebook_node
 MAX_CONTEXT_FILE_CHARS = 20_000
 
 
-def _inputs(req: ChatRequest):
-    """The notebook and the attachments, read in one worker hop."""
-    return load_notebook_node(req), _attachments(req)
+def _prepare(req: ChatRequest):
+    """Read the notebook and the attachments and build the model's context: one worker hop."""
+    from .. import assistant  # imported on first use: the server must start fast
+
+    nb_node = load_notebook_node(req)
+    return assistant.prepare(req.kind, req.instruction, notebook=str(req.notebook_abs), notebook_node=nb_node,
+                             model=req.model, kernel_state=req.kernel_state, active_cell=req.active_cell,
+                             selected_cells=req.selected_cells or None, extra_context=_attachments(req))
 
 
-def _proposal_payload(result, nb_node) -> dict | None:
-    if result.proposal is None or not result.proposal.edits or result.cancelled:
-        return None
+def _proposal_payload(result, nb_node) -> dict:
     from ..edits.diff import proposal_diffs
 
     return {"proposal": result.proposal.to_json(), "diffs": proposal_diffs(nb_node, result.proposal)}
@@ -107,16 +110,16 @@ class ChatHandler(SSEMixin, CodexHandler):
             self.queue_event("delta", {"text": text})
 
         async def work():
-            nb_node, extra_context = await loop.run_in_executor(state.executor, _inputs, req)
-            result = await assistant.arun(
-                req.kind, req.instruction, executor=state.executor, on_delta=on_delta, cancel=control.cancel,
-                notebook=str(req.notebook_abs), notebook_node=nb_node, model=req.model, kernel_state=req.kernel_state,
-                active_cell=req.active_cell, selected_cells=req.selected_cells or None, extra_context=extra_context)
-            return result, await loop.run_in_executor(state.executor, _proposal_payload, result, nb_node)
+            turn = await loop.run_in_executor(state.executor, _prepare, req)
+            result = await assistant.answer(turn, on_delta=on_delta, cancel=control.cancel)
+            payload = None
+            if result.proposal is not None and result.proposal.edits and not result.cancelled:
+                payload = await loop.run_in_executor(state.executor, _proposal_payload, result, turn.nb)
+            return turn, payload
 
         control.task = asyncio.ensure_future(work())
         try:
-            result, payload = await control.task
+            turn, payload = await control.task
         except asyncio.CancelledError:
             if not control.task.cancelled():
                 raise  # the handler itself is being cancelled (server shutdown)
@@ -133,6 +136,7 @@ class ChatHandler(SSEMixin, CodexHandler):
                                        "text": "", "error": error})
             return
 
+        result = turn.result
         if result.cancelled:
             await self._cancelled(req, assistant_id, result.text or "".join(shown))
             return
@@ -144,16 +148,23 @@ class ChatHandler(SSEMixin, CodexHandler):
             await self.send_event("proposal", {"message_id": assistant_id, **payload})
         await self.send_event("done", {"message_id": assistant_id, "text": message["text"], "model": message["model"],
                                        "usage": message["usage"], "cancelled": False})
-        await self._remember(req, message)  # before the response ends, after the client has its answer
+        await self._remember(req, message, turn)  # before the response ends, after the client has its answer
 
     async def _cancelled(self, req: ChatRequest, assistant_id: str, text: str) -> None:
         await self.send_event("cancelled", {"chat_id": req.chat_id})
         await self._remember(req, {"id": assistant_id, "role": "assistant", "kind": req.kind,
                                    "text": text, "status": "cancelled"})
 
-    async def _remember(self, req: ChatRequest, message: dict) -> None:
-        await asyncio.get_running_loop().run_in_executor(
-            self.codex.executor, history.append, req.notebook_abs, req.path, self._user_msg, message)
+    async def _remember(self, req: ChatRequest, message: dict, turn=None) -> None:
+        """Append the exchange to the notebook's history and, for a finished turn, the audit log: one worker hop."""
+        def write():
+            if turn is not None:
+                from .. import assistant
+
+                assistant.record(turn)
+            history.append(req.notebook_abs, req.path, self._user_msg, message)
+
+        await asyncio.get_running_loop().run_in_executor(self.codex.executor, write)
 
 
 class CancelHandler(CodexHandler):
