@@ -6,6 +6,11 @@ the magics) and in codex_nb_config.py / .json in any Jupyter config directory
 """
 from __future__ import annotations
 
+import copy
+import os
+import sys
+import threading
+
 from traitlets import Bool, Enum, Float, Int, List, Unicode
 from traitlets.config import Config, Configurable
 
@@ -37,16 +42,57 @@ def _ipython_config() -> Config | None:
     return shell.config if shell is not None else None
 
 
+CONFIG_FILE_NAMES = ("codex_nb_config.json", "codex_nb_config.py")
+
+# A server reads the configuration for every chat: the files are parsed again only when
+# one appears, disappears or changes, and Jupyter's directory list only when the
+# environment that decides it changes.
+_dirs_cache: dict[tuple, list[str]] = {}
+_files_cache: dict[tuple, Config] = {}
+_cache_lock = threading.Lock()
+
+
+def _config_dirs() -> list[str]:
+    """Jupyter's config directories, least specific first (the order in which they are merged)."""
+    key = (sys.prefix, *sorted((k, v) for k, v in os.environ.items()
+                               if k.startswith("JUPYTER") or k in ("HOME", "XDG_CONFIG_HOME", "APPDATA", "PROGRAMDATA")))
+    dirs = _dirs_cache.get(key)
+    if dirs is None:
+        from jupyter_core.paths import jupyter_config_path
+
+        dirs = _dirs_cache[key] = list(reversed(jupyter_config_path()))
+    return dirs
+
+
 def _jupyter_file_config() -> Config:
-    from jupyter_core.paths import jupyter_config_path
+    files = []
+    for directory in _config_dirs():
+        for name in CONFIG_FILE_NAMES:
+            path = os.path.join(directory, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # a missing file is the common case
+            files.append((directory, name, st.st_mtime_ns, st.st_size))
+    key = tuple(files)
+    with _cache_lock:
+        cached = _files_cache.get(key)
+    if cached is None:
+        cached = _load_files(files)
+        with _cache_lock:
+            _files_cache.clear()  # only the current state of the files is worth keeping
+            _files_cache[key] = cached
+    return copy.deepcopy(cached)  # callers get their own, as when the files are read each time
+
+
+def _load_files(files) -> Config:
     from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
     merged = Config()
-    # jupyter_config_path() lists the most specific directory first; load the least specific first.
-    for directory in reversed(jupyter_config_path()):
-        for loader in (JSONFileConfigLoader("codex_nb_config.json", directory), PyFileConfigLoader("codex_nb_config.py", directory)):
-            try:
-                merged.merge(loader.load_config())
-            except Exception:
-                continue  # a missing file is the common case
+    for directory, name, _mtime, _size in files:
+        loader = JSONFileConfigLoader if name.endswith(".json") else PyFileConfigLoader
+        try:
+            merged.merge(loader(name, directory).load_config())
+        except Exception:
+            continue  # an unreadable file is skipped as before: the defaults apply
     return merged

@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -333,6 +334,7 @@ def _save_disk(index: RepoIndex, dirs: list[Path]) -> str | None:
 MEMORY_SLOTS = 4  # repositories kept in memory per process (a server may serve several)
 _memory: dict[str, RepoIndex] = {}
 _memory_lock = threading.Lock()
+_walk_started: dict[str, float] = {}  # root -> when the walk behind its in-memory index began
 
 
 def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bool = True,
@@ -340,9 +342,16 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
                workers: int | None = None) -> RepoIndex:
     """The up-to-date index of ``root``: from memory, else from the disk cache, else built."""
     root = os.path.realpath(os.fspath(root))
+    asked = time.monotonic()
     dirs = [Path(cache_dir)] if cache_dir else cache_dirs(root)
     with _memory_lock:
         index = _memory.get(root) if use_memory else None
+        if index is not None and _walk_started.get(root, -1.0) >= asked:
+            # Another caller walked the repository after this one asked (while it waited for
+            # the lock): that walk saw every change made before this request. Many chats
+            # arriving together share one walk instead of each stat-ing every file again.
+            index.stats.cache = "memory"
+            return index
         source = "memory"
         if index is None and use_disk:
             index = _load_disk(root, dirs)
@@ -356,7 +365,10 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
+            started = time.monotonic()
             changed = index.update(max_files=max_files, workers=workers)
+            if use_memory:
+                _walk_started[root] = started
             if use_disk and (changed or source == "none"):
                 _save_disk(index, dirs)
         finally:
@@ -366,5 +378,6 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
             _memory.pop(root, None)
             _memory[root] = index  # most recent last
             while len(_memory) > MEMORY_SLOTS:
-                _memory.pop(next(iter(_memory)))
+                _walk_started.pop(evicted := next(iter(_memory)), None)
+                _memory.pop(evicted)
         return index
