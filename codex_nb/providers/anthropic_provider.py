@@ -11,7 +11,7 @@ import weakref
 from typing import AsyncIterator, Iterator
 
 from ..errors import ConfigurationError, ProviderError
-from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
+from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage, aiohttp_transport
 from .retry import PartialStream, aretrying, retrying
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
@@ -57,8 +57,9 @@ class AnthropicProvider(Provider):
 
         loop = asyncio.get_running_loop()
         if loop not in self._async_clients:
-            self._async_clients[loop] = self._sdk().AsyncAnthropic(api_key=self.api_key, base_url=self.base_url,
-                                                                   timeout=self.timeout, max_retries=0)
+            sdk = self._sdk()
+            self._async_clients[loop] = sdk.AsyncAnthropic(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
+                                                           max_retries=0, http_client=aiohttp_transport(sdk))
         return self._async_clients[loop]
 
     def _request(self, messages: list[dict], structured: StructuredOutput | None, max_tokens: int) -> dict:

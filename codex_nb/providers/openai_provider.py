@@ -13,7 +13,7 @@ import weakref
 from typing import AsyncIterator, Iterator
 
 from ..errors import ConfigurationError, ProviderError
-from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
+from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage, aiohttp_transport
 from .retry import PartialStream, aretrying, retrying
 
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
@@ -240,7 +240,8 @@ def _shared_async_client(api_key: str, base_url: str | None, timeout: float):
         if client is None:
             import openai
 
-            client = per_loop[key] = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            client = per_loop[key] = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0,
+                                                        http_client=aiohttp_transport(openai))
     return client
 
 
