@@ -27,6 +27,7 @@ class Reply:
     chunk_delay: float = 0.0  # between streamed chunks
     chunk_size: int = 8
     drop_after: int | None = None  # close the connection after this many chunks
+    error_after: int | None = None  # send an error event (as some servers do mid-stream) after this many chunks
     finish_reason: str = "stop"
     tool_call: bool = False  # answer as a tool call instead of message content
 
@@ -148,6 +149,9 @@ class ScriptedLLM:
                     for n, piece in enumerate(pieces):
                         if reply.drop_after is not None and n >= reply.drop_after:
                             self.close_connection = True
+                            return
+                        if reply.error_after is not None and n >= reply.error_after:
+                            self._event({"error": {"message": "the model ran out of memory", "type": "server_error"}})
                             return
                         if reply.tool_call:
                             delta = {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",

@@ -71,3 +71,31 @@ def test_repair_sends_the_failure_and_the_failed_edit(notebook, scripted_llm):
     assert fixed.edits[0].source == "total = 2"
     log = [json.loads(line) for line in open(os.environ["CODEX_NB_AUDIT_LOG"])]
     assert log[-1]["kind"] == "fix"
+
+
+def test_arun_streams_on_the_event_loop_and_retries_a_malformed_proposal(notebook, scripted_llm):
+    import asyncio
+
+    from codex_nb.providers.clients import close_async_clients
+
+    scripted_llm.queue("not a proposal at all", chunk_size=5)
+    scripted_llm.queue({"explanation": "Doubled.", "edits": [
+        {"op": "replace", "cell_id": "only", "cell_type": "code", "source": "total = 2 * (1 + 1)"}]}, chunk_size=7)
+
+    async def ask():
+        loop_thread = threading.get_ident()
+        threads = set()
+
+        def on_delta(text):
+            threads.add(threading.get_ident())
+
+        try:
+            return await assistant.arun("propose", "double it", notebook=notebook, on_delta=on_delta), threads, loop_thread
+        finally:
+            await close_async_clients()
+
+    result, threads, loop_thread = asyncio.run(ask())
+    assert threads == {loop_thread}  # deltas arrive on the loop, not from a worker thread
+    assert result.proposal.edits[0].source == "total = 2 * (1 + 1)" and result.text == "Doubled."
+    assert len(scripted_llm.requests) == 2  # the malformed answer was sent back with the problem
+    assert "not a proposal at all" in json.dumps(scripted_llm.requests[1]["messages"])

@@ -218,3 +218,38 @@ def test_total_tokens_never_exceed_the_budget(shop, budget):
                         budget=budget, use_cache=False)
     assert ctx.total_tokens <= budget
     assert len(ctx.files) >= 5  # the ranked list is data, not limited by the text budget
+
+
+def test_callers_waiting_on_a_walk_share_it_and_later_callers_see_new_files(shop, monkeypatch):
+    import threading
+    import time
+
+    load_index(shop, use_memory=True, use_disk=False)
+    walks = []
+    real_walk = index_mod.walk_repo
+    monkeypatch.setattr(index_mod, "walk_repo", lambda *a, **kw: walks.append(1) or real_walk(*a, **kw))
+    clock_reads = []
+
+    class Clock:  # counts the callers that have noted when they asked
+        @staticmethod
+        def monotonic():
+            clock_reads.append(1)
+            return time.monotonic()
+
+    monkeypatch.setattr(index_mod, "time", Clock)
+    results = []
+    with index_mod._memory_lock:  # a walk in progress: five callers queue up behind it
+        callers = [threading.Thread(target=lambda: results.append(load_index(shop, use_memory=True, use_disk=False)))
+                   for _ in range(5)]
+        for t in callers:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(clock_reads) < 5 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    for t in callers:
+        t.join(10)
+    # the first caller through walks (after all five asked); the four behind it reuse that walk
+    assert len(results) == 5 and len(walks) == 1
+    (shop / "shop" / "refunds.py").write_text("def issue_refund(order):\n    return order\n")
+    assert "shop/refunds.py" in load_index(shop, use_memory=True, use_disk=False).paths
+    assert len(walks) == 2

@@ -237,6 +237,24 @@ async def test_cancel_stops_a_running_chat(jp_fetch, jp_serverapp, notebook, scr
     assert exc.value.code == 404
 
 
+async def test_cancel_stops_a_chat_whose_model_has_not_answered_yet(jp_fetch, jp_serverapp, notebook, scripted_llm):
+    scripted_llm.queue("late", delay=8)  # the model takes 8 s to send its first byte
+    chats = jp_serverapp.web_app.settings["codex_nb"].chats
+    task = asyncio.ensure_future(post(jp_fetch, "chat", {"kind": "ask", "instruction": "go", "path": "sub/nb.ipynb",
+                                                          "chat_id": "c-silent"}))
+    for _ in range(500):
+        if "c-silent" in chats and scripted_llm.requests:
+            break
+        await asyncio.sleep(0.02)
+    started = asyncio.get_running_loop().time()
+    await post(jp_fetch, "chat/c-silent/cancel", {})
+    body = (await asyncio.wait_for(task, timeout=5)).body
+    assert asyncio.get_running_loop().time() - started < 2  # not the model's 8 s
+    assert [n for n, _ in events(body)][-1] == "cancelled"
+    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
+    assert history["messages"][-1]["status"] == "cancelled"
+
+
 async def test_concurrent_chats_do_not_block_each_other(jp_fetch, notebook, scripted_llm):
     for i in range(8):
         scripted_llm.queue(f"answer {i} " * 6, chunk_size=6, chunk_delay=0.1)  # ~1 s each
@@ -250,6 +268,10 @@ async def test_concurrent_chats_do_not_block_each_other(jp_fetch, notebook, scri
     assert elapsed < 5
     # The loop answers other requests while the chats stream.
     await jp_fetch("codex-nb", "schema")
+    # After a finished chat the server's long-lived objects are out of the collector's way.
+    import gc
+
+    assert gc.get_freeze_count() > 0
 
 
 # -- validate, audit, history, files, context -------------------------------

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from typing import AsyncIterator, Iterator
 
 from ..errors import ConfigurationError, ProviderError
-from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage, aiohttp_transport
+from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
+from .clients import aiohttp_transport, shared_async_client, shared_client
 from .retry import PartialStream, aretrying, retrying
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
@@ -29,8 +29,6 @@ class AnthropicProvider(Provider):
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
         self.timeout = timeout
         self.attempts = max(1, attempts)
-        self._client = None
-        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _sdk(self):
         if not self.api_key:
@@ -45,22 +43,17 @@ class AnthropicProvider(Provider):
 
     @property
     def client(self):
-        if self._client is None:
-            self._client = self._sdk().Anthropic(api_key=self.api_key, base_url=self.base_url,
-                                                 timeout=self.timeout, max_retries=0)
-        return self._client
+        sdk = self._sdk()
+        return shared_client(("anthropic", self.api_key, self.base_url, self.timeout), lambda: sdk.Anthropic(
+            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0))
 
     @property
     def async_client(self):
         """The SDK's async client for the running event loop (its connections belong to that loop)."""
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        if loop not in self._async_clients:
-            sdk = self._sdk()
-            self._async_clients[loop] = sdk.AsyncAnthropic(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
-                                                           max_retries=0, http_client=aiohttp_transport(sdk))
-        return self._async_clients[loop]
+        sdk = self._sdk()
+        return shared_async_client(("anthropic", self.api_key, self.base_url, self.timeout), lambda: sdk.AsyncAnthropic(
+            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
+            http_client=aiohttp_transport(sdk)))
 
     def _request(self, messages: list[dict], structured: StructuredOutput | None, max_tokens: int) -> dict:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")

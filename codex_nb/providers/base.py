@@ -103,15 +103,27 @@ class Provider:
         stop = _StopSignal(cancel)
         finished = object()
 
+        def post(item) -> bool:
+            """Hand an item to the loop; False once nobody is listening (the consumer left, the loop closed)."""
+            if stop.gone.is_set():
+                return False
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, item)
+            except RuntimeError:  # the loop has closed
+                stop.set()
+                return False
+            return True
+
         def produce() -> None:
             try:
                 for event in self.stream(messages, structured=structured, max_tokens=max_tokens,
                                          temperature=temperature, cancel=stop):
-                    loop.call_soon_threadsafe(events.put_nowait, event)
+                    if not post(event):
+                        return
             except BaseException as exc:  # noqa: BLE001 - re-raised on the loop
-                loop.call_soon_threadsafe(events.put_nowait, exc)
+                post(exc)
             finally:
-                loop.call_soon_threadsafe(events.put_nowait, finished)
+                post(finished)
 
         worker = threading.Thread(target=produce, name=f"codex-nb-{self.name}-stream", daemon=True)
         worker.start()
@@ -157,19 +169,3 @@ class _StopSignal:
             self.gone.wait(min(left, 0.05))
         return self.is_set()
 
-
-def aiohttp_transport(sdk):
-    """The SDK's aiohttp-backed async HTTP client when aiohttp is installed, else None (the SDK's default).
-
-    Both official SDKs document aiohttp as their choice for high concurrency; reading a
-    streamed answer through it costs about a third less CPU than through the default
-    transport, which is what a server with many concurrent chats runs out of first.
-    """
-    factory = getattr(sdk, "DefaultAioHttpClient", None)
-    if factory is None:
-        return None
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        return None
-    return factory()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-import weakref
 from typing import AsyncIterator, Iterator
 
 from ..errors import ConfigurationError, ProviderError
-from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage, aiohttp_transport
+from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
+from .clients import aiohttp_transport, shared_async_client, shared_client
 from .retry import PartialStream, aretrying, retrying
 
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
@@ -206,43 +206,24 @@ class OpenAIProvider(Provider):
         return {"configured": False, "detail": f"set {cls.key_env} or OPENAI_BASE_URL"}
 
 
-_clients: dict[tuple, object] = {}
-_async_clients: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # event loop -> {key: client}
-_clients_lock = threading.Lock()
-
-
 def _shared_client(api_key: str, base_url: str | None, timeout: float):
-    """One SDK client (and so one connection pool and one TLS context) per endpoint and key.
+    def make():
+        import openai
 
-    Creating a client loads the CA bundle, about 20 ms of CPU: per request, that is what a
-    server with many concurrent chats would spend its time on. httpx clients are thread-safe.
-    """
-    key = (api_key, base_url, timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            import openai
+        # Retries are ours (they must also cover streams that drop half-way).
+        return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
 
-            # Retries are ours (they must also cover streams that drop half-way).
-            client = _clients[key] = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
-    return client
+    return shared_client(("openai", api_key, base_url, timeout), make)
 
 
 def _shared_async_client(api_key: str, base_url: str | None, timeout: float):
-    """``_shared_client`` for the running event loop: one async client per loop, endpoint and key."""
-    import asyncio
+    def make():
+        import openai
 
-    loop = asyncio.get_running_loop()
-    with _clients_lock:
-        per_loop = _async_clients.setdefault(loop, {})
-        key = (api_key, base_url, timeout)
-        client = per_loop.get(key)
-        if client is None:
-            import openai
+        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0,
+                                  http_client=aiohttp_transport(openai))
 
-            client = per_loop[key] = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0,
-                                                        http_client=aiohttp_transport(openai))
-    return client
+    return shared_async_client(("openai", api_key, base_url, timeout), make)
 
 
 class _ChunkReader:

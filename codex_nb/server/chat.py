@@ -17,7 +17,7 @@ import threading
 import tornado.web
 from tornado.web import HTTPError
 
-from . import history
+from . import heap, history
 from .base import CodexHandler, SSEMixin, error_json
 from .requests import ChatRequest, load_notebook_node
 
@@ -163,6 +163,8 @@ class ChatHandler(SSEMixin, CodexHandler):
 
                 assistant.record(turn)
             history.append(req.notebook_abs, req.path, self._user_msg, message)
+            if turn is not None:
+                heap.freeze_once()  # everything a chat imports is loaded by now
 
         await asyncio.get_running_loop().run_in_executor(self.codex.executor, write)
 
