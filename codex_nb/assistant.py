@@ -19,6 +19,7 @@ from .config import load_config
 from .edits.model import Proposal
 from .edits.parse import parse_answer
 from .edits.schema import answer_schema
+from .edits.stream_text import ExplanationStream
 from .errors import ProposalError
 from .notebook_io import find_repo_root, read_notebook, source_hash
 from .providers.base import StructuredOutput, TextDelta, Usage
@@ -192,29 +193,43 @@ def _structured_output(turn: Turn) -> StructuredOutput | None:
     return None
 
 
-def _delta_text(event: TextDelta) -> str:
-    return "\n[connection dropped — retrying]\n" if event.restart else event.text
+class _Shown:
+    """What the user sees of one attempt's stream: the text, or for a proposal its explanation."""
+
+    def __init__(self, turn: Turn, on_delta):
+        self.on_delta = on_delta
+        self.structured = turn.structured
+        self.reader = ExplanationStream() if turn.structured else None
+
+    def __call__(self, event: TextDelta) -> None:
+        if self.on_delta is None:
+            return
+        if event.restart:
+            self.reader = ExplanationStream() if self.structured else None
+            self.on_delta("\n[connection dropped — retrying]\n")
+            return
+        text = self.reader.feed(event.text) if self.reader is not None else event.text
+        if text:
+            self.on_delta(text)
 
 
 def _stream(turn: Turn, on_delta, cancel):
-    final = None
+    final, show = None, _Shown(turn, on_delta)
     for event in turn.provider.stream(turn.messages, structured=_structured_output(turn), max_tokens=turn.max_tokens,
                                       cancel=cancel):
         if isinstance(event, TextDelta):
-            if on_delta and (event.text or event.restart):
-                on_delta(_delta_text(event))
+            show(event)
         else:
             final = event
     return final
 
 
 async def _astream(turn: Turn, on_delta, cancel):
-    final = None
+    final, show = None, _Shown(turn, on_delta)
     async for event in turn.provider.astream(turn.messages, structured=_structured_output(turn),
                                              max_tokens=turn.max_tokens, cancel=cancel):
         if isinstance(event, TextDelta):
-            if on_delta and (event.text or event.restart):
-                on_delta(_delta_text(event))
+            show(event)
         else:
             final = event
     return final

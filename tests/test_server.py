@@ -184,6 +184,8 @@ async def test_propose_streams_a_proposal_with_diffs_and_ops(jp_fetch, notebook,
         {"op": "replace", "cell_id": "c2", "cell_type": "code", "source": "print(x * 2)"}]})
     resp = await post(jp_fetch, "chat", {"kind": "propose", "instruction": "double it", "path": "sub/nb.ipynb",
                                          "notebook": live})
+    streamed = "".join(d["text"] for n, d in events(resp.body) if n == "delta")
+    assert streamed == "Print twice."  # the explanation streams, not the proposal's JSON
     evs = dict(events(resp.body))
     proposal, diffs = evs["proposal"]["proposal"], evs["proposal"]["diffs"]
     assert proposal["edits"][0]["cell_id"] == "c2"

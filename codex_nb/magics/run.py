@@ -89,16 +89,16 @@ def attachments(text: str, ns: dict) -> str | None:
     return render_kernel_state({"variables": infos}).replace("Live kernel variables", "Variables the user pointed at", 1)
 
 
-def make_stream(session, kind: str = "ask"):
+def make_stream(session):
     from ..widgets.stream import StreamView, TextStream
 
-    return TextStream(quiet=kind != "ask" and kind != "explain") if session.frontend() == "terminal" else StreamView()
+    return TextStream() if session.frontend() == "terminal" else StreamView()
 
 
 def call_model(session, kind, instruction, req, path, nb, state, active, extra, stream=None):
     from .. import assistant
 
-    stream = stream or make_stream(session, kind)
+    stream = stream or make_stream(session)
     try:
         result = assistant.run(kind, instruction, notebook=path, notebook_node=nb, repo=req.repo, model=req.model,
                                kernel_state=state, active_cell=active, extra_context=extra, on_delta=stream.on_delta)

@@ -103,19 +103,16 @@ class StreamView:
 class TextStream:
     """Terminal IPython: print tokens as they come (the terminal does its own buffering)."""
 
-    def __init__(self, write=None, quiet: bool = False):
+    def __init__(self, write=None):
         import sys
 
         self.write = write or sys.stdout.write
-        self.quiet = quiet  # a proposal's raw JSON is no reading matter; its diff follows
         self.text = ""
 
     def on_delta(self, delta: str) -> None:
-        if self.quiet and not self.text:
-            self.write("codex is writing a proposal…")
+        # a proposal streams its explanation only (the assistant keeps its JSON back); the diff follows
         self.text += delta
-        if not self.quiet:
-            self.write(delta)
+        self.write(delta)
 
     def finish(self, final=None) -> None:
         self.write("\n")
