@@ -216,15 +216,22 @@ async def test_provider_failure_is_an_error_event(jp_fetch, notebook, scripted_l
 
 # -- cancellation ------------------------------------------------------------
 
+async def start_chat(jp_fetch, jp_serverapp, scripted_llm, chat_id: str) -> asyncio.Future:
+    """Start a chat; return its pending response once the server has it running and the model has the request."""
+    chats = jp_serverapp.web_app.settings["codex_nb"].chats
+    task = asyncio.ensure_future(post(jp_fetch, "chat", {"kind": "ask", "instruction": "go", "path": "sub/nb.ipynb",
+                                                          "chat_id": chat_id}))
+    for _ in range(500):
+        if chat_id in chats and scripted_llm.requests:
+            break
+        await asyncio.sleep(0.02)
+    return task
+
+
 async def test_cancel_stops_a_running_chat(jp_fetch, jp_serverapp, notebook, scripted_llm):
     scripted_llm.queue("slow " * 200, chunk_size=5, chunk_delay=0.05)  # ~10 s if never cancelled
     chats = jp_serverapp.web_app.settings["codex_nb"].chats
-    task = asyncio.ensure_future(post(jp_fetch, "chat", {"kind": "ask", "instruction": "go", "path": "sub/nb.ipynb",
-                                                          "chat_id": "c-cancel-me"}))
-    for _ in range(500):
-        if "c-cancel-me" in chats and scripted_llm.requests:
-            break
-        await asyncio.sleep(0.02)
+    task = await start_chat(jp_fetch, jp_serverapp, scripted_llm, "c-cancel-me")
     await asyncio.sleep(0.5)  # the model is streaming: let some text through first
     resp = await post(jp_fetch, "chat/c-cancel-me/cancel", {})
     assert json.loads(resp.body) == {"chat_id": "c-cancel-me", "cancelled": True}
@@ -241,13 +248,7 @@ async def test_cancel_stops_a_running_chat(jp_fetch, jp_serverapp, notebook, scr
 
 async def test_cancel_stops_a_chat_whose_model_has_not_answered_yet(jp_fetch, jp_serverapp, notebook, scripted_llm):
     scripted_llm.queue("late", delay=8)  # the model takes 8 s to send its first byte
-    chats = jp_serverapp.web_app.settings["codex_nb"].chats
-    task = asyncio.ensure_future(post(jp_fetch, "chat", {"kind": "ask", "instruction": "go", "path": "sub/nb.ipynb",
-                                                          "chat_id": "c-silent"}))
-    for _ in range(500):
-        if "c-silent" in chats and scripted_llm.requests:
-            break
-        await asyncio.sleep(0.02)
+    task = await start_chat(jp_fetch, jp_serverapp, scripted_llm, "c-silent")
     started = asyncio.get_running_loop().time()
     await post(jp_fetch, "chat/c-silent/cancel", {})
     body = (await asyncio.wait_for(task, timeout=5)).body

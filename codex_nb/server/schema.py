@@ -29,7 +29,7 @@ SCHEMA = {
             },
             "stream": {
                 "start": {"chat_id": "str", "message_id": "str"},
-                "delta": {"text": "streamed answer text"},
+                "delta": {"text": "streamed answer text (for a proposal: its explanation as it is written)"},
                 "proposal": {"message_id": "str", "proposal": "Proposal.to_json()",
                              "diffs": "[{edit_index, op, cell_id, title, old, new, unified}]"},
                 "done": {"message_id": "str", "text": "final markdown", "model": "str", "usage": "object", "cancelled": "bool"},
