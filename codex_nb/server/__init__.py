@@ -1,9 +1,10 @@
 """The Jupyter server extension: authenticated JSON and streaming routes under ``{base_url}/codex-nb/``.
 
 The routes and their schema are listed in :mod:`codex_nb.server.schema`
-(also served at ``GET /codex-nb/schema``). Work that may block — providers,
-papermill, the repository index, file I/O — runs in the extension's own
-thread pool, so the server's event loop keeps serving while many chats stream.
+(also served at ``GET /codex-nb/schema``). Models are read asynchronously on the
+event loop; work that blocks — papermill, the repository index, file I/O, the
+embedded model — runs in the extension's own thread pool, so the loop keeps
+serving while many chats stream.
 """
 from __future__ import annotations
 

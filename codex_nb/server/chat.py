@@ -3,8 +3,8 @@
 The model is read on the event loop (``assistant.arun`` and the providers'
 ``astream``): fifty concurrent chats are fifty coroutines, not fifty threads
 fighting the loop for the GIL. Blocking work — reading the notebook and the
-attachments, building context, parsing the answer, writing history — goes to the
-extension's thread pool. Deltas are written as they come and flushed once per
+attachments, building context, diffing a proposal, writing history and the audit
+log — goes to the extension's thread pool. Deltas are written as they come and flushed once per
 loop turn. A chat stops when the client disconnects or when
 ``POST /codex-nb/chat/<id>/cancel`` cancels it.
 """
