@@ -21,6 +21,8 @@ def add_parser(sub):
     p.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may take during validation")
     p.add_argument("--drift-fails", action="store_true", help="treat changed outputs of unedited cells as a failure")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="write the notebook even if a running Jupyter server has it open")
     p.set_defaults(run=run)
 
 
@@ -52,6 +54,10 @@ def run(args) -> int:
     from ..notebook_io import read_notebook
 
     proposal = load_proposal(args.proposal)
+    if not args.dry_run and not args.force:
+        from ..open_sessions import refuse_if_open
+
+        refuse_if_open(args.notebook)
     if args.validate and not args.dry_run:
         from ..validate.workflow import run_apply_cli
 
