@@ -65,12 +65,12 @@ def sessions_for(notebook: str | os.PathLike) -> list[OpenSession]:
     return found
 
 
-def refuse_if_open(notebook: str | os.PathLike) -> None:
-    """Raise EditRefused if a running Jupyter server has ``notebook`` open."""
+def refuse_if_open(notebook: str | os.PathLike, *, override: str = "") -> None:
+    """Raise EditRefused if a running Jupyter server has ``notebook`` open; ``override`` names the way past it."""
     sessions = sessions_for(notebook)
     if sessions:
         where = ", ".join(f"{s.server_url} ({s.kernel or 'a'} kernel)" for s in sessions)
         raise EditRefused(
             f"{notebook} is open in Jupyter at {where}; writing the file now would go behind the editor's back",
-            hint="accept the proposal in that notebook instead (the Codex panel or %codex apply), or close the "
-                 "notebook and shut down its kernel first; --force writes the file anyway")
+            hint="accept the proposal in that notebook instead (the Codex panel, or %codex in the notebook), or "
+                 "close the notebook and shut down its kernel first" + (f"; {override}" if override else ""))

@@ -93,3 +93,25 @@ def test_force_writes_an_open_notebook(jupyter, tmp_path):
     forced = apply(env, notebook, proposal, "--force")
     assert forced.returncode == 0, forced.stderr
     assert "y = 2" in notebook.read_text()
+
+
+def test_terminal_review_does_not_write_a_notebook_open_in_jupyter(jupyter, monkeypatch):
+    import nbformat
+
+    from codex_nb.edits.model import Proposal
+    from codex_nb.widgets.terminal import review_in_terminal
+
+    root, env, api = jupyter
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", env["JUPYTER_RUNTIME_DIR"])
+    notebook = write_notebook(root / "analysis.ipynb", {"c1": "x = 1"})
+    before = notebook.read_bytes()
+    api("POST", "api/sessions", {"path": "analysis.ipynb", "type": "notebook", "name": "analysis.ipynb",
+                                 "kernel": {"name": "python3"}})
+    proposal = Proposal.from_json({"version": 1, "id": "p-3", "explanation": "",
+                                   "edits": [{"op": "insert", "new_id": "n1", "source": "y = 2"}]})
+    lines = []
+    applied = review_in_terminal(proposal, nbformat.read(notebook, as_version=4), notebook_path=str(notebook),
+                       ask=lambda prompt: "y", out=lines.append, validate=False)
+    assert applied == []
+    assert any(line.startswith("Not applied:") and "is open in Jupyter" in line for line in lines)
+    assert notebook.read_bytes() == before

@@ -57,7 +57,7 @@ def run(args) -> int:
     if not args.dry_run and not args.force:
         from ..open_sessions import refuse_if_open
 
-        refuse_if_open(args.notebook)
+        refuse_if_open(args.notebook, override="--force writes the file anyway")
     if args.validate and not args.dry_run:
         from ..validate.workflow import run_apply_cli
 

@@ -71,20 +71,29 @@ def review_in_terminal(proposal, nb, *, notebook_path: str | None, ask: Callable
             + (f"Not applied, do it by hand: {'; '.join(missed)}." if missed else ""))
         audit.record("accept", anchor, notebook=None, proposal_id=proposal.id, edits=accepted, decision="accepted", live=False)
         return accepted
-    _apply_to_file(notebook_path, proposal, subset, accepted, out, validate, mode, validator, history)
+    if not _apply_to_file(notebook_path, proposal, subset, accepted, out, validate, mode, validator, history):
+        return []
     return accepted
 
 
-def _apply_to_file(path, proposal, subset, accepted, out, validate, mode, validator, history) -> None:
+def _apply_to_file(path, proposal, subset, accepted, out, validate, mode, validator, history) -> bool:
+    """Write the accepted edits (then validate if asked); False if the file could not be written."""
     from ..assistant import apply_proposal
+    from ..errors import EditRefused
+    from ..open_sessions import refuse_if_open
 
+    try:
+        refuse_if_open(path)
+    except EditRefused as exc:
+        out(f"Not applied: {exc}")
+        return False
     change = apply_proposal(path, subset)
     audit.record("accept", path, notebook=path, proposal_id=proposal.id, edits=accepted, decision="accepted", live=False)
     if history is not None:
         history.append({"notebook": path, "proposal_id": proposal.id, "edits": accepted, "change": change})
     out(f"Applied {len(accepted)} edit(s) to {path}.")
     if not validate:
-        return
+        return True
     if validator is None:
         from ..validate import validate_notebook as validator
     report = validator(path, changed=change.changed_cell_ids, mode=mode, previous=change.before,
@@ -98,3 +107,4 @@ def _apply_to_file(path, proposal, subset, accepted, out, validate, mode, valida
             history.pop()
         audit.record("rollback", path, notebook=path, proposal_id=proposal.id, edits=accepted, ok=True)
         out(f"Rolled back {path}: it is exactly as before.\n{report.failure_text()}")
+    return True
