@@ -8,7 +8,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { watchErrors } from './fixbutton';
-import { watchPanel } from './liveapply';
+import { sendSnapshotsBeforeCodexCells, watchPanel } from './liveapply';
 import { applyOps } from './ops';
 import { CodexPanel } from './panel';
 import { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
@@ -31,6 +31,7 @@ const liveApply: JupyterFrontEndPlugin<ILiveApply> = {
   activate: (_app: JupyterFrontEnd, tracker: INotebookTracker): ILiveApply => {
     tracker.forEach(panel => watchPanel(panel));
     tracker.widgetAdded.connect((_, panel) => watchPanel(panel));
+    sendSnapshotsBeforeCodexCells();
     return { apply: applyOps };
   }
 };

@@ -4,13 +4,45 @@
  * notebook model (undoable, collaborative) and never behind the editor's back.
  */
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
-import type { NotebookPanel } from '@jupyterlab/notebook';
+import { NotebookActions } from '@jupyterlab/notebook';
+import type { Notebook, NotebookPanel } from '@jupyterlab/notebook';
 import { CodeCell } from '@jupyterlab/cells';
 import { applyOps, LiveOp } from './ops';
 
 export const COMM_TARGET = 'codex_nb.live_apply';
 
 const registered = new WeakSet<Kernel.IKernelConnection>();
+/** The open comm of each notebook (the kernel opens it when %load_ext codex_nb runs). */
+const comms = new WeakMap<Notebook, { panel: NotebookPanel; comm: Kernel.IComm }>();
+const CODEX_CELL = /^\s*%%?codex\b/m;
+
+function snapshot(panel: NotebookPanel, requestId: string | null, ok: boolean, reason: string | null) {
+  const model = panel.content.model;
+  return {
+    type: 'result',
+    request_id: requestId,
+    ok,
+    reason,
+    notebook: model ? (model.toJSON() as any) : null,
+    path: panel.context.path
+  };
+}
+
+/**
+ * Before a %codex cell runs, hand the kernel the notebook as it is in the editor, unsaved
+ * edits included. The comm message goes out ahead of the execute request on the same
+ * channel, so the kernel has it when the magic asks what the notebook holds (a reply to a
+ * request made while the cell runs would only arrive after it has finished).
+ */
+export function sendSnapshotsBeforeCodexCells(): void {
+  NotebookActions.executionScheduled.connect((_, { notebook, cell }) => {
+    const open = comms.get(notebook);
+    if (!open || open.comm.isDisposed || cell.model.type !== 'code' || !CODEX_CELL.test(cell.model.sharedModel.getSource())) {
+      return;
+    }
+    open.comm.send(snapshot(open.panel, null, true, null));
+  });
+}
 
 /** Register the target on the panel's kernel now and whenever the kernel changes. */
 export function watchPanel(panel: NotebookPanel): void {
@@ -21,6 +53,7 @@ export function watchPanel(panel: NotebookPanel): void {
     }
     registered.add(kernel);
     kernel.registerCommTarget(COMM_TARGET, (comm, _open) => {
+      comms.set(panel.content, { panel, comm });
       comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => handleMessage(panel, comm, msg);
     });
   };
@@ -31,15 +64,7 @@ export function watchPanel(panel: NotebookPanel): void {
 function handleMessage(panel: NotebookPanel, comm: Kernel.IComm, msg: KernelMessage.ICommMsgMsg): void {
   const data = (msg.content.data ?? {}) as any;
   const model = panel.content.model;
-  const reply = (ok: boolean, reason: string | null) =>
-    comm.send({
-      type: 'result',
-      request_id: data.request_id ?? null,
-      ok,
-      reason,
-      notebook: model ? (model.toJSON() as any) : null,
-      path: panel.context.path
-    });
+  const reply = (ok: boolean, reason: string | null) => comm.send(snapshot(panel, data.request_id ?? null, ok, reason));
   if (!model) {
     reply(false, 'the notebook is not loaded');
     return;

@@ -146,3 +146,23 @@ def test_ask_streams_then_renders_markdown(page, jupyter_lab):
     page.locator(".jp-RenderedMarkdown strong", has_text="four rows").first.wait_for(timeout=90_000)
     assert page.locator(".codex-stream-text").count() == 0
     screenshot(page, "magics-ask-answer")
+
+
+def test_codex_sees_an_unsaved_edit_that_was_never_run(page, jupyter_lab):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in [
+        ("c-load", "rows = [1, 2, 3, 4]"), ("c-ext", "%load_ext codex_nb"), ("c-ask", "%codex ask what does cell 1 do?")]]
+    name = f"magics-fresh-{uuid.uuid4().hex[:8]}.ipynb"
+    own_root(jupyter_lab)
+    jupyter_lab.upload(name, nb)
+    open_notebook(page, jupyter_lab, name)
+    run_cell(page, 1)  # %load_ext: the kernel opens its comm to the notebook
+    # Typed into cell 1 and neither run nor saved: only the editor has it.
+    page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets[0].model.sharedModel
+                           .setSource('rows = load_rows_from_the_warehouse()')""")
+    jupyter_lab.llm.queue("It calls a loader.")
+    asked = len(jupyter_lab.llm.requests)
+    run_cell(page, 2, timeout=90_000)
+    sent = jupyter_lab.llm.requests[asked]["messages"][-1]["content"]
+    this_notebook = sent.split("=== notebook ===", 1)[1].split("\n===", 1)[0]  # not other notebooks in the repository
+    assert "load_rows_from_the_warehouse()" in this_notebook and "rows = [1, 2, 3, 4]" not in this_notebook
