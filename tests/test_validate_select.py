@@ -312,3 +312,16 @@ def test_codex_magic_cells_never_run_in_validation():
     runnable, skipped = runnable_cells(nb)
     assert [c["id"] for _, c in runnable] == ["c0", "c3"]
     assert skipped == {"c1": "a %codex cell", "c2": "a %codex cell"}
+
+
+def test_an_object_passed_to_a_function_may_be_changed_by_it():
+    # drop_missing() changes df in place: a new cell-1 edit must re-run the cells that read df after it
+    nb = notebook("df = {'a': 1, 'b': None}",
+                  "def drop_missing(d):\n    for k in [k for k, v in d.items() if v is None]:\n        del d[k]",
+                  "drop_missing(df)",
+                  "total = len(df)",
+                  "print(total)")
+    assert select_targeted(nb, ["c1"]).cell_ids == ids(0, 1, 2, 3, 4)
+    # read-only builtins do not count as changes: editing what print shows re-runs nothing else
+    nb = notebook("df = [1, 2]", "print(df)", "n = len(df)", "print(n)")
+    assert select_targeted(nb, ["c1"]).cell_ids == ids(0, 1)

@@ -53,6 +53,13 @@ _OPAQUE_MAGICS = {
     "edit": "runs code written in an editor",
     "sql": "reads and writes names through an extension",
 }
+# Builtins that never change the objects passed to them (anything else might: clean(df)).
+_READ_ONLY_BUILTINS = {
+    "print", "len", "repr", "str", "int", "float", "bool", "complex", "type", "isinstance", "issubclass",
+    "id", "hash", "abs", "round", "min", "max", "sum", "any", "all", "sorted", "reversed", "enumerate",
+    "zip", "range", "list", "tuple", "set", "frozenset", "dict", "format", "hasattr", "getattr", "callable",
+    "iter", "divmod", "pow", "chr", "ord", "bin", "hex", "oct", "ascii", "display",
+}
 # Calls whose reads or writes of the namespace cannot be seen statically.
 _OPAQUE_CALLS = {
     "exec": "calls exec()",
@@ -86,7 +93,8 @@ class CellFacts:
     them. ``deferred`` holds names read only inside function bodies and lambdas:
     they are read when the function is called, possibly cells later, so the
     selector resolves them at each caller. ``called_on`` holds roots of method calls (``df.dropna(inplace=True)``)
-    that may mutate an object; the selector decides which of them count.
+    and of arguments passed to functions (``clean(df)`` may change ``df`` in place) that may mutate an
+    object; the selector decides which of them count.
     """
 
     defines: set[str] = field(default_factory=set)
@@ -342,10 +350,17 @@ class _StatementVisitor(ast.NodeVisitor):
         if isinstance(node.func, ast.Name) and node.func.id == "vars" and not node.args:
             self.opaque = self.opaque or "calls vars() without arguments"
         if isinstance(node.func, ast.Attribute):
-            root = _root_name(node.func.value)
-            if root is not None and (self.depth == 0 or root in self.nested_globals):
-                self.called_on.add(root)
+            self._note_call_on(node.func.value)
+        if not (isinstance(node.func, ast.Name) and node.func.id in _READ_ONLY_BUILTINS):
+            # A function may change an object it is given (clean(df) dropping rows in place).
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                self._note_call_on(arg.value if isinstance(arg, ast.Starred) else arg)
         self.generic_visit(node)
+
+    def _note_call_on(self, expr: ast.AST) -> None:
+        root = _root_name(expr)
+        if root is not None and (self.depth == 0 or root in self.nested_globals):
+            self.called_on.add(root)
 
     def _shell(self, node: ast.Call, method: str) -> None:
         args = _constant_args(node)
