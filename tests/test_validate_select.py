@@ -325,3 +325,16 @@ def test_an_object_passed_to_a_function_may_be_changed_by_it():
     # read-only builtins do not count as changes: editing what print shows re-runs nothing else
     nb = notebook("df = [1, 2]", "print(df)", "n = len(df)", "print(n)")
     assert select_targeted(nb, ["c1"]).cell_ids == ids(0, 1)
+
+
+def test_a_file_written_by_one_cell_links_the_cells_that_read_it():
+    nb = notebook("rows = [3, 1, 2]",
+                  "with open('sorted_rows.txt', 'w') as f:\n    f.write(','.join(map(str, sorted(rows))))",
+                  "unrelated = 1",
+                  "text = open('sorted_rows.txt').read()",
+                  "!wc -c sorted_rows.txt")
+    # an edit to the writer re-runs every cell that reads the file
+    assert select_targeted(nb, ["c1"]).cell_ids == ids(0, 1, 3, 4)
+    # an edit to a reader runs the writer first, so the file is there and current
+    assert select_targeted(nb, ["c3"]).cell_ids == ids(0, 1, 3)
+    assert "sorted_rows.txt" in " ".join(select_targeted(nb, ["c1"]).reasons.values())

@@ -158,7 +158,49 @@ def _analyse_python(python: str) -> CellFacts:
         if certain:
             bound |= _bound_by(stmt)
     facts.kills = bound & facts.defines
+    written, mentioned = _file_links(tree)
+    facts.defines |= written
+    facts.uses |= mentioned - written
     return facts
+
+
+# Files link cells as names do: a cell that writes out.csv binds the pseudo-name
+# "file:out.csv", and a later cell that mentions "out.csv" reads it.
+FILE_PREFIX = "file:"
+_PATH_LIKE = re.compile(r"[\w.~/\\-]*[\w-]\.[A-Za-z][A-Za-z0-9]{0,7}")
+_FILE_WRITERS = {
+    "to_csv", "to_parquet", "to_json", "to_excel", "to_pickle", "to_feather", "to_hdf", "to_netcdf",
+    "to_stata", "to_orc", "to_xml", "to_html", "to_file", "to_zarr", "savefig", "save", "savez",
+    "savez_compressed", "savetxt", "write_text", "write_bytes", "imwrite", "imsave", "dump", "write",
+    "write_csv", "write_parquet", "write_json", "write_ipc", "urlretrieve", "copy", "copyfile", "move",
+}
+
+
+def _paths_in(node: ast.AST) -> set[str]:
+    """File names written as string constants anywhere in ``node`` (shell commands split into words)."""
+    found = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < 500:
+            found.update(word for word in sub.value.split() if _PATH_LIKE.fullmatch(word))
+    return found
+
+
+def _writes_a_file(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name == "open":
+        mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax+")
+    return name in _FILE_WRITERS
+
+
+def _file_links(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """(pseudo-names of files the cell writes, pseudo-names of files it mentions)."""
+    written = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _writes_a_file(node):
+            written |= _paths_in(node)
+    return {FILE_PREFIX + p for p in written}, {FILE_PREFIX + p for p in _paths_in(tree)}
 
 
 def _nested_scope_globals(table: symtable.SymbolTable) -> tuple[set[str], set[str]]:
