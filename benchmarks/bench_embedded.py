@@ -1,4 +1,4 @@
-"""Embedded provider throughput vs raw xllamacpp, and CLI start-up vs `python -c pass`.
+"""Embedded provider throughput vs raw xllamacpp, and CLI start-up (--help, apply --dry-run) vs `python -c pass`.
 
 Both sides run in this process/run on the same GGUF file and prompt, so the
 ratios compare our overhead (thread + queue + event objects) with the library
@@ -71,6 +71,21 @@ def main() -> None:
     cli = startup_seconds([sys.executable, "-m", "codex_nb", "--help"], args.rounds + 2)
     print(f"start-up: python -c pass {base * 1000:.0f} ms  codex-nb --help {cli * 1000:.0f} ms  "
           f"ratio {cli / base:.2f}  added {1000 * (cli - base):.0f} ms")
+    # A command that reads a notebook: what a person waits for before the diff is on screen.
+    import json
+    import tempfile
+    from pathlib import Path
+
+    here = Path(tempfile.mkdtemp(prefix="codex-nb-bench-"))
+    notebook = here / "quickstart.ipynb"
+    notebook.write_bytes((Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb").read_bytes())
+    proposal = here / "proposal.json"
+    proposal.write_text(json.dumps({"version": 1, "id": "p-bench", "explanation": "",
+                                    "edits": [{"op": "insert", "new_id": "bench1", "source": "y = 2"}]}))
+    dry = startup_seconds([sys.executable, "-m", "codex_nb", "apply", str(notebook), str(proposal), "--dry-run"],
+                          args.rounds + 2)
+    print(f"codex-nb apply --dry-run {dry * 1000:.0f} ms  ratio to python -c pass {dry / base:.2f}  "
+          f"added {1000 * (dry - base):.0f} ms")
 
 
 if __name__ == "__main__":

@@ -24,13 +24,20 @@ def events(kind=None):
 
 # -- loading -------------------------------------------------------------------------------------
 
-def test_load_ext_imports_nothing_heavy():
-    code = ("import sys, time; from IPython.testing.globalipapp import start_ipython; ip = start_ipython(); "
+def test_load_ext_imports_nothing_heavy_and_warms_the_pipeline_in_the_background():
+    code = ("import sys, threading; from IPython.testing.globalipapp import start_ipython; ip = start_ipython(); "
+            "held = []; start = threading.Thread.start; "
+            "threading.Thread.start = lambda t: held.append(t) if t.name == 'codex-nb-warm-imports' else start(t); "
             "ip.run_line_magic('load_ext', 'codex_nb'); "
-            "heavy = [m for m in ('openai', 'anthropic', 'papermill', 'ipywidgets', 'nbclient', 'codex_nb.context.engine') if m in sys.modules]; "
-            "print(heavy); assert 'codex' in ip.magics_manager.magics['cell']")
+            "heavy = [m for m in ('nbformat', 'openai', 'anthropic', 'papermill', 'ipywidgets', 'nbclient', "
+            "'codex_nb.context.engine') if m in sys.modules]; "
+            "print(heavy); assert 'codex' in ip.magics_manager.magics['cell']; "
+            "[start(t) for t in held]; [t.join(60) for t in held]; "
+            "print(len(held), 'nbformat' in sys.modules and 'codex_nb.context.engine' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    lines = out.stdout.strip().splitlines()
+    assert lines[-2] == "[]"  # %load_ext itself stays cheap …
+    assert lines[-1] == "1 True"  # … and one background thread imports the pipeline for the first request
 
 
 def test_help_and_unload(ipshell, capsys):

@@ -42,7 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _skip_slow_optional_imports() -> None:
+    """Keep an optional package that nbformat never uses from costing every command a second.
+
+    nbformat imports jsonschema, whose format checkers import ``rfc3987_syntax`` when it is
+    installed (Jupyter servers pull it in); that package builds a parser grammar at import,
+    about 0.9 s. nbformat's schemas use no ``format`` checks, so in this process — ours
+    alone, unlike a kernel or a server — it is marked unavailable and jsonschema goes on
+    without its IRI checkers.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _skip_slow_optional_imports()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,8 +1,8 @@
 """``%codex`` and ``%%codex``: the front door in every front end that runs an IPython kernel.
 
 Loading is cheap on purpose (``%load_ext codex_nb`` must add little to start-up):
-this module imports only IPython's magic machinery; the context engine,
-providers, papermill and ipywidgets load on first use.
+this module imports only IPython's magic machinery; the pipeline's modules are then
+imported in a background thread, and papermill and ipywidgets load on first use.
 
 Errors from the pipeline (``CodexError``: message + hint) become ``UsageError``
 here and only here.
@@ -10,6 +10,7 @@ here and only here.
 from __future__ import annotations
 
 import re
+import threading
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -75,7 +76,22 @@ def register_magics(ipython) -> CodexMagics:
     ipython._codex_nb_magics = magics
     if getattr(ipython, "kernel", None) is not None:
         _ping_when_a_cell_runs(ipython, magics.session)
+    threading.Thread(target=_warm_imports, name="codex-nb-warm-imports", daemon=True).start()
     return magics
+
+
+def _warm_imports() -> None:
+    """Import what the first %codex needs while the person is still typing it.
+
+    nbformat alone takes about a second to import where jsonschema's optional format
+    checkers are installed (they are wherever Jupyter's server is); `%load_ext` stays
+    instant and the first request does not wait for it.
+    """
+    try:
+        from .. import assistant  # noqa: F401 - nbformat, configuration, providers
+        from ..context import engine  # noqa: F401
+    except Exception:  # noqa: BLE001 - the first %codex imports again and reports any real problem
+        pass
 
 
 def _ping_when_a_cell_runs(ipython, session) -> None:
