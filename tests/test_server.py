@@ -258,6 +258,29 @@ async def test_cancel_stops_a_chat_whose_model_has_not_answered_yet(jp_fetch, jp
     assert history["messages"][-1]["status"] == "cancelled"
 
 
+async def test_a_client_that_goes_away_stops_its_chat(jp_fetch, jp_serverapp, jp_http_port, jp_base_url, notebook,
+                                                      scripted_llm):
+    scripted_llm.queue("slow " * 200, chunk_size=5, chunk_delay=0.05)  # ~10 s if nobody stops it
+    chats = jp_serverapp.web_app.settings["codex_nb"].chats
+    body = json.dumps({"kind": "ask", "instruction": "go", "path": "sub/nb.ipynb", "chat_id": "c-gone"}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write(f"POST {jp_base_url}codex-nb/chat HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Authorization: token {jp_serverapp.identity_provider.token}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+    seen = b""
+    while b"event: delta" not in seen:  # the answer is streaming …
+        seen += await asyncio.wait_for(reader.read(4096), timeout=30)
+    writer.close()  # … and the client leaves
+    started = asyncio.get_running_loop().time()
+    while "c-gone" in chats and asyncio.get_running_loop().time() - started < 5:
+        await asyncio.sleep(0.05)
+    assert "c-gone" not in chats  # stopped well before the model's 10 s
+    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
+    last = history["messages"][-1]
+    assert last["status"] == "cancelled" and last["text"].startswith("slow")  # what the user saw is kept
+
+
 async def test_concurrent_chats_do_not_block_each_other(jp_fetch, notebook, scripted_llm):
     for i in range(8):
         scripted_llm.queue(f"answer {i} " * 6, chunk_size=6, chunk_delay=0.1)  # ~1 s each
