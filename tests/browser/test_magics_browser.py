@@ -123,14 +123,19 @@ def test_edit_that_breaks_a_later_cell_is_rolled_back(page, jupyter_lab):
     assert "TypeError" in jupyter_lab.llm.requests[-1]["messages"][-1]["content"]
 
 
-def test_ask_streams_then_renders_markdown(page, jupyter_lab):
+def open_ask_notebook(page, jupyter_lab, kind: str) -> None:
+    """Upload and open a notebook: a list (cell 1), %load_ext (cell 2), `%codex ask` about cell 1 (cell 3)."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in [
         ("c-load", "rows = [1, 2, 3, 4]"), ("c-ext", "%load_ext codex_nb"), ("c-ask", "%codex ask what does cell 1 do?")]]
-    name = f"magics-ask-{uuid.uuid4().hex[:8]}.ipynb"
+    name = f"magics-{kind}-{uuid.uuid4().hex[:8]}.ipynb"
     own_root(jupyter_lab)
     jupyter_lab.upload(name, nb)
     open_notebook(page, jupyter_lab, name)
+
+
+def test_ask_streams_then_renders_markdown(page, jupyter_lab):
+    open_ask_notebook(page, jupyter_lab, "ask")
     run_cell(page, 0)
     run_cell(page, 1)
     jupyter_lab.llm.queue("Cell 1 makes a list of **four rows**. " * 12, chunk_size=6, chunk_delay=0.05)
@@ -149,13 +154,7 @@ def test_ask_streams_then_renders_markdown(page, jupyter_lab):
 
 
 def test_codex_sees_an_unsaved_edit_that_was_never_run(page, jupyter_lab):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in [
-        ("c-load", "rows = [1, 2, 3, 4]"), ("c-ext", "%load_ext codex_nb"), ("c-ask", "%codex ask what does cell 1 do?")]]
-    name = f"magics-fresh-{uuid.uuid4().hex[:8]}.ipynb"
-    own_root(jupyter_lab)
-    jupyter_lab.upload(name, nb)
-    open_notebook(page, jupyter_lab, name)
+    open_ask_notebook(page, jupyter_lab, "fresh")
     run_cell(page, 1)  # %load_ext: the kernel opens its comm to the notebook
     # Typed into cell 1 and neither run nor saved: only the editor has it.
     page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets[0].model.sharedModel
