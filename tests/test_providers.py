@@ -305,3 +305,21 @@ def test_leaving_a_bridged_stream_early_stops_its_thread_and_errors_cross_over()
 
     with pytest.raises(ProviderError, match="the plugin failed"):
         Reader("astream").complete(_CountingProvider(), [{"role": "user", "content": "fail"}])
+
+
+def test_stream_lines_are_read_as_server_sent_events():
+    from codex_nb.providers.openai_provider import _ChunkReader
+
+    reader = _ChunkReader("openai:m", "the server")
+    assert reader.read_line(": keep-alive") == "" and reader.read_line("") == ""  # comments carry nothing
+    assert reader.read_line('data: {"choices": [{"delta": {"content": "Hel"}}]}') == ""
+    assert reader.read_line("") == "Hel"  # an event ends at its blank line
+    assert reader.read_line('data: {"choices": [{"delta": {"content": "lo"}, "finish_reason": "stop"}],') == ""
+    assert reader.read_line('data: "usage": {"prompt_tokens": 3, "completion_tokens": 2}}') == ""
+    assert reader.end() == "lo"  # the last event, sent without its blank line; two data lines joined
+    final = reader.completion()
+    assert final.text == "Hello" and final.usage.prompt_tokens == 3 and final.finish_reason == "stop"
+    broken = _ChunkReader("openai:m", "the server")
+    broken.read_line("data: <html>")
+    with pytest.raises(ProviderError, match="the server sent a stream chunk that is not JSON"):
+        broken.read_line("")

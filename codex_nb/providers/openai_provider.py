@@ -149,7 +149,8 @@ class OpenAIProvider(Provider):
                         return
                     if text := reader.read_line(line):
                         yield TextDelta(text)
-                reader.check_finished()
+                if text := reader.end():
+                    yield TextDelta(text)
             except Exception as exc:
                 raise reader.failure(exc) from exc
         yield reader.completion()
@@ -164,7 +165,8 @@ class OpenAIProvider(Provider):
                         return
                     if text := reader.read_line(line):
                         yield TextDelta(text)
-                reader.check_finished()
+                if text := reader.end():
+                    yield TextDelta(text)
             except Exception as exc:
                 raise reader.failure(exc) from exc
         yield reader.completion()
@@ -277,12 +279,13 @@ class _ChunkReader:
             self.parts.append(text)
         return text
 
-    def check_finished(self) -> None:
-        if self.data:
-            self.read_line("")  # a last event without its blank line
+    def end(self) -> str:
+        """At the end of the response: the text of a last event sent without its blank line."""
+        text = self.read_line("") if self.data else ""
         if self.finish is None:
             # The connection closed without the model saying it was done: a dropped stream.
             raise ConnectionError("the stream ended before the model finished")
+        return text
 
     def failure(self, exc: Exception) -> Exception:
         """What a failed attempt raises: a PartialStream once text was shown (the front end must restart)."""
