@@ -73,6 +73,7 @@ def main() -> None:
           f"ratio {cli / base:.2f}  added {1000 * (cli - base):.0f} ms")
     # A command that reads a notebook: what a person waits for before the diff is on screen.
     import json
+    import shutil
     import tempfile
     from pathlib import Path
 
@@ -82,8 +83,11 @@ def main() -> None:
     proposal = here / "proposal.json"
     proposal.write_text(json.dumps({"version": 1, "id": "p-bench", "explanation": "",
                                     "edits": [{"op": "insert", "new_id": "bench1", "source": "y = 2"}]}))
-    dry = startup_seconds([sys.executable, "-m", "codex_nb", "apply", str(notebook), str(proposal), "--dry-run"],
-                          args.rounds + 2)
+    try:
+        dry = startup_seconds([sys.executable, "-m", "codex_nb", "apply", str(notebook), str(proposal), "--dry-run"],
+                              args.rounds + 2)
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
     print(f"codex-nb apply --dry-run {dry * 1000:.0f} ms  ratio to python -c pass {dry / base:.2f}  "
           f"added {1000 * (dry - base):.0f} ms")
 

@@ -88,7 +88,7 @@ def start_server(root: Path, llm: ScriptedLLM, workers: int) -> tuple[subprocess
             time.sleep(0.3)
 
 
-async def one_direct_sdk(client, model: str) -> tuple[float, float]:
+async def one_direct_sdk(client, model: str) -> tuple[float, float, float]:
     t0 = time.perf_counter()
     first = None
     stream = await client.chat.completions.create(model=model, stream=True,
@@ -100,8 +100,8 @@ async def one_direct_sdk(client, model: str) -> tuple[float, float]:
 
 
 async def one_stream(session, url: str, body: dict, headers: dict, *, first_text: str, last: str,
-                     error: str | None = None) -> tuple[float, float]:
-    """POST, read the event stream line by line; (time to the first text line, time to the last line)."""
+                     error: str | None = None) -> tuple[float, float, float]:
+    """POST, read the event stream line by line; (time to the first text line, time to the last line, start)."""
     t0 = time.perf_counter()
     first = None
     failed = finished = False
@@ -163,7 +163,7 @@ async def run_round(kind: str, n: int, llm: ScriptedLLM, answer: str, chunk: int
         return await asyncio.gather(*[_later(i, n, ramp, make) for i in range(n)])
 
 
-async def one_pipeline(notebook: str) -> tuple[float, float]:
+async def one_pipeline(notebook: str) -> tuple[float, float, float]:
     from codex_nb import assistant
 
     t0 = time.perf_counter()

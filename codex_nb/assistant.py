@@ -1,8 +1,10 @@
 """The one pipeline behind every front door: context → provider → answer or proposal.
 
-Magics, the side panel and the CLI all call ``run``. It is synchronous and
-streams text through ``on_delta`` as it arrives; callers that must not block
-(the server, widgets) run it in a thread.
+Magics and the CLI call ``run``: synchronous, streaming text through ``on_delta``
+as it arrives (widgets run it in a thread). The server, on an event loop, runs the
+same three steps itself: ``prepare`` (blocking: config, provider, context) in a
+worker thread, ``answer`` (the model, read asynchronously) on the loop, ``record``
+(the audit log) in a worker thread; ``arun`` chains them.
 """
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import os
 import sys
-import threading
 
 from traitlets import Bool, Enum, Float, Int, List, Unicode
 from traitlets.config import Config, Configurable
@@ -48,8 +47,7 @@ CONFIG_FILE_NAMES = ("codex_nb_config.json", "codex_nb_config.py")
 # one appears, disappears or changes, and Jupyter's directory list only when the
 # environment that decides it changes.
 _dirs_cache: dict[tuple, list[str]] = {}
-_files_cache: dict[tuple, Config] = {}
-_cache_lock = threading.Lock()
+_files_cache: tuple[tuple, Config] | None = None  # (the files' names, times and sizes; what they say)
 
 
 def _config_dirs() -> list[str]:
@@ -74,15 +72,12 @@ def _jupyter_file_config() -> Config:
             except OSError:
                 continue  # a missing file is the common case
             files.append((directory, name, st.st_mtime_ns, st.st_size))
+    global _files_cache
     key = tuple(files)
-    with _cache_lock:
-        cached = _files_cache.get(key)
-    if cached is None:
-        cached = _load_files(files)
-        with _cache_lock:
-            _files_cache.clear()  # only the current state of the files is worth keeping
-            _files_cache[key] = cached
-    return copy.deepcopy(cached)  # callers get their own, as when the files are read each time
+    cached = _files_cache  # one tuple, replaced whole: threads see the old state or the new one
+    if cached is None or cached[0] != key:
+        cached = _files_cache = (key, _load_files(files))  # only the files' current state is worth keeping
+    return copy.deepcopy(cached[1])  # callers get their own, as when the files are read each time
 
 
 def _load_files(files) -> Config:

@@ -3,8 +3,11 @@ import json
 
 
 def test_configuration_files_are_read_again_when_they_change(tmp_path, monkeypatch):
+    from codex_nb import config as config_mod
     from codex_nb.config import load_config
 
+    # as in the CLI or the server: an IPython shell started by another test would answer instead of the files
+    monkeypatch.setattr(config_mod, "_ipython_config", lambda: None)
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
     config = tmp_path / "codex_nb_config.json"
     assert load_config().model == ""

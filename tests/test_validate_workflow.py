@@ -161,6 +161,15 @@ def fake_validator(outcomes):
     return validate
 
 
+def random_steps(project, data, max_steps: int):
+    """Reset the fixture notebook; for each drawn step yield (path, its bytes before the step, the parsed notebook)."""
+    nb_path = project / "analysis.ipynb"
+    shutil.copy(DATA / "analysis.ipynb", nb_path)
+    for _ in range(data.draw(st.integers(1, max_steps), label="steps")):
+        before = nb_path.read_bytes()
+        yield nb_path, before, nbformat.reads(before.decode(), as_version=4)
+
+
 edit_kinds = st.sampled_from(["replace", "insert", "delete"])
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 
@@ -168,11 +177,7 @@ texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_accept_reject_sequences_roll_back_exactly(project, data):
-    nb_path = project / "analysis.ipynb"
-    shutil.copy(DATA / "analysis.ipynb", nb_path)
-    for _ in range(data.draw(st.integers(1, 6), label="steps")):
-        before = nb_path.read_bytes()
-        nb = nbformat.reads(before.decode(), as_version=4)
+    for nb_path, before, nb in random_steps(project, data, 6):
         cell = data.draw(st.sampled_from(nb.cells), label="cell")
         kind = data.draw(edit_kinds, label="kind")
         if kind == "delete" and len(nb.cells) > 1:
@@ -222,11 +227,7 @@ snippets = st.sampled_from([
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_sequences_with_real_validation_keep_or_restore_exactly(project, data):
-    nb_path = project / "analysis.ipynb"
-    shutil.copy(DATA / "analysis.ipynb", nb_path)
-    for _ in range(data.draw(st.integers(1, 2), label="steps")):
-        before = nb_path.read_bytes()
-        nb = nbformat.reads(before.decode(), as_version=4)
+    for nb_path, before, nb in random_steps(project, data, 2):
         code = [c for c in nb.cells if c.cell_type == "code" and c.id != "skipme"]
         cell = data.draw(st.sampled_from(code), label="cell")
         source = data.draw(snippets, label="source")

@@ -173,7 +173,7 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
         exc = kernel_state["last_exception"]
         q.add_text(redact_text(f"{exc.get('type', '')} {exc.get('message', '')}")[0], 0.6)
         _traceback_seeds(q, exc.get("traceback", ""), root)
-    repo_text, _estimate = _repository_section(ctx, root, q, nb, nb_path, split.repository + max(spare, 0),
+    repo_text = _repository_section(ctx, root, q, nb, nb_path, split.repository + max(spare, 0),
                                                top, use_cache)
     raw_sections.append(("repository", repo_text))
 
@@ -203,8 +203,8 @@ def _same_notebook_on_disk(root: str, nb, candidates: list[str]) -> str | None:
 
 
 def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, budget: int, top: int,
-                        use_cache: bool) -> tuple[str, int]:
-    """The ranked file list and the best snippets that fit; returns (text, its token count)."""
+                        use_cache: bool) -> str:
+    """The ranked file list and the best snippets that fit."""
     from .index import load_index
     from .rank import rank_files
     from .snippets import file_snippet
@@ -231,9 +231,11 @@ def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, bu
             "Most relevant files (best first):"]
     head += [f"{k}. {r.path} — {r.why}" for k, r in enumerate(ranked[:top], 1)]
     text = "\n".join(head)
-    if count_tokens(text) > budget:
+    used = count_tokens(text)
+    if used > budget:
         text = truncate_to_tokens(text, budget)  # a tiny budget: even the file list is cut
-    remaining = budget - count_tokens(text)
+        used = count_tokens(text)
+    remaining = budget - used
     shown = 0
     floor = 0.2 * ranked[0].score if ranked else 0.0
     for r in ranked:
@@ -252,4 +254,4 @@ def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, bu
         text += block
         remaining -= cost
         shown += 1
-    return text, budget - remaining
+    return text

@@ -53,6 +53,7 @@ class RepoIndex:
     edges: list[dict[int, float]] = field(default_factory=list)  # file -> {neighbour: weight}
     dir_cache: dict[str, DirListing] = field(default_factory=dict)  # for walk_repo
     _last_walk: list = field(default_factory=list, repr=False)
+    walk_started: float = field(default=-1.0, repr=False)  # when the walk behind this state began (monotonic)
 
     # ---- building -------------------------------------------------------------------------
     def update(self, *, max_files: int = DEFAULT_MAX_FILES, workers: int | None = None) -> bool:
@@ -334,7 +335,6 @@ def _save_disk(index: RepoIndex, dirs: list[Path]) -> str | None:
 MEMORY_SLOTS = 4  # repositories kept in memory per process (a server may serve several)
 _memory: dict[str, RepoIndex] = {}
 _memory_lock = threading.Lock()
-_walk_started: dict[str, float] = {}  # root -> when the walk behind its in-memory index began
 
 
 def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bool = True,
@@ -346,7 +346,7 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
     dirs = [Path(cache_dir)] if cache_dir else cache_dirs(root)
     with _memory_lock:
         index = _memory.get(root) if use_memory else None
-        if index is not None and _walk_started.get(root, -1.0) >= asked:
+        if index is not None and index.walk_started >= asked:
             # Another caller walked the repository after this one asked (while it waited for
             # the lock): that walk saw every change made before this request. Many chats
             # arriving together share one walk instead of each stat-ing every file again.
@@ -367,8 +367,7 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
         try:
             started = time.monotonic()
             changed = index.update(max_files=max_files, workers=workers)
-            if use_memory:
-                _walk_started[root] = started
+            index.walk_started = started
             if use_disk and (changed or source == "none"):
                 _save_disk(index, dirs)
         finally:
@@ -378,6 +377,5 @@ def load_index(root: str | os.PathLike, *, use_memory: bool = True, use_disk: bo
             _memory.pop(root, None)
             _memory[root] = index  # most recent last
             while len(_memory) > MEMORY_SLOTS:
-                _walk_started.pop(evicted := next(iter(_memory)), None)
-                _memory.pop(evicted)
+                _memory.pop(next(iter(_memory)))
         return index

@@ -110,7 +110,7 @@ def _table_preview(df, limit: int) -> str:
     cols = list(df.columns[:8])
     head = df.head(3)
     rows = [[str(c)[:24] if isinstance(c, str) else safe_preview(c, 24) for c in cols]]
-    for _idx, row in zip(range(3), head.itertuples(index=False, name=None)):
+    for row in head.itertuples(index=False, name=None):
         rows.append([safe_preview(v, 24) for v in row[: len(cols)]])
     widths = [max(len(r[k]) for r in rows) for k in range(len(cols))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]

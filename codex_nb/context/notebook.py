@@ -210,14 +210,16 @@ def render_notebook(nb, *, active_cell: str | None = None, budget: int = 4000, n
     dropped = [False] * len(views)
     droppable = [k for k in order if k != focus]
     text = _assemble(preamble, rendered, dropped)
-    while droppable and count_tokens(text) > budget:
-        over = count_tokens(text) - budget
+    used = count_tokens(text)
+    while droppable and used > budget:
+        over = used - budget
         # drop enough far cells to cover the excess, then measure again
         while droppable and over > 0:
             k = droppable.pop(0)
             dropped[k] = True
             over -= sizes[k] + 2
         text = _assemble(preamble, rendered, dropped)
-    if count_tokens(text) > budget:
+        used = count_tokens(text)
+    if used > budget:
         text = truncate_to_tokens(text, budget)
     return text

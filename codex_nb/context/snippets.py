@@ -31,7 +31,7 @@ def read_source(root: str, rel: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _term_lines(lines: list[str], query_terms, limit: int = 24) -> dict[str, tuple[float, list[int]]]:
+def _term_lines(source: str, lines: list[str], query_terms, limit: int = 24) -> dict[str, tuple[float, list[int]]]:
     """For the strongest query terms: the (1-based, sorted) line numbers where each occurs.
 
     Terms are stems, so a substring search ("assign" in "assignment") is the right match;
@@ -41,7 +41,7 @@ def _term_lines(lines: list[str], query_terms, limit: int = 24) -> dict[str, tup
     if not terms:
         return {}
     ends = list(accumulate(len(line) + 1 for line in lines))  # offset just past each line
-    low = "\n".join(lines).lower()
+    low = source.lower()  # lines is source.split("\n"): offsets agree
     found: dict[str, tuple[float, list[int]]] = {}
     for w, t in terms:
         at: list[int] = []
@@ -69,7 +69,7 @@ def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int) ->
     lines = source.split("\n")
     defs = record.get("defs") or []
     classes = {d[0]: d for d in defs if d[1] == "class" and not d[4]}
-    hits = _term_lines(lines, query_terms)
+    hits = _term_lines(source, lines, query_terms)
     candidates = []
     for name, kind, start, end, parent in defs:
         size = end - start + 1

@@ -166,9 +166,8 @@ def proposal_view(session, req, path, nb, proposal):
 def fix_followup(session, req, review, failed: dict, subset) -> threading.Thread:
     """The Fix button: send the failure back to the model; its new proposal appears under the old one."""
     import ipywidgets as W
-    import nbformat
 
-    from ..notebook_io import ensure_cell_ids
+    from ..widgets.apply import notebook_from_reply
     from ..widgets.render import escape
     from ..widgets.review import ReviewWidget
     from ..widgets.stream import StreamView
@@ -178,7 +177,7 @@ def fix_followup(session, req, review, failed: dict, subset) -> threading.Thread
     review.followup.children = (*review.followup.children, out)
     stream = StreamView(widget=out)
     snap = session.channel.snapshot  # the rollback's reply: the notebook as it is now
-    nb_now = ensure_cell_ids(nbformat.from_dict(snap["notebook"])) if snap else review.nb
+    nb_now = notebook_from_reply(snap) if snap else review.nb
 
     def work():
         from .. import assistant

@@ -88,15 +88,15 @@ class KernelSession:
 
     def notebook(self, explicit: str | None = None, required: bool = True):
         """(path, NotebookNode): the live front end's copy when it is newer than the file, else the file."""
-        from ..notebook_io import ensure_cell_ids, read_notebook
+        from ..notebook_io import read_notebook
 
         path = self.notebook_path(explicit)
         snap = self.channel.snapshot
         mtime = os.path.getmtime(path) if path else 0
         if snap and not explicit and snap["time"] >= mtime:
-            import nbformat
+            from ..widgets.apply import notebook_from_reply
 
-            return path, self._with_ran(ensure_cell_ids(nbformat.from_dict(snap["notebook"])), snap["time"])
+            return path, self._with_ran(notebook_from_reply(snap), snap["time"])
         if path:
             return path, self._with_ran(read_notebook(path), mtime)
         if required:

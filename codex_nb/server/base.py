@@ -83,10 +83,14 @@ class SSEMixin:
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # proxies must not buffer a stream
 
+    def _write_event(self, event: str, data: dict) -> None:
+        self.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n")
+
     async def send_event(self, event: str, data: dict) -> bool:
+        """Write an event and wait until it is on the socket; False once the client has gone."""
         if self.closed:
             return False
-        self.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n")
+        self._write_event(event, data)
         try:
             await self.flush()
         except StreamClosedError:
@@ -101,7 +105,7 @@ class SSEMixin:
         """
         if self.closed:
             return
-        self.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n")
+        self._write_event(event, data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_queued)

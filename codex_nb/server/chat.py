@@ -158,13 +158,12 @@ class ChatHandler(SSEMixin, CodexHandler):
     async def _remember(self, req: ChatRequest, message: dict, turn=None) -> None:
         """Append the exchange to the notebook's history and, for a finished turn, the audit log: one worker hop."""
         def write():
+            history.append(req.notebook_abs, self._user_msg, message)
             if turn is not None:
                 from .. import assistant
 
                 assistant.record(turn)
-            history.append(req.notebook_abs, req.path, self._user_msg, message)
-            if turn is not None:
-                heap.freeze_once()  # everything a chat imports is loaded by now
+                heap.freeze_once()  # a chat has finished: everything it imports is loaded by now
 
         await asyncio.get_running_loop().run_in_executor(self.codex.executor, write)
 

@@ -194,7 +194,7 @@ class AuditHandler(CodexHandler):
         message_id = _str(body, "message_id")
         status = _str(body, "status")
         if message_id and status:
-            await _in_pool(self, history.update, path, rel, message_id, {"status": status, **fields})
+            await _in_pool(self, history.update, path, message_id, {"status": status, **fields})
         self.write_json(entry, status=201)
 
 

@@ -63,8 +63,8 @@ def load(notebook_abs: Path, rel: str) -> dict:
     return {"version": HISTORY_VERSION, "notebook": rel, "messages": messages[-MAX_MESSAGES:]}
 
 
-def append(notebook_abs: Path, rel: str, *messages: dict) -> list[dict]:
-    """Append messages (``id`` and ``time`` added when missing) in one write; return them."""
+def append(notebook_abs: Path, *messages: dict) -> None:
+    """Append messages (``id`` and ``time`` added when missing) in one write."""
     stamp = now()
     stamped = []
     for message in messages:
@@ -73,14 +73,11 @@ def append(notebook_abs: Path, rel: str, *messages: dict) -> list[dict]:
         message.setdefault("time", stamp)
         stamped.append(message)
     _append_lines(history_path(notebook_abs), stamped)
-    return stamped
 
 
-def update(notebook_abs: Path, rel: str, message_id: str, fields: dict) -> dict:
+def update(notebook_abs: Path, message_id: str, fields: dict) -> None:
     """Record new fields (a decision: status, edit indexes) for message ``message_id``."""
-    entry = {"update": message_id, "time": now(), "fields": fields}
-    _append_lines(history_path(notebook_abs), [entry])
-    return entry
+    _append_lines(history_path(notebook_abs), [{"update": message_id, "time": now(), "fields": fields}])
 
 
 def clear(notebook_abs: Path) -> None:

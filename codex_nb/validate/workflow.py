@@ -18,7 +18,7 @@ from typing import Callable
 from .. import audit
 from ..errors import CodexError
 from ..notebook_io import atomic_write_bytes
-from .api import ValidationReport, validate_notebook
+from .api import ValidationReport, _emit, validate_notebook
 
 
 def _snapshot(paths) -> dict[Path, bytes | None]:
@@ -94,11 +94,7 @@ def apply_validated(
 
     def emit(event: dict) -> None:
         # A listener that raises must not interrupt the loop between an apply and its rollback.
-        if on_event is not None:
-            try:
-                on_event(event)
-            except Exception:
-                pass
+        _emit(on_event, event)
 
     current = proposal
     attempts: list[dict] = []

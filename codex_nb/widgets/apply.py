@@ -167,10 +167,9 @@ class Acceptance:
             self.emit({"type": "status", "text": "Running the accepted cells in the notebook."})
             return
         # A front end that cannot run cells (an older extension): run the code here, output in the widget.
-        runner = self.run if callable(self.run) else self.ctx.run_code
-        if runner is not None:
+        if callable(self.run):
             for edit in self._code_edits():
-                runner(edit.source)
+                self.run(edit.source)
 
     def changed_ids(self) -> list[str]:
         from ..edits.live_ops import touched_cell_ids

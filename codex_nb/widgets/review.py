@@ -123,10 +123,14 @@ class ReviewWidget(W.VBox):
     def _pending(self) -> list[int]:
         return [c.index for c in self.cards if c.state in ("pending", "rolled_back")]
 
-    def accept(self, indexes: list[int], run: bool = False) -> None:
+    def _busy(self) -> bool:
+        """True (and says so) while the previous decision is still being applied or validated."""
         if self.busy:
-            return self._say("Still applying or validating the previous decision; try again when it is done.")
-        if not indexes:
+            self._say("Still applying or validating the previous decision; try again when it is done.")
+        return self.busy
+
+    def accept(self, indexes: list[int], run: bool = False) -> None:
+        if self._busy() or not indexes:
             return
         self.busy = True
         self.acceptance = Acceptance(self.ctx, self.proposal, indexes, self._on_event,
@@ -138,9 +142,7 @@ class ReviewWidget(W.VBox):
             self.ctx.run_code(source)
 
     def reject(self, indexes: list[int]) -> None:
-        if self.busy:
-            return self._say("Still applying or validating the previous decision; try again when it is done.")
-        if not indexes:
+        if self._busy() or not indexes:
             return
         for i in indexes:
             self.cards[i].set_state("rejected")

@@ -72,7 +72,7 @@ def test_live_apply_comm_target(page, jupyter_lab):
 
     run_cell(page, 2)  # k1: insert + replace in one message
     page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells.length === 8")
-    assert [s for s in sources(page)[:3]] == [("c1", "x = 1"), ("n1", "# inserted"), ("c2", "y = 20")]
+    assert sources(page)[:3] == [("c1", "x = 1"), ("n1", "# inserted"), ("c2", "y = 20")]
     live = notebook_json(page)
     assert live["cells"][1]["cell_type"] == "markdown"
     assert live["cells"][2]["outputs"] == [] and live["cells"][2]["execution_count"] is None
