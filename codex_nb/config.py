@@ -25,6 +25,15 @@ class CodexNB(Configurable):
     total_timeout = Float(900.0, help="Seconds a whole validation may run.").tag(config=True)
     skip_tags = List(Unicode(), ["codex-skip"], help="Cells with these tags never run in validation.").tag(config=True)
     request_timeout = Float(120.0, help="Seconds to wait for the model before retrying.").tag(config=True)
+    drift_fails = Bool(False, help="Treat output drift in cells an edit did not touch as a validation failure.").tag(config=True)
+    repair = Int(0, help="How many times a failed validation is sent back to the model for a fix.").tag(config=True)
+    tests = Enum(["auto", "all", "off"], "auto", help="Project tests run when a proposal patches repository "
+                 "files: auto (the tests that can be affected), all, or off.").tag(config=True)
+    test_timeout = Float(600.0, help="Seconds the project's tests may run for one change.").tag(config=True)
+    checks = List(Unicode(), [], help="Commands run after a change to repository files, e.g. 'ruff check {files}'; "
+                  "{files} becomes the changed paths. Also read from [tool.codex-nb] checks in pyproject.toml.").tag(config=True)
+    check_timeout = Float(300.0, help="Seconds one declared check may run.").tag(config=True)
+    commit = Enum(["off", "ask", "on"], "off", help="In a git repository, make each kept change one commit.").tag(config=True)
 
 
 def load_config() -> CodexNB:
