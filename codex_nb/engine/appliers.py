@@ -52,8 +52,8 @@ class FileApplier:
     def __init__(self, path, create: bool = False):
         self.path = Path(path)
         self.create = create  # a new notebook: reading a missing file gives an empty one; reverting deletes it
-        self._before: bytes | None = None
-        self._written = False
+        self._before: bytes | None = None  # the file before this applier's last write (None: it did not exist)
+        self._written: bytes | None = None  # what that write put there
 
     @property
     def notebook_path(self) -> Path:
@@ -78,23 +78,25 @@ class FileApplier:
         current = self._read()
         new = apply_ops(current, ops)
         checked_notebook(new)
-        self._before = self.path.read_bytes() if self.path.exists() else None
-        atomic_write_bytes(self.path, notebook_text(new).encode("utf-8"))
-        self._written = True
-        return parse_notebook(self.path.read_text(encoding="utf-8"), origin=str(self.path))
+        before = self.path.read_bytes() if self.path.exists() else None
+        data = notebook_text(new).encode("utf-8")
+        atomic_write_bytes(self.path, data)
+        self._before, self._written = before, data
+        return parse_notebook(data.decode("utf-8"), origin=str(self.path))
 
     async def revert(self, undo_ops: list[dict]):
-        """Put the file back byte for byte (the undo ops are for live notebooks; a file has its bytes)."""
-        if not self._written:
-            return self._read()
+        """Byte for byte when the file is still as this applier wrote it; otherwise by the undo ops."""
+        now = self.path.read_bytes() if self.path.exists() else None
+        if self._written is None or now != self._written:
+            return await self.apply(undo_ops)  # an undo after other changes: invert only this change's cells
         if self._before is None:
             self.path.unlink(missing_ok=True)
-            self._written = False
+            self._written = None
             return empty_notebook()
         atomic_write_bytes(self.path, self._before)
         if self.path.read_bytes() != self._before:
             raise EditRefused(f"{self.path} could not be restored exactly", hint="restore it from version control")
-        self._written = False
+        self._written = None
         return self._read()
 
 
