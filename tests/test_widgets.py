@@ -332,3 +332,52 @@ def test_an_internal_error_is_shown_not_left_spinning(codex, ipshell, monkeypatc
     view.cards[0].accept.click()
     view.acceptance.wait(10)
     assert not view.busy and "internal error" in view.notice.value and "ZeroDivisionError" in view.notice.value
+
+
+# -- a reloaded page -------------------------------------------------------------------------------------
+
+def test_a_reloaded_page_opens_a_new_comm_and_waiting_requests_go_there():
+    old = FakeLab(make_notebook(), silent=True)  # the page that was reloaded: its comm answers nothing
+    ch = LiveChannel(comm_factory=old.factory, timeout=5)
+    ch.status = "available"
+    got = []
+    ch.request({"type": "snapshot"}, got.append)
+    assert not got
+    new = FakeLab(make_notebook())
+    ch.adopt(new.factory())  # the new page opens the comm itself when it sees the kernel
+    assert got and got[0]["ok"] and [m["type"] for m in new.received] == ["snapshot"]
+
+
+def test_an_unanswered_request_is_sent_again_on_a_fresh_comm_then_says_what_to_do():
+    labs = [FakeLab(make_notebook(), silent=True), FakeLab(make_notebook())]
+    made = []
+
+    def factory():
+        lab = labs[len(made)]
+        made.append(lab)
+        return lab.factory()
+
+    ch = LiveChannel(comm_factory=factory, timeout=0.2)
+    ch.status = "available"
+    got = []
+    ch.request({"type": "snapshot"}, got.append)
+    assert wait_for(lambda: bool(got), 5) and got[0]["ok"] and len(made) == 2  # answered on the new comm
+    gone = LiveChannel(comm_factory=FakeLab(make_notebook(), silent=True).factory, timeout=0.2)
+    gone.status = "available"
+    answer = []
+    gone.request({"type": "snapshot"}, answer.append)
+    assert wait_for(lambda: bool(answer), 5)
+    assert answer[0]["no_frontend"] and "reloaded or closed" in answer[0]["reason"]
+
+
+def test_while_a_cell_runs_the_channel_waits_instead_of_giving_up():
+    lab = FakeLab(make_notebook(), auto=False)
+    ch = LiveChannel(comm_factory=lab.factory, timeout=0.1)
+    ch.status, ch.cell_running = "available", True
+    got = []
+    ch.request({"type": "snapshot"}, got.append)
+    time.sleep(0.5)
+    assert not got  # no timeout answer while the kernel cannot reply
+    ch.cell_running = False
+    lab.deliver()
+    assert got and got[0]["ok"]
