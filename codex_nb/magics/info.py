@@ -118,7 +118,8 @@ def undo(session, req):
     if "change" in entry:  # applied to a file (terminal IPython): restore the file exactly
         entry["change"].rollback()
         session.history.pop()
-        audit.record("undo", entry["notebook"], notebook=entry["notebook"], proposal_id=entry["proposal_id"], edits=entry["edits"])
+        audit.record("undone", entry["notebook"], notebook=entry["notebook"], proposal_id=entry["proposal_id"],
+                     edits=entry["edits"], files=[str(p) for p in entry["change"].originals])
         print(f"Restored {entry['notebook']} to how it was before proposal {entry['proposal_id']}.")
         return None
     # The answer comes after this cell has finished; only a widget can still change on the page then.

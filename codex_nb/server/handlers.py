@@ -26,6 +26,12 @@ def _node(nb_json: dict | None, path):
     return node_from_json(nb_json) if nb_json is not None else read_notebook(path)
 
 
+def _user(handler: CodexHandler) -> str | None:
+    """The identity provider's name for the requesting user: the audit log's ``user``, never a client field."""
+    user = handler.current_user
+    return getattr(user, "username", None) or (user if isinstance(user, str) else None)
+
+
 async def _in_pool(handler: CodexHandler, fn, *args, **kwargs):
     return await asyncio.get_running_loop().run_in_executor(handler.codex.executor, functools.partial(fn, *args, **kwargs))
 
@@ -159,7 +165,8 @@ class ValidateHandler(SSEMixin, CodexHandler):
         except Exception as exc:  # noqa: BLE001 - reported to the panel as an event
             await self.send_event("error", error_json(exc))
             return self.finish()
-        await _in_pool(self, audit.record, "validate", path, notebook=str(path), path=rel, source="panel", proposal_id=proposal_id,
+        await _in_pool(self, audit.record, "validate", path, user=_user(self), notebook=str(path), path=rel,
+                       source="panel", proposal_id=proposal_id,
                        ok=result.get("ok"), mode=mode, changed=changed)
         await self.send_event("result", result)
         self.finish()
@@ -188,9 +195,9 @@ class AuditHandler(CodexHandler):
             raise HTTPError(400, "'fields' must be an object")
         proposal_id = _str(body, "proposal_id")
         # Same "notebook" key as the assistant's own records (the absolute path), so one read finds both.
-        entry = await _in_pool(self, audit.record, event, path, notebook=str(path), path=rel, source="panel",
-                               proposal_id=proposal_id,
-                               **{k: v for k, v in fields.items() if k not in ("event", "notebook", "path", "source")})
+        entry = await _in_pool(self, audit.record, event, path, user=_user(self), notebook=str(path), path=rel,
+                               source="panel", proposal_id=proposal_id,
+                               **{k: v for k, v in fields.items() if k not in ("event", "notebook", "path", "source", "user")})
         message_id = _str(body, "message_id")
         status = _str(body, "status")
         if message_id and status:
