@@ -82,7 +82,7 @@ def test_cell_magic_proposes_with_notebook_and_kernel_context(codex, ipshell):
     view = codex.last_view
     assert [d["cell_id"] for d in view.diffs] == ["c-merge"]
     assert "codex-accept" in view.cards[0].accept._dom_classes
-    assert events("propose")[-1]["proposal_id"] == view.proposal.id
+    assert events("proposed")[-1]["proposal_id"] == view.proposal.id
 
 
 def test_cells_run_since_the_last_save_are_seen_as_they_ran(codex, ipshell, monkeypatch):
@@ -121,7 +121,7 @@ def test_accept_applies_live_and_validates_targeted(codex, ipshell):
     assert call["mode"] == "targeted" and "c-merge" in call["changed"]
     assert "validation passed" in view.badge.value
     assert view.cards[0].state == "accepted"
-    assert [e["event"] for e in events()][-2:] == ["accept", "validate"]
+    assert [e["event"] for e in events()][-2:] == ["decided", "validated"]
 
 
 def test_failed_validation_rolls_back_and_fix_asks_again(codex, ipshell):
@@ -146,7 +146,7 @@ def test_failed_validation_rolls_back_and_fix_asks_again(codex, ipshell):
     follow = view.followup.children[-1]
     assert follow.proposal.explanation == "use rows"
     assert "name 'nope' is not defined" in last_user_message(codex.llm)
-    assert "rollback" in [e["event"] for e in events()]
+    assert "rolled_back" in [e["event"] for e in events()]
 
 
 def test_stale_edit_is_refused_with_reason(codex, ipshell):
@@ -342,7 +342,7 @@ def test_undo_reverts_the_last_accepted_edit(codex, ipshell):
     assert len(codex.lab.nb.cells) == 4
     run_magic(ipshell, "undo")
     assert codex.lab.source("c-merge") == before and len(codex.lab.nb.cells) == 3
-    assert events("undo")
+    assert events("undone")
     with pytest.raises(UsageError, match="no accepted edit to undo"):
         run_magic(ipshell, "undo")
 
@@ -373,4 +373,4 @@ def test_failing_new_notebook_is_not_kept(codex, ipshell, tmp_path):
     codex.validator = failing
     run_magic(ipshell, 'notebook broken.ipynb "anything"')
     assert not (tmp_path / "broken.ipynb").exists()
-    assert events("rollback")
+    assert events("rolled_back")

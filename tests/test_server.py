@@ -323,7 +323,7 @@ async def test_validate_streams_progress_then_the_report(jp_fetch, notebook):
     assert report["ok"] is False and report["failed"]["cell_id"] == "c2" and "NameError" in json.dumps(report["failed"])
 
     audit = json.loads((await jp_fetch("codex-nb", "audit", params={"path": "sub/nb.ipynb"})).body)["entries"]
-    assert [e["ok"] for e in audit if e["event"] == "validate"] == [True, False]
+    assert [e["ok"] for e in audit if e["event"] in ("validated", "validation_run")] == [True, False]
 
 
 async def test_validate_rejects_a_bad_mode(jp_fetch, notebook):
@@ -337,14 +337,17 @@ async def test_panel_decisions_go_to_the_audit_log_and_history(jp_fetch, noteboo
                                                                   "source": "y = 2"}]})
     evs = dict(events((await post(jp_fetch, "chat", {"instruction": "add y", "path": "sub/nb.ipynb"})).body))
     message_id, proposal_id = evs["proposal"]["message_id"], evs["proposal"]["proposal"]["id"]
+    # A client cannot choose who or when: user, time and the chain fields are stamped by the server.
+    forged = {"edit_indexes": [0], "user": "mallory", "time": "1999-01-01T00:00:00.000Z", "seq": 1, "prev": "0" * 64}
     resp = await post(jp_fetch, "audit", {"path": "sub/nb.ipynb", "event": "reject", "proposal_id": proposal_id,
-                                          "message_id": message_id, "status": "rejected", "fields": {"edit_indexes": [0]}})
+                                          "message_id": message_id, "status": "rejected", "fields": forged})
     assert resp.code == 201
     entries = json.loads((await jp_fetch("codex-nb", "audit", params={"path": "sub/nb.ipynb"})).body)["entries"]
     events_seen = [(e["event"], e.get("proposal_id")) for e in entries]
-    assert ("propose", proposal_id) in events_seen and ("reject", proposal_id) in events_seen
-    reject = next(e for e in entries if e["event"] == "reject")
-    assert reject["source"] == "panel" and reject["edit_indexes"] == [0]
+    assert ("proposed", proposal_id) in events_seen and ("decided", proposal_id) in events_seen
+    reject = next(e for e in entries if e["event"] == "decided")
+    assert reject["decision"] == "rejected" and reject["source"] == "server" and reject["edit_indexes"] == [0]
+    assert reject["user"] != "mallory" and not reject["time"].startswith("1999") and reject["seq"] == len(entries)
     history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
     assert history["messages"][-1]["status"] == "rejected"
 

@@ -55,8 +55,8 @@ def test_a_passing_edit_is_kept_and_audited(project):
     assert kinds[0] == "applied" and "validated" in kinds and "rolled_back" not in kinds
     progress = [e["event"]["type"] for e in events if e["type"] == "progress"]
     assert progress[0] == "start" and progress.count("cell_done") == 4 and progress[-1] == "finish"
-    log = [e for e in audit.read(project) if e["event"] in ("validate", "rollback")]
-    assert [e["event"] for e in log] == ["validate"]
+    log = [e for e in audit.read(project) if e["event"] in ("validated", "rolled_back")]
+    assert [e["event"] for e in log] == ["validated"]
     assert log[0]["ok"] is True and log[0]["proposal_id"] == proposal.id and log[0]["mode"] == "targeted"
     assert log[0]["cells_run"] == ["load", "total", "greet", "report"] and log[0]["seconds"] > 0
 
@@ -80,8 +80,8 @@ def test_a_failing_edit_restores_every_file_byte_for_byte(project):
     for path, data in before.items():
         assert path.read_bytes() == data, path
     assert not (project / "pkg" / "new_module.py").exists()
-    log = [e for e in audit.read(project) if e["event"] in ("validate", "rollback")]
-    assert [e["event"] for e in log] == ["validate", "rollback"]
+    log = [e for e in audit.read(project) if e["event"] in ("validated", "rolled_back")]
+    assert [e["event"] for e in log] == ["validated", "rolled_back"]
     assert log[1]["failed"]["cell_id"] == "total" and log[1]["rewritten"] == []
 
 
@@ -117,8 +117,8 @@ def test_repair_loop_with_a_scripted_model(project, scripted_llm):
     assert "KeyError" in first and "total" in first and '\\"z\\": [15]' in first
     kinds = [e["type"] for e in events]
     assert kinds.count("rolled_back") == 2 and kinds.count("repair") == 2
-    assert [e["event"] for e in audit.read(project) if e["event"] in ("validate", "rollback")] == [
-        "validate", "rollback", "validate", "rollback", "validate"]
+    assert [e["event"] for e in audit.read(project) if e["event"] in ("validated", "rolled_back")] == [
+        "validated", "rolled_back", "validated", "rolled_back", "validated"]
 
 
 def test_repair_gives_up_after_n_attempts_and_leaves_the_notebook_as_it_was(project, scripted_llm):
@@ -214,7 +214,7 @@ def test_the_snapshot_restores_files_even_if_the_transaction_rollback_fails(proj
     original = nb.read_bytes()
     result = apply_validated(nb, replace(nb, "greet", "greeting = None"), validator=fake_validator(["fail"]))
     assert not result["kept"] and nb.read_bytes() == original
-    rollback = [e for e in audit.read(project) if e["event"] == "rollback"][-1]
+    rollback = [e for e in audit.read(project) if e["event"] == "rolled_back"][-1]
     assert rollback["rewritten"] == [str(nb)]
 
 

@@ -167,8 +167,8 @@ def test_reject_and_per_edit_accept(codex, ipshell):
     view.acceptance.thread.join(10)
     assert codex.lab.source("c-merge") == "merged = rows"
     assert codex.lab.source("c-check").startswith("total = sum(merged)")
-    decisions = [(e["event"], e.get("edits")) for e in audit.read(".") if e["event"] in ("accept", "reject")]
-    assert decisions == [("reject", [1]), ("accept", [0])]
+    decisions = [(e["decision"], e.get("edits")) for e in audit.read(".") if e["event"] == "decided"]
+    assert decisions == [("rejected", [1]), ("accepted", [0])]
 
 
 def test_validation_progress_is_shown_per_cell(codex, ipshell):
