@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +36,7 @@ MAX_STRING = 4000  # characters kept of one string field
 MAX_ITEMS = 500  # items kept of one list field
 MAX_DEPTH = 8
 _TAIL_BLOCK = 64 * 1024
+_HEAD_SIZE = 128  # bytes of the head file: {"seq": N, "sha256": "…"} padded with spaces
 
 
 def audit_path(anchor: str | os.PathLike) -> Path:
@@ -186,7 +186,7 @@ def _tail(fd: int, size: int) -> tuple[bytes | None, bytes]:
     buf, start = b"", size
     while True:
         end, start = start, max(0, start - _TAIL_BLOCK)
-        buf = os.pread(fd, end - start, start) + buf
+        buf = _pread(fd, end - start, start) + buf
         last_nl = buf.rfind(b"\n")
         if last_nl < 0:
             if start == 0:
@@ -197,10 +197,17 @@ def _tail(fd: int, size: int) -> tuple[bytes | None, bytes]:
             return buf[before + 1:last_nl], buf[last_nl + 1:]
 
 
+def _pread(fd: int, length: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, length, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows; O_APPEND writes go to the end wherever this leaves it
+    return os.read(fd, length)
+
+
 def _count_newlines(fd: int, size: int) -> int:
     count, offset = 0, 0
     while offset < size:
-        block = os.pread(fd, min(1 << 20, size - offset), offset)
+        block = _pread(fd, min(1 << 20, size - offset), offset)
         if not block:
             break
         count += block.count(b"\n")
@@ -215,16 +222,30 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _write_head(path: Path, seq: int, sha: str) -> None:
-    head = head_path(path)
-    fd, tmp = tempfile.mkstemp(dir=head.parent, prefix=".audit-head-", suffix=".tmp")
+    """Overwrite the head file in place with a fixed-size record (under the log's lock).
+
+    Always the same length, so one small write replaces it whole; a rename per event
+    costs milliseconds on some file systems.
+    """
+    text = json.dumps({"seq": seq, "sha256": sha})
+    data = (text.ljust(_HEAD_SIZE - 1) + "\n").encode("ascii")
+    fd = os.open(head_path(path), os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"seq": seq, "sha256": sha}, fh)
-            fh.write("\n")
-        os.replace(tmp, head)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if os.fstat(fd).st_size > len(data):
+            os.ftruncate(fd, len(data))
+        _write_all_at(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all_at(fd: int, data: bytes) -> None:
+    if hasattr(os, "pwrite"):
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], written)
+    else:
+        os.lseek(fd, 0, os.SEEK_SET)
+        _write_all(fd, data)
 
 
 @contextmanager

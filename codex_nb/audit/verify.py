@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .log import _locked_log, entry_hash, head_path, line_sha256
+from .log import _locked_log, _pread, entry_hash, head_path, line_sha256
 from .schema import ZERO_HASH
 
 
@@ -177,7 +177,7 @@ def _check_head(head, shas: list[str], torn_tail: bool, where: Path, report: Ver
 def _read_all(fd: int) -> bytes:
     chunks, offset = [], 0
     while True:
-        block = os.pread(fd, 1 << 20, offset)
+        block = _pread(fd, 1 << 20, offset)
         if not block:
             return b"".join(chunks)
         chunks.append(block)
