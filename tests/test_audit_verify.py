@@ -107,7 +107,7 @@ def test_lines_removed_from_the_end_are_caught_by_the_head_file(log, removed):
     report = audit.verify(log)
     assert not report.ok and report.kind == "removed"
     assert report.line == 5 - removed + 1
-    assert f"head file records 5 lines" in report.problem
+    assert "head file records 5 lines" in report.problem
 
 
 def test_swapped_lines_are_reported_as_reordered(log):
