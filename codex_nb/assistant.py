@@ -136,7 +136,7 @@ def record(turn: Turn) -> Result:
     """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result."""
     result = turn.result
     if not result.cancelled:
-        audit.record("ask" if not turn.structured else "propose", turn.notebook or turn.anchor,
+        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor,
                      notebook=str(turn.notebook) if turn.notebook else None, kind=turn.kind,
                      instruction_hash=audit.instruction_hash(turn.instruction), model=result.model,
                      proposal_id=result.proposal.id if result.proposal else None,
@@ -279,6 +279,7 @@ def apply_proposal(notebook_path, proposal: Proposal, **kw):
     from .edits.transaction import apply_to_disk
 
     change = apply_to_disk(notebook_path, proposal, **kw)
-    audit.record("apply", notebook_path, notebook=str(notebook_path), proposal_id=proposal.id,
-                 decision="accepted", edits=[e.op for e in proposal.edits])
+    audit.record("applied", notebook_path, notebook=str(notebook_path), proposal_id=proposal.id,
+                 edits=list(range(len(proposal.edits))), cells=change.changed_cell_ids,
+                 files=[str(p) for p in change.changed_files], applier="file")
     return change

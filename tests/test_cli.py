@@ -64,7 +64,7 @@ def test_propose_then_apply(project, scripted_llm, tmp_path):
     assert nb.cells[1].outputs  # untouched cells keep their outputs
 
     log = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [e["event"] for e in log] == ["propose", "decided", "applied", "kept"]
+    assert [e["event"] for e in log] == ["proposed", "decided", "applied", "kept"]
     assert log[0]["instruction_hash"] and "double x" not in json.dumps(log)
 
 

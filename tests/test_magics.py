@@ -83,7 +83,7 @@ def test_cell_magic_proposes_with_notebook_and_kernel_context(codex, ipshell):
     view = codex.last_view
     assert [d["cell_id"] for d in view.diffs] == ["c-merge"]
     assert "codex-accept" in view.cards[0].accept._dom_classes
-    assert events("propose")[-1]["proposal_id"] == view.proposal.id
+    assert events("proposed")[-1]["proposal_id"] == view.proposal.id
 
 
 def test_cells_run_since_the_last_save_are_seen_as_they_ran(codex, ipshell, monkeypatch):
