@@ -211,3 +211,17 @@ def test_no_tests_found_is_ok_and_said(project):
     write(project, "scripts/deploy.py", "print('deploy')\n")
     result, _ = run_gate(project, ["scripts/deploy.py"])
     assert result.ok and "none ran" in result.summary and "no test imports scripts/deploy.py" in result.summary
+
+
+def test_the_projects_own_ignore_rules_still_apply_to_selected_tests(project):
+    # a test file the project never collects (here: broken on purpose) must not fail the gate either
+    write(project, "conftest.py", 'collect_ignore = ["tests/test_legacy.py"]\n')
+    write(project, "tests/test_legacy.py", "from shop.prices import total\n\ndef test_old():\n    assert total([1]) == 99\n")
+    sel = select_tests(project, ["src/shop/prices.py"])
+    assert "tests/test_legacy.py" in sel.files  # the graph says it can be affected …
+    assert sel.unselected == ["tests/test_banner.py"]
+    result, _ = run_gate(project, ["src/shop/prices.py"])
+    assert result.ok, result.summary  # … and pytest, following the project's rules, does not collect it
+    assert "tests/test_legacy.py::test_old" not in result.detail["ran"]
+    assert "tests/test_banner.py::test_banner" not in result.detail["ran"]
+    assert result.detail["counts"] == {"passed": 3}

@@ -4,11 +4,18 @@ The test gate reads outcomes from this file instead of pytest's console text, wh
 changes with versions, plugins and verbosity. The path comes from the environment
 variable ``CODEX_NB_TEST_REPORT``; without it the plugin does nothing. It runs only
 inside the pytest process the gate starts, one session per process.
+
+It also narrows the run to the selected tests: ``CODEX_NB_TEST_SKIP`` names a file
+listing the test files *not* selected, which are not collected. Naming the selected
+files on the command line instead would override the project's own ignore rules
+(``collect_ignore``, ``pytest_ignore_collect``), which pytest never applies to
+explicit arguments.
 """
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 MAX_TEXT = 4000  # per failure: the end of the traceback holds the assertion
 
@@ -26,6 +33,17 @@ def pytest_configure(config):
     path = os.environ.get("CODEX_NB_TEST_REPORT")
     if path and not hasattr(config, "workerinput"):  # one writer, also under pytest-xdist
         _out["fh"] = open(path, "a", encoding="utf-8")
+    skip = os.environ.get("CODEX_NB_TEST_SKIP")
+    if skip:
+        with open(skip, encoding="utf-8") as fh:
+            _out["skip"] = {os.path.realpath(line) for line in fh.read().splitlines() if line}
+
+
+def pytest_ignore_collect(collection_path: Path, config):
+    skip = _out.get("skip")
+    if skip and os.path.realpath(collection_path) in skip:
+        return True
+    return None  # everything else as the project's own rules decide
 
 
 def pytest_unconfigure(config):

@@ -26,6 +26,7 @@ class Selection:
     widened: str = ""  # why the whole suite runs ("" when it does not)
     test_files: int = 0  # how many test files the repository has
     note: str = ""  # why nothing runs, when nothing does
+    unselected: list[str] = field(default_factory=list)  # test files (or doctest modules) left out
 
     @property
     def whole_suite(self) -> bool:
@@ -70,7 +71,9 @@ def select_tests(root: str | os.PathLike, changed: list[str], mode: str = "auto"
         reasons[test] = _explain(hits[0], test, targets, opaque)
     files = sorted(reasons)
     note = "" if files else f"no test imports {', '.join(changed)}"
-    return Selection(files=files, reasons=reasons, test_files=len(tests), note=note)
+    # a package's __init__.py is how pytest finds the package's tests: never left out
+    unselected = sorted(rel for rel in candidates if rel not in reasons and not rel.endswith("__init__.py"))
+    return Selection(files=files, reasons=reasons, test_files=len(tests), note=note, unselected=unselected)
 
 
 def _whole_suite_reason(root: str, changed: list[str], graph: ImportGraph, config: PytestConfig) -> str:

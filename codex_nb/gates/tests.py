@@ -50,20 +50,22 @@ class TestGate:
             return GateResult(self.name, True, f"tests: none ran — {selection.note}",
                               time.monotonic() - started, {"selection": selection.to_json(), "tests": 0})
         timeout = float(_setting(change, "test_timeout", 600.0))
-        outcome = run_pytest(root, selection.files, timeout, progress)
+        outcome = run_pytest(root, selection.unselected, timeout, progress)
         outcome["selection"] = selection.to_json()
         seconds = time.monotonic() - started
         return _result(self.name, selection, outcome, seconds, timeout)
 
 
-def pytest_command(files: list[str] | None) -> list[str]:
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", PLUGIN_MODULE, "--tb=short"]
-    # "--" keeps a file whose name starts with "-" from being read as an option
-    return argv + (["--", *files] if files else [])
+def pytest_command() -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", PLUGIN_MODULE, "--tb=short"]
 
 
-def run_pytest(root: Path, files: list[str] | None, timeout: float, progress: Progress) -> dict:
-    """Run pytest on ``files`` (None: the whole suite) and return what happened, as data."""
+def run_pytest(root: Path, leave_out: list[str], timeout: float, progress: Progress) -> dict:
+    """Run the project's suite without the test files ``leave_out`` and return what happened, as data.
+
+    pytest collects as the project configures it (testpaths, ignore rules, plugins); the
+    plugin only declines to collect the files left out.
+    """
     work = tempfile.mkdtemp(prefix="codex-nb-tests-")
     try:
         shutil.copyfile(Path(__file__).with_name("pytest_report.py"), os.path.join(work, PLUGIN_MODULE + ".py"))
@@ -73,8 +75,13 @@ def run_pytest(root: Path, files: list[str] | None, timeout: float, progress: Pr
         env["PYTHONPATH"] = work + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["CODEX_NB_TEST_REPORT"] = report_path
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ behind in the user's tree
+        if leave_out:
+            skip_path = os.path.join(work, "skip.txt")
+            with open(skip_path, "w", encoding="utf-8") as fh:
+                fh.write("".join(str(root / rel) + "\n" for rel in leave_out))
+            env["CODEX_NB_TEST_SKIP"] = skip_path
         reader = _ReportReader(report_path, progress)
-        argv = pytest_command(files)
+        argv = pytest_command()
         finished = run_command(argv, root, timeout, env=env, on_tick=reader.poll)
         reader.poll()
     finally:
