@@ -213,9 +213,14 @@ def test_no_tests_found_is_ok_and_said(project):
     assert result.ok and "none ran" in result.summary and "no test imports scripts/deploy.py" in result.summary
 
 
-def test_the_projects_own_ignore_rules_still_apply_to_selected_tests(project):
+@pytest.mark.parametrize("rule", [
+    'collect_ignore = ["tests/test_legacy.py"]\n',
+    # a hook that answers False for every other file: the gate's own narrowing must still win
+    "def pytest_ignore_collect(collection_path, config):\n    return 'legacy' in collection_path.name\n",
+])
+def test_the_projects_own_ignore_rules_still_apply_to_selected_tests(project, rule):
     # a test file the project never collects (here: broken on purpose) must not fail the gate either
-    write(project, "conftest.py", 'collect_ignore = ["tests/test_legacy.py"]\n')
+    write(project, "conftest.py", rule)
     write(project, "tests/test_legacy.py", "from shop.prices import total\n\ndef test_old():\n    assert total([1]) == 99\n")
     sel = select_tests(project, ["src/shop/prices.py"])
     assert "tests/test_legacy.py" in sel.files  # the graph says it can be affected …
@@ -225,3 +230,17 @@ def test_the_projects_own_ignore_rules_still_apply_to_selected_tests(project):
     assert "tests/test_legacy.py::test_old" not in result.detail["ran"]
     assert "tests/test_banner.py::test_banner" not in result.detail["ran"]
     assert result.detail["counts"] == {"passed": 3}
+
+
+def test_a_script_a_test_runs_by_path_is_a_dependency(project):
+    write(project, "tools/deploy.py", "print('deployed')\n")
+    write(project, "tests/test_deploy.py", """
+        import subprocess, sys
+
+        def test_deploy_runs():
+            out = subprocess.run([sys.executable, "tools/deploy.py"], capture_output=True, text=True).stdout
+            assert out == "deployed\\n"
+        """)
+    sel = select_tests(project, ["tools/deploy.py"])
+    assert sel.files == ["tests/test_deploy.py"]
+    assert sel.reasons["tests/test_deploy.py"] == "imports tools/deploy.py"

@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA = 1
+SCHEMA = 2
 CACHE_NAME = f"imports-v{SCHEMA}.json"
 
 # Directories pytest does not collect from by default (norecursedirs) and tools' own state.
@@ -48,9 +48,10 @@ class FileRecord:
     dynamic: list[list] = field(default_factory=list)  # [line, what] of imports the graph cannot resolve
     hooks: list[str] = field(default_factory=list)  # module-level pytest_* functions
     error: str = ""
+    script_paths: list[str] = field(default_factory=list)  # "tools/deploy.py" strings: run as a script, read
 
     def to_json(self) -> list:
-        return [self.imports, self.dotted_strings, self.dynamic, self.hooks, self.error]
+        return [self.imports, self.dotted_strings, self.dynamic, self.hooks, self.error, self.script_paths]
 
     @classmethod
     def from_json(cls, data: list) -> "FileRecord":
@@ -102,6 +103,7 @@ def parse_imports(source: bytes, module: str, is_package: bool) -> FileRecord:
         return rec
     imports: set[str] = set()
     strings: set[str] = set()
+    scripts: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imports.update(a.name for a in node.names)
@@ -114,15 +116,18 @@ def parse_imports(source: bytes, module: str, is_package: bool) -> FileRecord:
                     imports.add(f"{base}.{alias.name}" if base else alias.name)
         elif isinstance(node, ast.Call):
             _call(node, rec, imports, module, is_package)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 300:
             text = node.value
-            if "." in text and len(text) < 200 and all(p.isidentifier() for p in text.split(".")):
+            if "." in text and all(p.isidentifier() for p in text.split(".")):
                 strings.add(text)
+            elif text.endswith(".py") and "\n" not in text:
+                scripts.add(text.replace("\\", "/").removeprefix("./"))
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("pytest_"):
             rec.hooks.append(node.name)
     rec.imports = sorted(imports)
     rec.dotted_strings = sorted(strings - imports)
+    rec.script_paths = sorted(scripts)
     return rec
 
 
@@ -163,6 +168,9 @@ class ImportGraph:
         self.packages = {rel.rsplit("/", 1)[0] for rel in records if rel.endswith("/__init__.py")}
         self.names: dict[str, list[str]] = {}
         self.by_module: dict[str, list[str]] = {}
+        self.by_basename: dict[str, list[str]] = {}
+        for rel in records:
+            self.by_basename.setdefault(rel.rsplit("/", 1)[-1], []).append(rel)
         for rel in records:
             names = module_names(rel, self.packages.__contains__)
             self.names[rel] = names
@@ -179,6 +187,14 @@ class ImportGraph:
         for text in rec.dotted_strings:
             if text.split(".", 1)[0] in self.by_module:
                 out.update(self.resolve(text))
+        for text in rec.script_paths:
+            # a test that runs or reads "tools/deploy.py" depends on it as much as an import would;
+            # a string naming a test file is about collecting it (collect_ignore), not running it
+            name = text.rsplit("/", 1)[-1]
+            if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+                continue
+            same_name = self.by_basename.get(name, ())
+            out.update(f for f in same_name if "/" not in text or f == text or f.endswith("/" + text))
         out.discard(rel)
         return out
 
