@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from .limits import bound_fields
 from .notebook_io import find_repo_root
 
 AUDIT_DIR = ".codex_nb"
@@ -30,7 +31,7 @@ def audit_path(anchor: str | os.PathLike) -> Path:
 
 
 def instruction_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def record(event: str, anchor: str | os.PathLike, **fields) -> dict:
@@ -39,7 +40,7 @@ def record(event: str, anchor: str | os.PathLike, **fields) -> dict:
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         "event": event,
         "user": _user(),
-        **fields,
+        **bound_fields(fields),
     }
     line = _redacted(json.dumps(entry, ensure_ascii=False, default=str))
     path = audit_path(anchor)

@@ -21,7 +21,7 @@ from . import heap, history
 from .base import CodexHandler, SSEMixin, error_json
 from .requests import ChatRequest, load_notebook_node
 
-MAX_CONTEXT_FILE_CHARS = 20_000
+from ..limits import MAX_ATTACHMENT_CHARS, MAX_ATTACHMENTS_TOTAL_CHARS, cut
 
 
 def _prepare(req: ChatRequest):
@@ -54,20 +54,25 @@ class ChatControl:
 
 
 def _attachments(req: ChatRequest) -> str | None:
-    """@file / @variable attachments, as text the model reads (None when there are none)."""
+    """@file / @variable attachments, as text the model reads (None when there are none).
+
+    Each is redacted before it is cut to its bound: a key cut in half would pass unrecognised.
+    """
+    from ..context.redact import redact_text
+
     parts: list[str] = []
     for item in req.files:
         try:
-            text = item["abs"].read_text(encoding="utf-8", errors="replace")
+            with open(item["abs"], "rb") as fh:  # a bounded read: the file may be huge
+                text = fh.read(4 * MAX_ATTACHMENT_CHARS).decode("utf-8", errors="replace")
         except OSError as exc:
             text = f"(cannot be read: {exc.strerror})"
-        if len(text) > MAX_CONTEXT_FILE_CHARS:
-            text = text[:MAX_CONTEXT_FILE_CHARS] + "\n… (truncated)"
+        text = cut(redact_text(text)[0], MAX_ATTACHMENT_CHARS)
         parts.append(f"\n\nAttached file `{item['path']}`:\n```\n{text}\n```")
     for var in req.variables:
-        summary = var.get("summary") or "(no summary)"
+        summary = cut(redact_text(var.get("summary") or "(no summary)")[0], MAX_ATTACHMENT_CHARS)
         parts.append(f"\n\nAttached variable `{var['name']}`: {summary}")
-    return "".join(parts).strip() or None
+    return cut("".join(parts).strip(), MAX_ATTACHMENTS_TOTAL_CHARS) or None
 
 
 class ChatHandler(SSEMixin, CodexHandler):
