@@ -80,10 +80,18 @@ def finishes(fn, seconds: float = 60.0) -> None:
     lambda: "password='" * 100_000,
     lambda: "a." * 1_000_000,
     lambda: "x/" * 1_000_000 + ".py",
-], ids=["word-run", "assignments", "schemes", "open-quotes", "dotted", "path-run"])
+    lambda: "Bearer " * 300_000,
+], ids=["word-run", "assignments", "schemes", "open-quotes", "dotted", "path-run", "bearer-run"])
 def test_megabytes_of_hostile_text_are_redacted_and_ranked_in_linear_time(make):
     text = make()
     finishes(lambda: Query().add_text(redact_text(text)[0]))
+
+
+def test_unterminated_terminal_escapes_are_stripped_in_linear_time():
+    from codex_nb.context.notebook import strip_ansi
+
+    assert strip_ansi("\x1b[31mred\x1b[0m \x1b]0;title\x07ok") == "red ok"
+    finishes(lambda: strip_ansi("\x1b]" * 2_000_000))
 
 
 def test_a_5mb_streamed_explanation_is_read_in_linear_time():

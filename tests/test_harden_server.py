@@ -70,6 +70,24 @@ async def test_lone_surrogates_still_reach_history_and_audit(jp_fetch, notebook,
     assert audit and audit[-1]["event"] == "ask"
 
 
+async def test_answers_with_surrogates_or_deep_json_end_clearly_and_are_recorded(jp_fetch, notebook, scripted_llm,
+                                                                                 tmp_path):
+    chunk = {"choices": [{"index": 0, "delta": {"content": "odd \\ud800 text"}, "finish_reason": "stop"}]}
+    scripted_llm.queue(raw_body=("data: " + json.dumps(chunk).replace("\\\\ud800", "\\ud800")
+                                 + "\n\ndata: [DONE]\n\n").encode())
+    resp = await post(jp_fetch, "chat", {"kind": "ask", "instruction": "one", "path": "sub/nb.ipynb"})
+    assert events(resp.body)[-1] == ("done", events(resp.body)[-1][1]) and events(resp.body)[-1][1]["text"] == "odd \ufffd text"
+    deep = "[" * 50_000 + "]" * 50_000
+    scripted_llm.queue(deep).queue(deep)
+    resp = await post(jp_fetch, "chat", {"kind": "propose", "instruction": "two", "path": "sub/nb.ipynb"})
+    name, error = events(resp.body)[-1]
+    assert name == "error" and "nested too deeply" in error["message"]
+    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)["messages"]
+    assert history[-3]["text"] == "odd \ufffd text" and history[-1]["error"]["error"] == "ProposalError"
+    audit = [json.loads(line)["event"] for line in (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert audit[-2:] == ["ask", "failed"]
+
+
 async def test_panel_attachments_and_instructions_never_send_a_seeded_secret(jp_fetch, jp_root_dir, notebook,
                                                                              scripted_llm, tmp_path):
     (jp_root_dir / "config.yaml").write_text("\n".join(text for text, _v in FORMS))

@@ -133,6 +133,16 @@ def test_lone_surrogates_in_an_answer_become_printable_text(scripted_llm, door, 
     assert final.text == "bad \ufffd char"
 
 
+@pytest.mark.parametrize("door", DRAINS)
+def test_a_model_silent_before_its_first_byte_is_reported_then_read(scripted_llm, door, limits):
+    scripted_llm.queue("finally", delay=1.2)
+    shown = []
+    for_each(DRAINS[door], provider(scripted_llm), shown)
+    notices = [e.text for e in shown if isinstance(e, TextDelta) and e.notice]
+    assert len(notices) == 1 and "may be loading or busy" in notices[0]
+    assert shown[-1].text == "finally" and len(scripted_llm.requests) == 1
+
+
 def test_the_guard_counts_retries_and_stops_at_the_deadline_across_attempts():
     limits = StreamLimits(deadline=1.0, silent_notice=10.0)
     attempts = []

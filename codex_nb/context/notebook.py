@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from .redact import redact_text
 from .tokens import count_tokens, truncate_to_tokens
 
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
+# bounded, so that many unterminated sequences cannot make one pass quadratic
+ANSI = re.compile(r"\x1b\[[0-?]{0,64}[ -/]{0,16}[@-~]|\x1b\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # per level: (max output lines, max source lines) ; None = unlimited source

@@ -80,8 +80,10 @@ class ChatHandler(SSEMixin, CodexHandler):
 
     @tornado.web.authenticated
     async def post(self):
-        req = ChatRequest.parse(self.json_body(), self.resolve)
         state = self.codex
+        # checking attachments touches the disk and sizes the kernel state: not on the event loop
+        req = await asyncio.get_running_loop().run_in_executor(state.executor, ChatRequest.parse, self.json_body(),
+                                                               self.resolve)
         if req.chat_id in state.chats:
             raise HTTPError(409, f"chat {req.chat_id!r} is already running")
         self.control = state.chats[req.chat_id] = ChatControl()
@@ -164,6 +166,12 @@ class ChatHandler(SSEMixin, CodexHandler):
         """Append the exchange to the notebook's history and, for a finished turn, the audit log: one worker hop."""
         def write():
             history.append(req.notebook_abs, self._user_msg, message)
+            if message.get("error"):
+                from .. import audit
+
+                # a failed chat is still on the record: what was asked, and why it failed
+                audit.record("failed", req.notebook_abs, notebook=str(req.notebook_abs), kind=req.kind, source="panel",
+                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"])
             if turn is not None:
                 from .. import assistant
 
