@@ -210,6 +210,9 @@ class _Shown:
             self.reader = ExplanationStream() if self.structured else None
             self.on_delta("\n[connection dropped — retrying]\n")
             return
+        if event.notice:  # about the stream, not part of the answer
+            self.on_delta(event.text)
+            return
         text = self.reader.feed(event.text) if self.reader is not None else event.text
         if text:
             self.on_delta(text)

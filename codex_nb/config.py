@@ -33,6 +33,10 @@ class CodexNB(Configurable):
     checks = List(Unicode(), [], help="Commands run after a change to repository files, e.g. 'ruff check {files}'; "
                   "{files} becomes the changed paths. Also read from [tool.codex-nb] checks in pyproject.toml.").tag(config=True)
     check_timeout = Float(300.0, help="Seconds one declared check may run.").tag(config=True)
+    stream_deadline = Float(600.0, help="Seconds a whole answer may take, retries included; then reading stops.").tag(config=True)
+    silent_notice_after = Float(15.0, help="Seconds of silence from the model before the person is told it is still waiting.").tag(config=True)
+    redact_patterns = List(Unicode(), [], help="Extra regular expressions whose matches are replaced by [REDACTED] "
+                           "before anything leaves the process.").tag(config=True)
     commit = Enum(["off", "ask", "on"], "off", help="In a git repository, make each kept change one commit.").tag(config=True)
 
 

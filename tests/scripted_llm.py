@@ -8,10 +8,13 @@ request body is recorded so tests can assert what left the process.
     llm.queue('{"explanation": "…", "edits": []}')
     llm.queue(status=429)                # one rate-limited answer, then …
     llm.queue("ok", chunk_delay=0.05)    # … a slow stream
+    llm.queue(status=429, retry_after="1")  # fault modes: reset_after, endless, keepalive_only, raw_body
 """
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -27,6 +30,11 @@ class Reply:
     chunk_delay: float = 0.0  # between streamed chunks
     chunk_size: int = 8
     drop_after: int | None = None  # close the connection after this many chunks
+    reset_after: int | None = None  # reset the connection (TCP RST, as a crashed proxy does) after this many chunks
+    endless: bool = False  # stream the content's chunks forever, never finishing
+    keepalive_only: bool = False  # send only SSE comments (": keepalive"), forever
+    retry_after: str | None = None  # a Retry-After header on a non-200 answer
+    raw_body: bytes | None = None  # a 200 stream whose body is exactly these bytes (deep JSON, bad UTF-8 …)
     error_after: int | None = None  # send an error event (as some servers do mid-stream) after this many chunks
     finish_reason: str = "stop"
     tool_call: bool = False  # answer as a tool call instead of message content
@@ -39,6 +47,7 @@ class ScriptedLLM:
         self.replies: deque[Reply] = deque()
         self.requests: list[dict] = []
         self.lock = threading.Lock()
+        self.stopping = threading.Event()  # ends endless streams when the server stops
         self.httpd: ThreadingHTTPServer | None = None
 
     # -- scripting -------------------------------------------------------
@@ -93,7 +102,13 @@ class ScriptedLLM:
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:
-                    return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}", "type": "scripted"}})
+                    headers = {"Retry-After": reply.retry_after} if reply.retry_after is not None else {}
+                    return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}", "type": "scripted"}},
+                                      headers)
+                if reply.raw_body is not None:
+                    return self._raw_stream(reply.raw_body)
+                if reply.keepalive_only or reply.endless:
+                    return self._forever(body, reply)
                 if is_messages:
                     return self._anthropic_stream(body, reply)
                 if body.get("stream"):
@@ -129,10 +144,45 @@ class ScriptedLLM:
                                         "usage": {"output_tokens": usage["completion_tokens"]}})
                 event("message_stop", {})
 
-            def _json(self, status, obj):
+            def _raw_stream(self, data: bytes):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+            def _forever(self, body, reply: Reply):
+                """An endless stream of chunks, or of keepalive comments only, until the client goes away."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                piece = reply.content or "more "
+                try:
+                    while not owner.stopping.is_set():
+                        if reply.keepalive_only:
+                            self.wfile.write(b": keepalive\n\n")
+                            self.wfile.flush()
+                        else:
+                            self._event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                                         "model": body.get("model", ""),
+                                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                        time.sleep(reply.chunk_delay or 0.01)
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    pass  # the client gave up, as it should
+                self.close_connection = True
+
+            def _json(self, status, obj, headers=None):
                 data = json.dumps(obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -148,6 +198,12 @@ class ScriptedLLM:
                 try:
                     for n, piece in enumerate(pieces):
                         if reply.drop_after is not None and n >= reply.drop_after:
+                            self.close_connection = True
+                            return
+                        if reply.reset_after is not None and n >= reply.reset_after:
+                            # SO_LINGER 0: close() sends RST instead of FIN
+                            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                            self.connection.close()
                             self.close_connection = True
                             return
                         if reply.error_after is not None and n >= reply.error_after:
@@ -183,6 +239,7 @@ class ScriptedLLM:
         return self
 
     def stop(self):
+        self.stopping.set()
         if self.httpd:
             self.httpd.shutdown()
             self.httpd.server_close()

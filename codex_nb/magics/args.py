@@ -109,7 +109,7 @@ def interpolate(text: str, ns: dict) -> str:
 
     def braced(m: re.Match) -> str:
         try:
-            return _shown(value(m.group(1), m.group(2)))
+            return _shown(value(m.group(1), m.group(2)), m.group(1))
         except (KeyError, IndexError, TypeError, ValueError):
             return m.group(0)  # JSON or code in the request must survive untouched
 
@@ -123,8 +123,14 @@ def interpolate(text: str, ns: dict) -> str:
     return _BARE_IN_OUT.sub(bare, _BRACED.sub(braced, text))
 
 
-def _shown(obj) -> str:
+def _shown(obj, name: str = "") -> str:
+    """A value as the request shows it: secret-named variables hidden, redacted before it is cut."""
+    from ..context.redact import REDACTED, is_secret_name, redact_text
+
+    if name and is_secret_name(name):
+        return REDACTED
     text = obj if isinstance(obj, str) else repr(obj) if not hasattr(obj, "to_string") else str(obj)
+    text = redact_text(text[: MAX_VALUE_CHARS + 1024])[0]
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + " …[truncated]"
 
 

@@ -23,7 +23,12 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
 
     workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
-    state = ServerState(root_dir=Path(root_dir), executor=ThreadPoolExecutor(workers, thread_name_prefix="codex-nb"))
+    from ..notebook_io import confine_repo_roots
+
+    # every worker thread finds repository roots inside root_dir only: no read or write outside it
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="codex-nb", initializer=confine_repo_roots,
+                                  initargs=(root_dir,))
+    state = ServerState(root_dir=Path(root_dir), executor=executor)
     web_app.settings["codex_nb"] = state
     base = url_path_join(web_app.settings["base_url"], "codex-nb")
     web_app.add_handlers(".*$", [
