@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "models": "models",
     "context": "context_cmd",
     "validate": "validate_cmd",
+    "map": "map_cmd",
 }
 
 

@@ -21,6 +21,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
     from .chat import CancelHandler, ChatHandler
     from .handlers import (AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler,
                            OpsHandler, SchemaHandler, ValidateHandler)
+    from .map_handler import MapHandler
 
     workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
     state = ServerState(root_dir=Path(root_dir), executor=ThreadPoolExecutor(workers, thread_name_prefix="codex-nb"))
@@ -37,6 +38,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),
+        (url_path_join(base, "map"), MapHandler),
     ])
     return state
 
