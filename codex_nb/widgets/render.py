@@ -14,7 +14,7 @@ import html
 # (CSS variable, fallback) per role; the fallbacks are GitHub's light palette.
 THEME = {
     "text": ("--jp-content-font-color1", "#1f2328"),
-    "muted": ("--jp-content-font-color2", "#57606a"),
+    "muted": ("--codex-nb-muted-color", "#57606a"),
     "border": ("--jp-border-color2", "#d0d7de"),
     "code-bg": ("--jp-cell-editor-background", "#f6f8fa"),
     "add-bg": ("--codex-nb-add-background", "#dafbe1"),
@@ -38,21 +38,24 @@ _BOX = f"border:1px solid {var('border')};border-radius:6px;margin:6px 0;padding
 _PRE = (f"margin:4px 0;padding:6px;overflow-x:auto;white-space:pre;font-size:12px;line-height:1.35;"
         f"color:{var('text')};background:{var('code-bg')};")
 
-# Pygments token type -> JupyterLab editor colour (the variables CodeMirror's theme sets)
-_TOKEN_VARS = [
-    ("Comment", "--jp-mirror-editor-comment-color", "#6e7781"),
-    ("Keyword", "--jp-mirror-editor-keyword-color", "#cf222e"),
-    ("Operator.Word", "--jp-mirror-editor-keyword-color", "#cf222e"),
-    ("Name.Builtin", "--jp-mirror-editor-builtin-color", "#8250df"),
-    ("Name.Function", "--jp-mirror-editor-def-color", "#8250df"),
-    ("Name.Class", "--jp-mirror-editor-def-color", "#8250df"),
-    ("Name.Decorator", "--jp-mirror-editor-meta-color", "#8250df"),
-    ("Name.Namespace", "--jp-mirror-editor-variable-color", "#1f2328"),
-    ("Literal.String", "--jp-mirror-editor-string-color", "#0a3069"),
-    ("Literal.Number", "--jp-mirror-editor-number-color", "#0550ae"),
-    ("Operator", "--jp-mirror-editor-operator-color", "#cf222e"),
-    ("Punctuation", "--jp-mirror-editor-punctuation-color", "#1f2328"),
+# Pygments token type -> syntax role. Each role is a custom property the lab extension sets per
+# JupyterLab theme (style/render.css), falling back to the editor's own colour: JupyterLab's
+# editor colours drop below a 4.5:1 contrast on the tinted +/- lines, the palette does not.
+_TOKEN_ROLES = [
+    ("Comment", "comment"), ("Keyword", "keyword"), ("Operator.Word", "keyword"), ("Name.Builtin", "builtin"),
+    ("Name.Function", "def"), ("Name.Class", "def"), ("Name.Decorator", "meta"), ("Literal.String", "string"),
+    ("Literal.Number", "number"), ("Operator", "operator"),
 ]
+_SYNTAX = {  # role -> (JupyterLab editor variable, light fallback)
+    "comment": ("--jp-mirror-editor-comment-color", "#57606a"),
+    "keyword": ("--jp-mirror-editor-keyword-color", "#a40e26"),
+    "builtin": ("--jp-mirror-editor-builtin-color", "#6639ba"),
+    "def": ("--jp-mirror-editor-def-color", "#6639ba"),
+    "meta": ("--jp-mirror-editor-meta-color", "#6639ba"),
+    "string": ("--jp-mirror-editor-string-color", "#0a3069"),
+    "number": ("--jp-mirror-editor-number-color", "#0550ae"),
+    "operator": ("--jp-mirror-editor-operator-color", "#a40e26"),
+}
 
 
 def escape(text: str) -> str:
@@ -110,11 +113,12 @@ def _painter(diff: dict):
 
 
 def _token_style(token) -> str:
-    """Inline colour for a Pygments token: the most specific matching editor variable."""
+    """Inline colour for a Pygments token: the first matching syntax role, or none (plain text)."""
     name = str(token).removeprefix("Token.")
-    for prefix, css_var, fallback in _TOKEN_VARS:
+    for prefix, role in _TOKEN_ROLES:
         if name == prefix or name.startswith(prefix + "."):
-            return f"color:var({css_var},{fallback})"
+            editor_var, fallback = _SYNTAX[role]
+            return f"color:var(--codex-nb-syntax-{role},var({editor_var},{fallback}))"
     return ""
 
 
