@@ -73,14 +73,14 @@ export class MapView extends Widget {
       `${data.files} files in ${data.groups.length} folders` +
       (data.collapsed ? ' (drawn by folder)' : '') +
       (data.budget ? ` · context ${data.context_tokens} of ${data.budget} tokens, code of ${sent} file(s) sent` : '');
-    const cells = drawCells(data, (position, id) => this.jump(position, id));
+    const width = Math.max(this.repo.clientWidth || this.node.clientWidth || 700, 240);
+    const cells = drawCells(data, width, (position, id) => this.jump(position, id));
     this.cells.replaceChildren(el('h3', {}, `Notebook ${data.notebook?.path ?? ''}: cell dependencies`));
     if (cells) {
       this.cells.appendChild(cells);
     } else {
       this.cells.appendChild(el('div', { class: 'codex-note' }, 'Open a notebook to see its cell graph.'));
     }
-    const width = Math.max(this.repo.clientWidth || this.node.clientWidth || 700, 240);
     this.repo.replaceChildren(el('h3', {}, 'Repository: modules, notebooks and imports'), drawRepository(data, width, path => this.open(path)));
   }
 
