@@ -49,15 +49,20 @@ def file_graph(index, sent: dict[str, dict], *, collapse_over: int = COLLAPSE_FI
 
 
 def _group_edges(index) -> list[dict]:
-    """Edges between packages: how many file-level imports (and name uses) cross from one to another."""
+    """Edges between packages, counted as the files of one that import from (or use names of) the other."""
     imports: Counter = Counter()
     uses: Counter = Counter()
     for i, out in enumerate(index.edges):
         a = group_of(index.paths[i])
+        imported, used = set(), set()
         for j, w in out.items():
             b = group_of(index.paths[j])
             if a != b:
-                (imports if w >= IMPORT_WEIGHT else uses)[(a, b)] += 1
+                (imported if w >= IMPORT_WEIGHT else used).add(b)
+        for b in imported:
+            imports[(a, b)] += 1
+        for b in used - imported:
+            uses[(a, b)] += 1
     out = [{"source": a, "target": b, "kind": "import", "count": n} for (a, b), n in sorted(imports.items())]
     out += [{"source": a, "target": b, "kind": "uses", "count": n} for (a, b), n in sorted(uses.items())
             if (a, b) not in imports]
