@@ -48,6 +48,10 @@ class CodexMagics(Magics):
             return None
         from . import info, run
 
+        if command == "map":
+            from ..repomap.magic import show_map
+
+            return show_map(self.session, req)
         if command in info.COMMANDS:
             return info.COMMANDS[command](self.session, req)
         return run.dispatch(self.session, req)

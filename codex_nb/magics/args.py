@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "review": "audit the notebook: bugs, hidden state, out-of-order execution, unused or shadowed names",
     "notebook": 'write a new notebook: %codex notebook PATH "description"',
     "context": "preview what would be sent to the model, with token counts",
+    "map": "the repository and cell graph the assistant works from: %codex map [question]",
     "models": "list the configured models",
     "config": "show the settings, or set one for this session: %codex config model=openai:gpt-4.1-mini",
     "history": "the audit log for this notebook",

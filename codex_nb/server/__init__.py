@@ -21,6 +21,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
     from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler
     from .chat import CancelHandler, ChatHandler
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
+    from .map_handler import MapHandler
 
     workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
     from ..notebook_io import confine_repo_roots
@@ -44,6 +45,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),
+        (url_path_join(base, "map"), MapHandler),
     ])
     return state
 

@@ -10,10 +10,13 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { watchErrors } from './fixbutton';
 import { sendSnapshotsBeforeCodexCells, watchPanel } from './liveapply';
 import { applyOps } from './ops';
+import { mapPlugin } from './map';
 import { CodexPanel } from './panel';
+import { settingsPlugin } from './settings';
 import { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
 
 export { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
+export { ICodexSettings } from './settings';
 
 const codexIcon = new LabIcon({
   name: 'codex-nb:icon',
@@ -124,4 +127,4 @@ const fixButton: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [liveApply, panelPlugin, commandsPlugin, fixButton];
+export default [liveApply, panelPlugin, commandsPlugin, fixButton, mapPlugin, settingsPlugin];
