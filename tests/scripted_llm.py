@@ -10,8 +10,10 @@ request body is recorded so tests can assert what left the process.
     llm.queue("ok", chunk_delay=0.05)    # … a slow stream
 
 Besides chat completions it answers the legacy ``/completions`` (prompt + optional
-``suffix``) and llama.cpp's ``/infill``; ``streams`` records how far each streamed
-answer got, so a test can see that a cancelled stream really stopped.
+``suffix``) and llama.cpp's ``/infill`` from a queue of their own
+(``llm.queue_completion("…")``), so inline completions never take a chat's reply;
+``streams`` records how far each streamed answer got, so a test can see that a
+cancelled stream really stopped.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class ScriptedLLM:
         self.models = list(models)
         self.default = default
         self.replies: deque[Reply] = deque()
+        self.completion_replies: deque[Reply] = deque()  # for /completions and /infill
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.httpd: ThreadingHTTPServer | None = None
@@ -56,6 +59,18 @@ class ScriptedLLM:
         with self.lock:
             self.replies.append(Reply(content=content, **kw))
         return self
+
+    def queue_completion(self, content="", **kw) -> "ScriptedLLM":
+        """Queue a reply for ``/completions`` or ``/infill`` (inline completion), apart from chat replies."""
+        with self.lock:
+            self.completion_replies.append(Reply(content=content, **kw))
+        return self
+
+    def next_completion_reply(self) -> Reply:
+        with self.lock:
+            if self.completion_replies:
+                return self.completion_replies.popleft()
+        return Reply(status=500, content="scripted model has no completion reply queued")
 
     def next_reply(self) -> Reply:
         with self.lock:
@@ -150,7 +165,7 @@ class ScriptedLLM:
                     return self._json(404, {"error": {"message": "not found"}})
                 if not infill and "suffix" in body and not owner.accepts_suffix:
                     return self._json(400, {"error": {"message": "suffix is not supported", "type": "invalid_request_error"}})
-                reply = owner.next_reply()
+                reply = owner.next_completion_reply()
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:

@@ -77,7 +77,7 @@ async def test_stats_refuse_unknown_events(jp_fetch, repo):
 
 
 async def test_completion_streams_with_notebook_kernel_and_repository_context(jp_fetch, repo, scripted_llm):
-    scripted_llm.queue("apply_discount(price, rate=0.2)\nprint(total)\nextra = 1\nmore = 2", chunk_size=5, chunk_delay=0.01)
+    scripted_llm.queue_completion("apply_discount(price, rate=0.2)\nprint(total)\nextra = 1\nmore = 2", chunk_size=5, chunk_delay=0.01)
     kernel_state = {"variables": [{"name": "prices", "type": "pandas.DataFrame", "shape": [120, 2],
                                    "columns": {"item": "object", "price": "float64"}}]}
     resp = await post(jp_fetch, "complete", body(
@@ -104,7 +104,7 @@ async def test_completion_streams_with_notebook_kernel_and_repository_context(jp
 
 
 async def test_without_context_only_the_cell_is_sent(jp_fetch, repo, scripted_llm):
-    scripted_llm.queue("1")
+    scripted_llm.queue_completion("1")
     await post(jp_fetch, "complete", body(prefix="from shop.pricing import apply_discount\nx = ", context=False,
                                           cells_above=[{"cell_type": "code", "source": "secret_cell = 1"}]))
     prompt = scripted_llm.requests[-1]["prompt"]
@@ -112,7 +112,7 @@ async def test_without_context_only_the_cell_is_sent(jp_fetch, repo, scripted_ll
 
 
 async def test_secrets_in_the_context_are_redacted(jp_fetch, repo, scripted_llm):
-    scripted_llm.queue("2")
+    scripted_llm.queue_completion("2")
     key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
     await post(jp_fetch, "complete", body(cells_above=[{"cell_type": "code", "source": f"client = make('{key}')"}]))
     assert key not in scripted_llm.all_request_text()
@@ -120,7 +120,7 @@ async def test_secrets_in_the_context_are_redacted(jp_fetch, repo, scripted_llm)
 
 
 async def test_repeated_and_typed_through_requests_are_served_from_the_cache(jp_fetch, repo, scripted_llm):
-    scripted_llm.queue("compute_total(items)")
+    scripted_llm.queue_completion("compute_total(items)")
     first = events((await post(jp_fetch, "complete", body(prefix="result = "))).body)
     assert first[-1][1] == {**first[-1][1], "text": "compute_total(items)", "cached": False}
     again = events((await post(jp_fetch, "complete", body(prefix="result = "))).body)
@@ -134,8 +134,8 @@ async def test_repeated_and_typed_through_requests_are_served_from_the_cache(jp_
 
 
 async def test_a_local_server_gets_the_next_completion_prepared_before_it_is_asked_for(jp_fetch, repo, scripted_llm):
-    scripted_llm.queue("load_orders(path)")
-    scripted_llm.queue("\nprint(len(orders))")  # what follows once the first suggestion is accepted
+    scripted_llm.queue_completion("load_orders(path)")
+    scripted_llm.queue_completion("\nprint(len(orders))")  # what follows once the first suggestion is accepted
     await post(jp_fetch, "complete", body(prefix="orders = "))
     deadline = time.monotonic() + 10
     while len(scripted_llm.requests) < 2 or not all(s["ended"] for s in scripted_llm.streams):
@@ -148,8 +148,8 @@ async def test_a_local_server_gets_the_next_completion_prepared_before_it_is_ask
 
 
 async def test_a_newer_request_from_the_same_editor_stops_the_model(jp_fetch, repo, scripted_llm):
-    scripted_llm.queue("x" * 400, chunk_size=2, chunk_delay=0.02)  # 200 chunks, about four seconds
-    scripted_llm.queue("fast_answer()")
+    scripted_llm.queue_completion("x" * 400, chunk_size=2, chunk_delay=0.02)  # 200 chunks, about four seconds
+    scripted_llm.queue_completion("fast_answer()")
     slow = asyncio.ensure_future(post(jp_fetch, "complete", body(prefix="slow = ")))
     deadline = time.monotonic() + 10
     while not (scripted_llm.streams and scripted_llm.streams[0]["sent"] >= 3):
@@ -168,8 +168,8 @@ async def test_a_newer_request_from_the_same_editor_stops_the_model(jp_fetch, re
 
 
 async def test_other_editors_are_not_cancelled(jp_fetch, repo, scripted_llm):
-    scripted_llm.queue("a_value", chunk_size=1, chunk_delay=0.03)
-    scripted_llm.queue("b_value")
+    scripted_llm.queue_completion("a_value", chunk_size=1, chunk_delay=0.03)
+    scripted_llm.queue_completion("b_value")
     one = asyncio.ensure_future(post(jp_fetch, "complete", body(editor_id="nb.ipynb/cell-A", prefix="a = ")))
     await asyncio.sleep(0.1)
     two = await post(jp_fetch, "complete", body(editor_id="nb.ipynb/cell-B", prefix="b = "))

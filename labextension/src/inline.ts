@@ -167,7 +167,8 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
     }
     const notebook = panel.content;
     const active = notebook.activeCell;
-    if (!active || active.model.type !== 'code') {
+    // Only where the user types: a cell changed by other means (a proposal being applied) gets none.
+    if (!active || active.model.type !== 'code' || !active.editor?.hasFocus()) {
       return { items: [] };
     }
     const index = notebook.widgets.indexOf(active);

@@ -46,7 +46,7 @@ def test_ghost_text_appears_and_tab_inserts_it(page, jupyter_lab):
     name = make_notebook(lab, "")
     open_notebook(page, lab, name)
     settle(lab)
-    lab.llm.queue("math.sqrt(2)", chunk_size=3, chunk_delay=0.02)
+    lab.llm.queue_completion("math.sqrt(2)", chunk_size=3, chunk_delay=0.02)
     asked = len(lab.llm.requests)
     focus_end_of_cell(page, 1)
     page.keyboard.type("root = ")
@@ -69,8 +69,8 @@ def test_a_second_keystroke_cancels_the_first_request(page, jupyter_lab):
     name = make_notebook(lab, "")
     open_notebook(page, lab, name)
     settle(lab)
-    lab.llm.queue("slow_" * 120, chunk_size=2, chunk_delay=0.05)  # 300 chunks: 15 s if nobody stops it
-    lab.llm.queue("fast_value()")
+    lab.llm.queue_completion("slow_" * 120, chunk_size=2, chunk_delay=0.05)  # 300 chunks: 15 s if nobody stops it
+    lab.llm.queue_completion("fast_value()")
     first_stream = len(lab.llm.streams)
     focus_end_of_cell(page, 1)
     page.keyboard.type("a = ")
