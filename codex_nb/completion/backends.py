@@ -84,26 +84,34 @@ class InfillBackend(Backend):
     kind = "infill"
     local = True
 
-    def __init__(self, model_id: str, gguf: Path):
+    def __init__(self, model_id: str, gguf: Path, *, endpoint: tuple[str, str] | None = None):
+        """``endpoint``: (url, key) of a llama.cpp server already serving the model; None loads ``gguf`` here."""
         super().__init__(model_id)
         self.gguf = gguf
+        self.endpoint = endpoint
         self.fallback: EmbeddedBackend | None = None  # set once the model turns out to have no FIM tokens
+
+    async def _endpoint(self) -> tuple[str, str]:
+        if self.endpoint is None:
+            local = await asyncio.get_running_loop().run_in_executor(None, completion_server, self.gguf)
+            self.endpoint = (local.url, local.key)
+        return self.endpoint
 
     async def stream(self, ctx, *, max_tokens, stop, cancel):
         if self.fallback is not None:
             async for piece in self.fallback.stream(ctx, max_tokens=max_tokens, stop=stop, cancel=cancel):
                 yield piece
             return
-        local = await asyncio.get_running_loop().run_in_executor(None, completion_server, self.gguf)
+        url, key = await self._endpoint()
         body = {"input_prefix": ctx.fim_prefix(), "input_suffix": ctx.fim_suffix(), "input_extra": ctx.extra_chunks(),
                 "prompt": "", "n_predict": max_tokens, "t_max_predict_ms": INFILL_TIME_LIMIT_MS, "temperature": 0.0,
                 "stream": True, "cache_prompt": True, "stop": stop}
         run = {"pieces": 0, "cancelled": False, "finished": False}
         self.runs.append(run)
         session = _http_session()
-        headers = {"Authorization": f"Bearer {local.key}"}
+        headers = {"Authorization": f"Bearer {key}"}
         # Leaving this block closes the connection: llama.cpp's server notices and stops generating.
-        async with session.post(f"{local.url}/infill", json=body, headers=headers) as response:
+        async with session.post(f"{url}/infill", json=body, headers=headers) as response:
             if response.status == 501:
                 self.fallback = EmbeddedBackend(self.model_id, self.gguf)
                 self.fallback.runs = self.runs
