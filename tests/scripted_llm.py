@@ -70,6 +70,8 @@ class ScriptedLLM:
         with self.lock:
             if self.completion_replies:
                 return self.completion_replies.popleft()
+        if self.default is not None:
+            return Reply(content=self.default)
         return Reply(status=500, content="scripted model has no completion reply queued")
 
     def next_reply(self) -> Reply:
