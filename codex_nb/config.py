@@ -38,6 +38,12 @@ class CodexNB(Configurable):
     redact_patterns = List(Unicode(), [], help="Extra regular expressions whose matches are replaced by [REDACTED] "
                            "before anything leaves the process.").tag(config=True)
     commit = Enum(["off", "ask", "on"], "off", help="In a git repository, make each kept change one commit.").tag(config=True)
+    completion_model = Unicode("", help="Model id for inline (ghost-text) completion in JupyterLab cells, e.g. "
+                               "ollama:qwen2.5-coder:1.5b or local:/path/qwen2.5-coder-1.5b.gguf. Empty: the model above.").tag(config=True)
+    completion_enabled = Enum(["auto", "on", "off"], "auto", help="Inline completion: auto is on for local and "
+                              "OpenAI-compatible servers, off for paid APIs.").tag(config=True)
+    completion_debounce_ms = Int(250, help="Milliseconds of typing pause before an inline completion is asked for.").tag(config=True)
+    completion_max_lines = Int(3, help="Most lines one inline completion may have.").tag(config=True)
 
 
 def load_config() -> CodexNB:

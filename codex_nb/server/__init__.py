@@ -18,6 +18,7 @@ from .base import ServerState
 
 
 def setup_handlers(web_app, root_dir: str) -> ServerState:
+    from ..completion.handlers import completion_handlers
     from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler
     from .chat import CancelHandler, ChatHandler
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
@@ -46,6 +47,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),
         (url_path_join(base, "map"), MapHandler),
+        *completion_handlers(web_app, base),
     ])
     return state
 

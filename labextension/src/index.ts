@@ -8,6 +8,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { watchErrors } from './fixbutton';
+import { inlinePlugin } from './inline';
 import { sendSnapshotsBeforeCodexCells, watchPanel } from './liveapply';
 import { applyOps } from './ops';
 import { mapPlugin } from './map';
@@ -127,4 +128,4 @@ const fixButton: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [liveApply, panelPlugin, commandsPlugin, fixButton, mapPlugin, settingsPlugin];
+export default [liveApply, panelPlugin, commandsPlugin, fixButton, mapPlugin, settingsPlugin, inlinePlugin];
