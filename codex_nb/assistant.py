@@ -277,12 +277,12 @@ def repair(notebook_path, proposal: Proposal, failure: dict, *, model: str | Non
     return result.proposal
 
 
-def apply_proposal(notebook_path, proposal: Proposal, **kw):
-    """Python API: write an accepted proposal to disk (all or nothing); returns the AppliedChange."""
-    from .edits.transaction import apply_to_disk
+def apply_proposal(notebook_path, proposal: Proposal, *, repo_root=None, validate: bool = False, **flags):
+    """Python API: accept a proposal into the notebook file through the engine; returns its Outcome.
 
-    change = apply_to_disk(notebook_path, proposal, **kw)
-    audit.record("applied", notebook_path, notebook=str(notebook_path), proposal_id=proposal.id,
-                 edits=list(range(len(proposal.edits))), cells=change.changed_cell_ids,
-                 files=[str(p) for p in change.changed_files], applier="file")
-    return change
+    Without ``validate`` the change is kept as applied (all or nothing); with it, it is kept only
+    if the notebook (and the project's gates) still pass.
+    """
+    from .engine import accept_file
+
+    return accept_file(notebook_path, proposal, source="api", repo_root=repo_root, validate=validate, **flags)

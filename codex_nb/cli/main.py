@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "context": "context_cmd",
     "validate": "validate_cmd",
     "audit": "audit_cmd",
+    "undo": "undo",
 }
 
 
