@@ -157,7 +157,9 @@ class ChatHandler(SSEMixin, CodexHandler):
 
     async def _remember(self, req: ChatRequest, message: dict, turn=None) -> None:
         """Append the exchange to the notebook's history and, for a finished turn, the audit log: one worker hop."""
-        user = getattr(self.current_user, "username", None)  # the identity provider's user, read on the loop
+        from .accept import user_name
+
+        user = user_name(self)  # the identity provider's user, read on the loop
 
         def write():
             history.append(req.notebook_abs, self._user_msg, message)
