@@ -132,11 +132,14 @@ def _settle(turn: Turn, completion, last_attempt: bool, on_delta) -> bool:
     return True
 
 
-def record(turn: Turn) -> Result:
-    """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result."""
+def record(turn: Turn, *, user: str | None = None) -> Result:
+    """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result.
+
+    ``user``: the server's identity-provider user who asked (default: the OS user).
+    """
     result = turn.result
     if not result.cancelled:
-        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor,
+        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor, user=user,
                      notebook=str(turn.notebook) if turn.notebook else None, kind=turn.kind,
                      instruction_hash=audit.instruction_hash(turn.instruction), model=result.model,
                      proposal_id=result.proposal.id if result.proposal else None,

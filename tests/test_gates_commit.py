@@ -158,10 +158,10 @@ def test_cli_undo_reverts_the_last_committed_change_and_records_it(project, caps
     assert (project / "src/shop/prices.py").read_text() == "def total(prices):\n    return 1\n"
     assert main(["undo", str(nb), "--json"]) == 0
     entry = json.loads(capsys.readouterr().out)
-    assert entry["event"] == "undo" and entry["proposal_id"] == "p-0"
+    assert entry["event"] == "undone" and entry["proposal_id"] == "p-0"
     assert git(project, "rev-parse", "HEAD").strip() == entry["commit"]
     assert (project / "src/shop/prices.py").read_bytes() == original
-    assert [e["proposal_id"] for e in audit.read(nb) if e["event"] == "undo"] == ["p-1", "p-0"]
+    assert [e["proposal_id"] for e in audit.read(nb) if e["event"] == "undone"] == ["p-1", "p-0"]
 
     assert main(["undo", str(nb)]) == 2
     assert "nothing to undo" in capsys.readouterr().err
@@ -180,7 +180,7 @@ def test_cli_undo_of_an_uncommitted_change_restores_the_saved_files(project, cap
     (project / "src/shop/vat.py").write_bytes(b"RATE = 1\n")
     nb.write_bytes(new_nb)
     audit.record("kept", nb, notebook=str(nb), proposal_id="p-9", repo_root=str(project),
-                 files=["src/shop/prices.py", "src/shop/vat.py"], before=record)
+                 files=["src/shop/prices.py", "src/shop/vat.py"], before=record, commit=None)
 
     assert main(["undo", str(nb)]) == 0
     assert "restored the saved files" in capsys.readouterr().out

@@ -41,6 +41,13 @@ def pending_kept(notebook: str | os.PathLike) -> list[dict]:
     return kept[::-1]
 
 
+def _applied_edits(notebook, proposal_id) -> list[int]:
+    """The edit indexes the kept change applied (its "applied" entry), which the "undone" entry names."""
+    applied = [e for e in audit.read(Path(notebook).resolve())
+               if e.get("event") == "applied" and e.get("proposal_id") == proposal_id]
+    return list(applied[-1].get("edits") or []) if applied else []
+
+
 def undo_last(notebook: str | os.PathLike, source: str = "cli") -> dict:
     """Undo the newest kept change of ``notebook`` that is not undone yet; return the "undo" audit entry."""
     kept = pending_kept(notebook)
@@ -53,7 +60,8 @@ def undo_last(notebook: str | os.PathLike, source: str = "cli") -> dict:
     if entry.get("live") and entry.get("changed_cells"):
         raise UsageProblem(f"proposal {proposal_id} changed the notebook live in JupyterLab; its cells are undone there",
                            hint="use %codex undo in the notebook, or Edit → Undo")
-    fields: dict = {"proposal_id": proposal_id, "source": source, "files": entry.get("files", [])}
+    fields: dict = {"proposal_id": proposal_id, "source": source, "files": entry.get("files", []),
+                    "edits": _applied_edits(notebook, proposal_id)}
     if entry.get("commit"):
         fields["reverted_commit"] = entry["commit"]
         fields["commit"] = revert_commit(repo_root, entry["commit"],
