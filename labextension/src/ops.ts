@@ -85,14 +85,14 @@ export function checkOps(shared: ISharedNotebook, ops: LiveOp[]): string | null 
     sources.set(cell.id, cell.getSource());
   }
   const gone = (id: string) => `cell ${id} is gone`;
-  for (const [n, op] of ops.entries()) {
+  for (const op of ops) {
     switch (op.op) {
       case 'insert': {
         if (op.after !== null && op.before !== null) {
-          return `op ${n}: insert names both a cell to follow and a cell to precede`;
+          return `insert ${op.new_id} names both a cell to follow and a cell to precede`;
         }
         if (ids.includes(op.new_id)) {
-          return `op ${n}: cell id ${op.new_id} already exists`;
+          return `cell ${op.new_id} already exists`;
         }
         const anchor = op.after ?? op.before;
         const at = anchor === null ? ids.length : ids.indexOf(anchor);
@@ -109,7 +109,7 @@ export function checkOps(shared: ISharedNotebook, ops: LiveOp[]): string | null 
           return gone(op.cell_id);
         }
         if (op.expected_source !== null && sources.get(op.cell_id) !== op.expected_source) {
-          return `op ${n}: cell ${op.cell_id} changed since the proposal`;
+          return `cell ${op.cell_id} changed since the proposal`;
         }
         if (op.op === 'replace') {
           sources.set(op.cell_id, op.source);
@@ -130,7 +130,7 @@ export function checkOps(shared: ISharedNotebook, ops: LiveOp[]): string | null 
       }
       case 'remove': {
         if (!ids.includes(op.cell_id)) {
-          return `op ${n}: cell ${op.cell_id} to remove is gone`;
+          return gone(op.cell_id);
         }
         ids.splice(ids.indexOf(op.cell_id), 1);
         break;
