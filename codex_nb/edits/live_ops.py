@@ -151,7 +151,7 @@ def inverse_ops(nb_before: nbformat.NotebookNode, ops: list[dict] | Proposal) ->
                 undo.append(asdict(RemoveOp(cell_id)))
             elif index is not None:
                 undo.append(_restore_of(work, index))
-        work = _apply(work, [op])
+        _apply_in_place(work, [op], first=n)
     return list(reversed(undo))
 
 
@@ -198,7 +198,12 @@ def _parse_all(ops) -> list:
 
 def _apply(nb, parsed: list) -> nbformat.NotebookNode:
     out = copy.deepcopy(nb)
-    for n, op in enumerate(parsed):
+    _apply_in_place(out, parsed)
+    return out
+
+
+def _apply_in_place(out, parsed: list, first: int = 0) -> None:
+    for n, op in enumerate(parsed, start=first):
         if isinstance(op, InsertOp):
             if op.after is not None and op.before is not None:
                 raise EditRefused(f"op {n}: insert names both a cell to follow and a cell to precede",
@@ -222,7 +227,6 @@ def _apply(nb, parsed: list) -> nbformat.NotebookNode:
             if existing is not None:
                 del out.cells[existing]
             out.cells.insert(min(op.index, len(out.cells)), cell)
-    return out
 
 
 def _restore_of(nb, index: int) -> dict:

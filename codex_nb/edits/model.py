@@ -123,7 +123,7 @@ class Proposal:
             try:
                 edits.append(kind(**{k: v for k, v in raw.items() if k in known}))
             except TypeError as exc:
-                raise ProposalError(f"edit {i} ({raw['op']}) is missing a field: {exc}", hint="see the proposal schema in codex_nb/edits/model.py") from exc
+                raise ProposalError(f"edit {i} ({raw['op']}) is missing a field: {exc}", hint="see the proposal schema: python -m codex_nb.wire schema") from exc
         fields = {k: data[k] for k in ("id", "created", "model", "notebook") if k in data}
         return cls(explanation=str(data.get("explanation", "")), edits=tuple(edits), **fields)
 

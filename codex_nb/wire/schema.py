@@ -6,6 +6,8 @@ deterministic (sorted keys) so that the checked-in copy can be compared.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from typing import Any
 
@@ -17,6 +19,11 @@ TITLE = "WireMessage"  # the name of the TypeScript union of all roots
 
 def wire_schema() -> dict:
     """{"$defs": one definition per root and per type they use, "anyOf": the roots}."""
+    return copy.deepcopy(_generated())
+
+
+@functools.cache
+def _generated() -> dict:
     from pydantic import TypeAdapter
 
     from .registry import ROOTS
