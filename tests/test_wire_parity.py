@@ -9,6 +9,7 @@ import copy
 import functools
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from codex_nb.edits.live_ops import apply_ops, inverse_ops
+from codex_nb.edits.live_ops import apply_ops, inverse_ops, proposal_ops
+from codex_nb.edits.model import DeleteCell, InsertCell, Proposal, ReplaceCell
 from codex_nb.errors import EditRefused
+from codex_nb.notebook_io import source_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEXTENSION = ROOT / "labextension"
@@ -61,7 +64,7 @@ def test_fixture_covers_every_op_both_ways():
             if isinstance(op, dict) and op.get("op") in ("insert", "replace", "delete", "restore", "remove"):
                 kinds.setdefault(op["op"], set()).add(case["expect"])
     assert kinds == {kind: {"ok", "refused"} for kind in ("insert", "replace", "delete", "restore", "remove")}
-    assert len(BY_NAME) == len(CASES), "case names must be unique"
+    assert len({case["name"] for case in CASES}) == len(CASES), "case names must be unique"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -75,6 +78,47 @@ def test_python_applier(case):
         assert [c["id"] for c in result["after"].cells] == case["expect_ids"]
     assert cells(result["back"]) == cells(notebook_of(case)), "the inverse ops did not give back the original"
     nbformat.validate(result["back"])
+
+
+def random_cases(count: int, seed: int = 11) -> list[dict]:
+    """Seeded random batches over the fixture's notebooks, as a proposal would make them plus moves and removes
+    (what the fixture does not think of, the random batches may)."""
+    rng = random.Random(seed)
+    cases = []
+    for k in range(count):
+        name = rng.choice(["basic", "basic without c1", "one cell"])
+        nb = nbformat.reads(json.dumps(FIXTURE["notebooks"][name]), as_version=4)
+        ids = [c["id"] for c in nb.cells]
+        edits = []
+        for j in range(rng.randint(1, 5)):
+            kind = rng.choice(["insert", "insert", "replace", "delete"])
+            if kind == "insert" or not ids:
+                anchor = rng.choice(ids + [None]) if ids else None
+                where = rng.choice(["after", "before"])
+                edits.append(InsertCell(rng.choice(["a = 1", "# note", "", "ünï"]), rng.choice(["code", "markdown", "raw"]),
+                                        after=anchor if where == "after" else None,
+                                        before=anchor if where == "before" else None, new_id=f"r{k}-{j}"))
+                continue
+            target = ids.pop(rng.randrange(len(ids)))
+            base = source_hash(next(c for c in nb.cells if c["id"] == target)["source"])
+            edits.append(ReplaceCell(target, rng.choice(["b = 2", "## head", "raw"]), base,
+                                     rng.choice([None, "code", "markdown", "raw"])) if kind == "replace"
+                         else DeleteCell(target, base))
+        ops = proposal_ops(nb, Proposal("random", tuple(edits)))
+        if nb.cells and rng.random() < 0.5:  # move an existing cell somewhere else, exactly
+            cell = rng.choice(nb.cells)
+            ops.append({"op": "restore", "index": rng.randint(0, len(nb.cells) + 1), "cell": json.loads(json.dumps(cell))})
+        cases.append({"name": f"random {k}", "notebook": name, "ops": ops, "expect": "ok"})
+    return cases
+
+
+RANDOM = random_cases(120)
+BY_NAME.update({case["name"]: case for case in RANDOM})
+
+
+@pytest.mark.parametrize("case", RANDOM, ids=[c["name"] for c in RANDOM])
+def test_python_applier_on_random_batches(case):
+    test_python_applier(case)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +135,7 @@ def typescript_results(tmp_path_factory):
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, f"jlpm build:test failed:\n{build.stdout}\n{build.stderr}"
     runs = []
-    for case in CASES:
+    for case in CASES + RANDOM:
         steps = [case["ops"]]
         if python_run(case["name"])["ok"]:
             steps.append(python_run(case["name"])["undo"])
@@ -104,7 +148,7 @@ def typescript_results(tmp_path_factory):
     return {run["name"]: run["steps"] for run in json.loads(out.stdout)}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+@pytest.mark.parametrize("case", CASES + RANDOM, ids=[c["name"] for c in CASES + RANDOM])
 def test_typescript_applier_gives_the_python_notebook(case, typescript_results):
     python, steps = python_run(case["name"]), typescript_results[case["name"]]
     original = cells(notebook_of(case))
