@@ -150,7 +150,7 @@ def test_refuses_unknown_anchor_and_duplicate_new_id():
     (InsertCell("a", after="m1", before="c1"), "both", "not both"),
 ])
 def test_hand_edited_proposals_that_would_make_an_invalid_notebook_are_refused(edit, needle, hint, tmp_path):
-    from codex_nb.edits.transaction import apply_to_disk
+    from codex_nb.engine import accept_file
 
     nb = make_nb()
     proposal = Proposal.from_json(Proposal("x", (edit,)).to_json())  # as read back from a hand-edited file
@@ -160,8 +160,8 @@ def test_hand_edited_proposals_that_would_make_an_invalid_notebook_are_refused(e
     path = tmp_path / "a.ipynb"
     nbformat.write(nb, path)
     before = path.read_bytes()
-    with pytest.raises(EditRefused):
-        apply_to_disk(path, proposal, repo_root=tmp_path)
+    outcome = accept_file(path, proposal, repo_root=tmp_path, validate=False)
+    assert outcome.status == "refused" and needle in outcome.reason
     assert path.read_bytes() == before
 
 

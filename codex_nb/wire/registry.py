@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from ..edits.live_ops import LiveOp
 from ..edits.model import Proposal
+from ..engine.events import EngineEvent
 from ..engine.gates import GateResult
+from ..engine.outcome import Outcome
 from ..validate.api import ValidationReport
 
 ROOTS: dict[str, object] = {
@@ -19,4 +21,12 @@ ROOTS: dict[str, object] = {
     "LiveOp": LiveOp,  # codex_nb/edits/live_ops.py: what the appliers apply
     "ValidationReport": ValidationReport,  # codex_nb/validate/api.py: ValidationReport.to_json()
     "GateResult": GateResult,  # codex_nb/engine/gates.py: GateResult.to_json()
+    "EngineEvent": EngineEvent,  # codex_nb/engine/events.py: what the engine streams to every door
+    "Outcome": Outcome,  # codex_nb/engine/outcome.py: how an acceptance ended (the "finished" event)
 }
+
+# Roots that are JSON Schemas already (not data classes): their definitions join the wire schema, prefixed.
+def schema_roots() -> dict[str, dict]:
+    from ..audit import AUDIT_SCHEMA
+
+    return {"AuditEntry": AUDIT_SCHEMA}  # codex_nb/audit/schema.py: one line of the audit log

@@ -41,10 +41,43 @@ def _generated() -> dict:
         if name in defs:
             raise ValueError(f"wire root {name!r} clashes with a type of the same name used by another root")
         defs[name] = {"$ref": ref} if target else {**sub, "title": name}
+    from .registry import schema_roots
+
+    names = list(ROOTS)
+    for name, raw in schema_roots().items():
+        defs.update(_prefixed(name, raw))
+        names.append(name)
     schema = {"$schema": DIALECT, "title": TITLE,
               "description": "Every message between codex-nb's Python side and its lab extension.",
-              "$defs": defs, "anyOf": [{"$ref": f"#/$defs/{name}"} for name in ROOTS]}
+              "$defs": defs, "anyOf": [{"$ref": f"#/$defs/{name}"} for name in names]}
     return _clean(schema)
+
+
+def _prefixed(name: str, raw: dict) -> dict:
+    """A ready JSON Schema as wire definitions: ``name`` for its root, ``name`` + Def for each of its $defs."""
+    def title(key: str) -> str:
+        return name + "".join(part.capitalize() for part in key.replace("-", "_").split("_"))
+
+    def rewrite(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+                    out[key] = "#/$defs/" + title(value.rsplit("/", 1)[-1])
+                elif key == "format":
+                    continue  # an annotation only; the page's validator knows no formats and must not stop on one
+                else:
+                    out[key] = rewrite(value)
+            return out
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    inner = raw.get("$defs", {})
+    defs = {title(key): {**rewrite(value), "title": title(key)} for key, value in inner.items()}
+    root = {k: rewrite(v) for k, v in raw.items() if k not in ("$defs", "$schema", "$id")}
+    defs[name] = {**root, "title": name}
+    return defs
 
 
 def schema_text() -> str:

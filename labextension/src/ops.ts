@@ -262,7 +262,7 @@ function opValidators(): Map<string, ValidateFunction> {
   if (validatorsByKind) {
     return validatorsByKind;
   }
-  const ajv = new Ajv2020({ strict: true, discriminator: true });
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, discriminator: true });
   ajv.addSchema(wireSchema, 'wire');
   const defs = wireSchema.$defs as { [name: string]: { properties?: { op?: { const?: string } } } };
   validatorsByKind = new Map();
