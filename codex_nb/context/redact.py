@@ -30,7 +30,8 @@ _PATTERNS: list[tuple[str, re.Pattern, int, tuple[str, ...]]] = [
     ("aws-access-key-id", re.compile(r"A(?<![A-Za-z0-9]A)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
      0, ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA")),
     ("aws-secret-key", re.compile(
-        r"(?i)(aws_?secret_?access_?key[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([A-Za-z0-9/+=]{40})"), 2, ()),
+        r"(?i)(aws_?secret_?access_?key[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([A-Za-z0-9/+=]{40})"), 2,
+     ("ecret", "ECRET")),
     ("github-token", re.compile(r"gh(?<![A-Za-z0-9_]gh)[pousr]_[A-Za-z0-9]{30,}"), 0,
      ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
     ("github-token", re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}"), 0, ("github_pat_",)),
@@ -87,6 +88,10 @@ _QUOTED_ASSIGN = re.compile(
 _BARE_ASSIGN = re.compile(
     r"(?<![A-Za-z0-9_\-.])(?P<name>" + _NAME + r")[ \t]{0,16}(?:=|:)[ \t]{0,16}"
     r"(?=(?P<val>[^\s\"'#&;,<>(){}\[\]`][^\s\"'&;,<>`]{2,255}))")
+# A substring every secret-like name holds (see _SECRET_WORDS and _WEAK_WORDS): lines without one are skipped.
+# Matched on the lower-cased text: a case-insensitive alternation is ten times slower.
+_HINT = re.compile(r"pass|pwd|secret|token|key|cred|pin|pat|bearer|auth|sig|cookie|salt|hmac|private|"
+                   r"webhook|dsn|conn|session|hash|nonce|cert")
 # values of a secret-named key that are code, not a secret: a call, a subscript, an attribute, a keyword
 _CODE_VALUE = re.compile(r"(?:[A-Za-z_][\w.]*[(\[].*|True|False|None|null|true|false|yes|no|on|off|"
                          r"\$\{?[A-Za-z_]\w*\}?|%\([A-Za-z_]\w*\)s|<[^>]*>|\*+|\.\.\.|…)")
@@ -219,14 +224,8 @@ def _redact_private_keys(text: str, kinds: list[str]) -> str:
 
 
 def _redact_chunk(text: str, kinds: list[str], custom: list) -> str:
-    lowered = None
     for kind, pattern, group, triggers in (*_PATTERNS, *custom):
-        if not triggers:
-            if kind == "aws-secret-key":
-                lowered = lowered if lowered is not None else text.lower()
-                if "ecret" not in lowered:
-                    continue
-        elif not any(t in text for t in triggers):
+        if triggers and not any(t in text for t in triggers):
             continue
         if group == 0:
             text, n = pattern.subn(REDACTED, text)
@@ -235,9 +234,29 @@ def _redact_chunk(text: str, kinds: list[str], custom: list) -> str:
         kinds.extend([kind] * n)
     if "=" not in text and ":" not in text:
         return text
-
-    text = _replace_values(_QUOTED_ASSIGN, text, kinds, quoted=True)
-    return _replace_values(_BARE_ASSIGN, text, kinds, quoted=False)
+    # Only lines that name something secret-like can hold a secret assignment: look at those alone.
+    spans, last_end = [], -1
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters lower-case to two: keep the offsets right
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    for m in _HINT.finditer(lowered):
+        if m.start() < last_end:
+            continue
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        end = len(text) if end < 0 else end
+        spans.append((start, end))
+        last_end = end
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end in spans:
+        line = _replace_values(_QUOTED_ASSIGN, text[start:end], kinds, quoted=True)
+        out.append(text[pos:start])
+        out.append(_replace_values(_BARE_ASSIGN, line, kinds, quoted=False))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _replace_values(pattern: re.Pattern, text: str, kinds: list[str], *, quoted: bool) -> str:
