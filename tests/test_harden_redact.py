@@ -24,6 +24,14 @@ def test_every_form_is_redacted(text, value):
     assert value not in out and "[REDACTED]" in out and kinds
 
 
+@pytest.mark.parametrize("text,value", [
+    (r"S4 = '[db]\nuser = app\npassword = Ini-Escaped-Pass-28\n'", "Ini-Escaped-Pass-28"),  # a repr of an INI text
+    (r'{"log": "\n\tapi_key: \"k3y-in-escaped-json\""}', "k3y-in-escaped-json"),  # JSON inside a JSON string
+])
+def test_secrets_inside_escaped_strings_are_redacted(text, value):
+    assert value not in redact_text(text)[0]
+
+
 def test_ordinary_code_is_left_alone():
     code = ("password = os.environ['DB_PASSWORD']\ntoken = get_token()\nsort_key = 'name'\n"
             "first_pass = True\nmax_tokens = 512\nkey = row['id']\n")

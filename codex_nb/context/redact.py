@@ -78,15 +78,18 @@ _WEAK_WORDS = {"key", "keys", "auth", "sig", "signature", "cred", "creds", "cook
                "webhook", "dsn", "conn", "session", "hash", "nonce", "cert"}
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-.]{0,63}"
+# a name starts after a character that cannot be part of it, or after an escape written in a string
+# ('…\npassword = x…' in a repr or a JSON text: the "n" belongs to the escape, not to the name)
+_NAME_START = r"(?:(?<![A-Za-z0-9_\-.\\])|(?<=\\[nrt]))"
 # name = "value" / "name": "value" / name: 'value' (code, JSON, YAML). Only the name and separator are
 # consumed, the value is read in a look-ahead: a non-secret name cannot swallow the secret one after it
 # ("failed: password=…").
 _QUOTED_ASSIGN = re.compile(
-    r"(?<![A-Za-z0-9_\-.])(?P<name>" + _NAME + r")[\"']?[ \t]{0,16}(?:=|:|=>)[ \t]{0,16}"
-    r"(?=(?P<q>[\"'])(?P<val>[^\"'\n]{3,512})(?P=q))")
+    _NAME_START + r"(?P<name>" + _NAME + r")\\?[\"']?[ \t]{0,16}(?:=|:|=>)[ \t]{0,16}"
+    r"(?=(?P<q>\\?[\"'])(?P<val>[^\"'\n]{3,512})(?P=q))")  # \" : quotes escaped inside a string
 # name=value / name: value / name = value, unquoted (.env, shell, INI, YAML, query strings, tracebacks)
 _BARE_ASSIGN = re.compile(
-    r"(?<![A-Za-z0-9_\-.])(?P<name>" + _NAME + r")[ \t]{0,16}(?:=|:)[ \t]{0,16}"
+    _NAME_START + r"(?P<name>" + _NAME + r")[ \t]{0,16}(?:=|:)[ \t]{0,16}"
     r"(?=(?P<val>[^\s\"'#&;,<>(){}\[\]`][^\s\"'&;,<>`]{2,255}))")
 # A substring every secret-like name holds (see _SECRET_WORDS and _WEAK_WORDS): lines without one are skipped.
 # Matched on the lower-cased text: a case-insensitive alternation is ten times slower.
