@@ -10,6 +10,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from codex_nb.context import build_context
 from codex_nb.context.kernel import safe_preview, variable_summary
 from codex_nb.context.rank import Query
+from codex_nb.context import redact
 from codex_nb.context.redact import redact_text
 from codex_nb.edits.stream_text import ExplanationStream
 from codex_nb.limits import bound_fields
@@ -63,6 +64,7 @@ def test_custom_patterns_from_the_configuration(monkeypatch):
         c.redact_patterns = [r"ACME-\d{6}"]
         return c
     monkeypatch.setattr(config, "load_config", with_pattern)
+    monkeypatch.setattr(redact, "_custom_cache", None)  # the patterns are re-read every few seconds
     assert redact_text("ticket ACME-123456 open")[0] == "ticket [REDACTED] open"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
+import time
 from collections import Counter
 
 REDACTED = "[REDACTED]"
@@ -149,28 +150,34 @@ def looks_random(value: str) -> bool:
 
 
 def _custom_patterns() -> list[tuple[str, re.Pattern, int, tuple[str, ...]]]:
-    """Patterns added with ``c.CodexNB.redact_patterns`` (each a regex; the whole match is replaced)."""
+    """Patterns added with ``c.CodexNB.redact_patterns`` (each a regex; the whole match is replaced).
+
+    Reading the configuration costs far more than redacting a short string, and redaction runs
+    for every value and file: the patterns are read again at most every few seconds.
+    """
+    global _custom_cache
+    now = time.monotonic()
+    cached = _custom_cache
+    if cached is not None and now - cached[0] < _CUSTOM_TTL:
+        return cached[1]
     try:
         from ..config import load_config
 
-        extra = list(getattr(load_config(), "redact_patterns", []) or [])
+        sources = list(getattr(load_config(), "redact_patterns", []) or [])
     except Exception:  # no configuration can be read here: the built-in patterns still apply
-        return []
-    key = tuple(extra)
-    cached = _custom_cache.get(key)
-    if cached is None:
-        cached = []
-        for source in extra:
-            try:
-                cached.append(("custom", re.compile(source), 0, ()))
-            except re.error:
-                continue  # a broken pattern must not stop redaction; `codex-nb context` shows what is sent
-        _custom_cache.clear()
-        _custom_cache[key] = cached
-    return cached
+        sources = []
+    patterns = []
+    for source in sources:
+        try:
+            patterns.append(("custom", re.compile(source), 0, ()))
+        except re.error:
+            continue  # a broken pattern must not stop redaction; `codex-nb context` shows what is sent
+    _custom_cache = (now, patterns)  # one tuple, replaced whole: threads see the old or the new
+    return patterns
 
 
-_custom_cache: dict[tuple, list] = {}
+_CUSTOM_TTL = 5.0
+_custom_cache: tuple[float, list] | None = None
 
 
 def redact_text(text: str) -> tuple[str, list[str]]:
