@@ -124,3 +124,18 @@ def test_a_symlink_to_a_credential_file_is_not_indexed(tmp_path):
     assert "envonlyvalue" not in dumped
     assert not any(f["path"] == "innocent.py" for f in ctx.files)
     assert any(p["path"] == "innocent.py" and "never read" in p["reason"] for p in ctx.problems)
+
+
+def test_never_read_judges_symlink_targets_and_codexignore_entries(tmp_path):
+    from codex_nb.context.redact import never_read_path
+
+    (tmp_path / ".codexignore").write_text("private/\n")
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "notes.py").write_text("x = 1\n")
+    (tmp_path / ".env").write_text("A=1\n")
+    (tmp_path / "link.py").symlink_to(tmp_path / ".env")
+    (tmp_path / "alias.py").symlink_to(tmp_path / "private" / "notes.py")
+    (tmp_path / "ok.py").write_text("y = 2\n")
+    for name in (".env", "link.py", "private/notes.py", "alias.py"):
+        assert never_read_path(tmp_path / name, tmp_path), name
+    assert not never_read_path(tmp_path / "ok.py", tmp_path)
