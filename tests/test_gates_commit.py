@@ -215,28 +215,3 @@ def test_validation_line_and_report_text():
     assert "tests/test_a.py — imports pkg/a.py" in text and "mypy pkg — exit 0, 0.3 s" in text
     assert "failed: t.py::x — boom" in report_text([failing])
 
-
-def test_keep_fields_commit_then_undo_round_trip(project):
-    from codex_nb.gates.keep import keep_fields
-    from codex_nb.gates.undo import undo_last
-
-    nb = project / "analysis.ipynb"
-    nb.write_text("{}")
-    tests = GateResult("tests", True, "tests: 3 passed", 1.0, {"tests": 3})
-    old = (project / "src/shop/banner.py").read_bytes()
-    write(project, "src/shop/banner.py", "def banner(name):\n    return f'Hi {name}'\n")
-    fields = keep_fields(project, "p-77", "Friendlier banner", ["src/shop/banner.py"], [tests], commit=True)
-    assert fields["validation"] == "passed (3 tests)" and "tests: 3 passed" in fields["report"]
-    assert trailers_of(project, fields["commit"]) == {"Codex-Proposal": "p-77", "Codex-Validation": "passed (3 tests)"}
-    audit.record("kept", nb, notebook=str(nb), proposal_id="p-77", **fields)
-    entry = undo_last(nb)
-    assert entry["reverted_commit"] == fields["commit"] and (project / "src/shop/banner.py").read_bytes() == old
-
-    # without a commit the before-state is saved instead, and undo puts it back
-    write(project, "src/shop/banner.py", "X = 1\n")
-    fields = keep_fields(project, "p-78", "X", ["src/shop/banner.py"], [tests], commit=False,
-                         contents={"src/shop/banner.py": (old, b"X = 1\n")})
-    assert "commit" not in fields and fields["before"]["files"]["src/shop/banner.py"]["before"]
-    audit.record("kept", nb, notebook=str(nb), proposal_id="p-78", **fields)
-    assert undo_last(nb)["restored"] == ["src/shop/banner.py"]
-    assert (project / "src/shop/banner.py").read_bytes() == old
