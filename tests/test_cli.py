@@ -64,7 +64,7 @@ def test_propose_then_apply(project, scripted_llm, tmp_path):
     assert nb.cells[1].outputs  # untouched cells keep their outputs
 
     log = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [e["event"] for e in log] == ["propose", "apply"]
+    assert [e["event"] for e in log] == ["proposed", "decided", "applied", "kept"]
     assert log[0]["instruction_hash"] and "double x" not in json.dumps(log)
 
 
@@ -186,4 +186,4 @@ def test_models_lists_the_scripted_server(scripted_llm):
 def test_apply_reads_the_proposal_from_stdin(project):
     proposal = {"version": 1, "id": "p-9", "explanation": "", "edits": [{"op": "insert", "new_id": "n1", "source": "y = 1"}]}
     out = cli("apply", str(project), "-", "--json", stdin=json.dumps(proposal))
-    assert out.returncode == 0 and json.loads(out.stdout)["changed_cells"] == ["n1"]
+    assert out.returncode == 0 and json.loads(out.stdout)["cells"] == ["n1"]

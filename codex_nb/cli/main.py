@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "models": "models",
     "context": "context_cmd",
     "validate": "validate_cmd",
+    "audit": "audit_cmd",
     "undo": "undo",
 }
 

@@ -73,8 +73,13 @@ def register_magics(ipython) -> CodexMagics:
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
     ipython.events.register("post_run_cell", magics.session.post_run_cell)
+    channel = magics.session.channel
+    magics.running = (lambda *_: setattr(channel, "cell_running", True), lambda *_: setattr(channel, "cell_running", False))
+    ipython.events.register("pre_run_cell", magics.running[0])
+    ipython.events.register("post_run_cell", magics.running[1])
     ipython._codex_nb_magics = magics
     if getattr(ipython, "kernel", None) is not None:
+        channel.listen()
         _ping_when_a_cell_runs(ipython, magics.session)
     threading.Thread(target=_warm_imports, name="codex-nb-warm-imports", daemon=True).start()
     return magics
@@ -123,7 +128,8 @@ def unregister_magics(ipython) -> None:
     if magics is None:
         return
     for event, callback in (("post_run_cell", magics.session.post_run_cell),
-                            ("pre_run_cell", getattr(magics.session, "pending_ping", None))):
+                            ("pre_run_cell", getattr(magics.session, "pending_ping", None)),
+                            ("pre_run_cell", magics.running[0]), ("post_run_cell", magics.running[1])):
         try:
             ipython.events.unregister(event, callback)
         except ValueError:

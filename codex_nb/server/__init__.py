@@ -18,9 +18,9 @@ from .base import ServerState
 
 
 def setup_handlers(web_app, root_dir: str) -> ServerState:
+    from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler
     from .chat import CancelHandler, ChatHandler
-    from .handlers import (AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler,
-                           OpsHandler, SchemaHandler, ValidateHandler)
+    from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
 
     workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
     state = ServerState(root_dir=Path(root_dir), executor=ThreadPoolExecutor(workers, thread_name_prefix="codex-nb"))
@@ -32,8 +32,10 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "chat"), ChatHandler),
         (url_path_join(base, "chat", r"([A-Za-z0-9_.-]+)", "cancel"), CancelHandler),
         (url_path_join(base, "context"), ContextHandler),
-        (url_path_join(base, "ops"), OpsHandler),
-        (url_path_join(base, "validate"), ValidateHandler),
+        (url_path_join(base, "accept"), AcceptHandler),
+        (url_path_join(base, "accept", r"(run-[0-9a-f]+)", "reply"), AcceptReplyHandler),
+        (url_path_join(base, "reject"), RejectHandler),
+        (url_path_join(base, "repair"), RepairHandler),
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),

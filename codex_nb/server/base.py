@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,9 @@ class ServerState:
     root_dir: Path
     executor: ThreadPoolExecutor
     chats: dict = field(default_factory=dict)  # chat_id -> chat.ChatControl
+    accepts: dict = field(default_factory=dict)  # run_id -> accept.PageBridge (an acceptance waiting on its page)
+    outcomes: OrderedDict = field(default_factory=OrderedDict)  # outcome id -> engine Outcome (for Fix), newest last
+    validator: object = None  # validate_notebook-compatible; None: the real one (tests swap in another)
 
 
 def error_status(exc: CodexError) -> int:
