@@ -1,7 +1,7 @@
 """The server stamps audit entries with the identity provider's user, whatever the client sends.
 
 A real Jupyter server in-process (pytest-jupyter) with an identity provider that names its user, as
-JupyterHub's does; the panel's POST /codex-nb/audit carries forged user, time and chain fields.
+JupyterHub's does; a panel request carries forged user, time and chain fields, which nothing reads.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import json
 import nbformat
 import pytest
 from jupyter_server.auth.identity import IdentityProvider, User
+from tornado.httpclient import HTTPClientError
 
 from codex_nb import audit
 from test_server import in_loop, post
@@ -50,17 +51,20 @@ def notebook(jp_root_dir, monkeypatch, tmp_path):
 async def test_a_client_cannot_choose_who_or_when(jp_fetch, notebook):
     me = json.loads((await jp_fetch("api", "me")).body)["identity"]["username"]
     assert me == "ann" != getpass.getuser()
-    forged = {"edit_indexes": [1], "user": "mallory", "time": "1999-01-01T00:00:00.000Z", "seq": 7,
-              "prev": "f" * 64, "hash": "0" * 64}
-    resp = await post(jp_fetch, "audit", {"path": "nb.ipynb", "event": "accept", "proposal_id": "p-1",
-                                          "fields": forged})
-    assert resp.code == 201
-    entry = json.loads(resp.body)
+    proposal = {"version": 1, "id": "p-1", "explanation": "", "edits": [
+        {"op": "insert", "new_id": "n1", "source": "y = 2"}, {"op": "insert", "new_id": "n2", "source": "z = 3"}]}
+    forged = {"user": "mallory", "time": "1999-01-01T00:00:00.000Z", "seq": 7, "prev": "f" * 64, "hash": "0" * 64}
+    resp = await post(jp_fetch, "reject", {"path": "nb.ipynb", "proposal": proposal, "edit_indexes": [1], **forged,
+                                           "settings": forged})
+    assert json.loads(resp.body) == {"rejected": [1]}
+    [entry] = audit.read_log(notebook)
     assert (entry["user"], entry["seq"], entry["prev"]) == ("ann", 1, "0" * 64)
     assert not entry["time"].startswith("1999") and entry["hash"] == audit.entry_hash(entry)
-    assert (entry["event"], entry["decision"], entry["source"]) == ("decided", "accepted", "server")
-    assert audit.read_log(notebook) == [entry]
+    assert (entry["event"], entry["decision"], entry["source"], entry["edits"]) == ("decided", "rejected", "server", [1])
     assert audit.verify(notebook).ok
+    with pytest.raises(HTTPClientError) as exc:  # and no route takes audit lines from a client at all
+        await post(jp_fetch, "audit", {"path": "nb.ipynb", "event": "decided", "fields": forged})
+    assert exc.value.code == 405
 
 
 for _name, _fn in list(globals().items()):

@@ -21,6 +21,8 @@ def add_parser(sub):
     p.add_argument("--timeout", type=float, default=None, help="seconds the whole validation may take (default: c.CodexNB.total_timeout)")
     p.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may take during validation (default: c.CodexNB.cell_timeout)")
     p.add_argument("--drift-fails", action="store_true", default=None, help="treat changed outputs of unedited cells as a failure")
+    p.add_argument("--commit", action="store_const", const="on", default=None,
+                   help="in a git repository, make the kept change one commit of exactly the files it touched")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--force", action="store_true",
                    help="write the notebook even if a running Jupyter server has it open")
@@ -79,7 +81,7 @@ def run(args) -> int:
     outcome = accept_file(args.notebook, proposal, source="cli", repo_root=args.repo, emit=view,
                           validate=bool(args.validate), validate_mode=args.mode, repair=args.repair if args.validate else 0,
                           model=args.model, kernel_name=args.kernel, total_timeout=args.timeout,
-                          cell_timeout=args.cell_timeout, drift_fails=args.drift_fails)
+                          cell_timeout=args.cell_timeout, drift_fails=args.drift_fails, commit=args.commit)
     if args.json:
         print(json.dumps(outcome_json(outcome), default=str))
     else:

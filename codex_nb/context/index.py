@@ -315,10 +315,11 @@ def _load_disk(root: str, dirs: list[Path]) -> RepoIndex | None:
 
 
 LOCAL_STATE_GITIGNORE = """\
-# codex-nb: the index cache and the conversation histories are local state.
+# codex-nb: the index cache, the conversation histories and saved before-states are local state.
 # The audit log (audit.jsonl and its head file audit.head) is meant to be committed.
 cache/
 history/
+undo/
 *.tmp
 """
 _OLD_GITIGNORES = ("*\n",)  # what earlier versions wrote: it hid the audit log from git

@@ -110,7 +110,11 @@ class Engine:
                 before = await applier.read()
                 ops, undo_ops = _plan(before, proposal)
                 files.recheck()
-            except EditRefused as exc:
+                if self.settings.commit == "on" and files.paths:
+                    from ..gates.commit import check_clean
+
+                    check_clean(root, files.relative())  # a commit must not carry the person's unfinished edits
+            except CodexError as exc:
                 return self._refused(outcome, exc, notebook, emit)
             try:
                 files.write()
@@ -150,7 +154,7 @@ class Engine:
             outcome.gates = [r.to_json() for r in results]
             outcome.validated = bool(results)
             if all(r.ok for r in results):
-                return self._keep(outcome, proposal, undo_ops, files, applier, emit)
+                return self._keep(outcome, proposal, undo_ops, files, applier, emit, results, root)
             return await self._roll_back(outcome, proposal, results, before, undo_ops, files, applier, emit)
 
     async def _judge(self, change: ChangeUnderTest, proposal_id: str, emit) -> list[GateResult]:
@@ -180,13 +184,36 @@ class Engine:
         _send(emit, ev.Validated(all(r.ok for r in results), summary, [r.to_json() for r in results]))
         return results
 
-    def _keep(self, outcome, proposal, undo_ops, files, applier, emit) -> Outcome:
+    def _keep(self, outcome, proposal, undo_ops, files, applier, emit, results, root) -> Outcome:
         outcome.status = "kept"
         self.history.append(UndoEntry(outcome.id, proposal.id, outcome.edits, undo_ops, files, applier.kind,
                                       str(applier.notebook_path) if applier.notebook_path else None))
-        self._audit("kept", applier.notebook_path, proposal.id, commit=None, validated=outcome.validated)
-        _send(emit, ev.Kept(None))
+        outcome.commit = self._commit(proposal, files, results, root, emit)
+        before = None
+        if outcome.commit is None and files.paths:  # what `codex-nb undo` puts back when there is no commit
+            from ..gates.before import snapshot
+
+            before = snapshot(root, proposal.id, {rel: (files.plan[p][0], files.plan[p][1])
+                                                 for rel, p in zip(files.relative(), files.paths)})
+        self._audit("kept", applier.notebook_path, proposal.id, commit=outcome.commit, validated=outcome.validated,
+                    repo_root=str(root), files=outcome.files, before=before, live=applier.kind != "file",
+                    changed_cells=outcome.cells)
+        _send(emit, ev.Kept(outcome.commit))
         return outcome
+
+    def _commit(self, proposal, files, results, root, emit) -> str | None:
+        """With ``commit = "on"`` in a git repository: one commit of exactly the files the change wrote."""
+        if self.settings.commit != "on" or not files.paths:
+            return None
+        from ..gates.commit import commit_kept
+        from ..gates.summary import commit_trailers
+
+        try:
+            return commit_kept(root, files.relative(), proposal.explanation.strip() or f"codex-nb: {proposal.id}",
+                               commit_trailers(proposal.id, results))
+        except CodexError as exc:  # the change stands; only the commit could not be made
+            _send(emit, ev.Status(f"Kept, but not committed: {exc.message}"))
+            return None
 
     async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit) -> Outcome:
         failed = next(r for r in results if not r.ok)
@@ -209,7 +236,7 @@ class Engine:
         _send(emit, ev.RolledBack(exact, outcome.files, outcome.failure, "" if exact else "; ".join(problems)))
         return outcome
 
-    def _refused(self, outcome, exc: EditRefused, notebook, emit) -> Outcome:
+    def _refused(self, outcome, exc: CodexError, notebook, emit) -> Outcome:
         outcome.status, outcome.reason, outcome.hint = "refused", exc.message, exc.hint
         outcome.no_frontend = bool(exc.fields.get("no_frontend"))
         self._audit("refused", notebook, outcome.proposal_id, reason=exc.message)
@@ -322,7 +349,8 @@ def _differences(before, restored) -> list[str]:
 def _failure(result: GateResult, before, proposal, root) -> Failure:
     from ..edits.diff import proposal_diffs, render_text
 
-    failed = dict((result.detail or {}).get("failed") or {})
+    failed = (result.detail or {}).get("failed")
+    failed = dict(failed) if isinstance(failed, dict) else {}  # the notebook gate names one cell; others list theirs
     cells = {c.get("id"): c for c in before.cells}
     for edit in proposal.cell_edits:  # the failing cell may be one the change inserted
         if getattr(edit, "new_id", None) == failed.get("cell_id") or getattr(edit, "cell_id", None) == failed.get("cell_id"):

@@ -40,9 +40,9 @@ def snapshot(repo_root: str | os.PathLike, proposal_id: str,
     root = Path(repo_root)
     store = root / UNDO_DIR / _safe_name(proposal_id)
     store.mkdir(parents=True, exist_ok=True)
-    ignore = root / ".codex_nb" / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")  # local state, never something to commit
+    from ..context.index import ensure_local_state_ignored
+
+    ensure_local_state_ignored(root / ".codex_nb")  # saved before-states are local state; the audit log is not
     record: dict = {"dir": (UNDO_DIR / _safe_name(proposal_id)).as_posix(), "files": {}}
     for n, (path, (old, new)) in enumerate(sorted(files.items())):
         blob = None

@@ -30,7 +30,7 @@ def pending_kept(notebook: str | os.PathLike) -> list[dict]:
     """The notebook's kept changes that have not been undone, newest first."""
     target = Path(notebook).resolve()
     entries = audit.read(target)
-    undone = {e.get("proposal_id") for e in entries if e.get("event") == "undo"}
+    undone = {e.get("proposal_id") for e in entries if e.get("event") == "undone"}
     kept = []
     for e in entries:
         if e.get("event") != "kept" or e.get("proposal_id") in undone:
@@ -63,4 +63,4 @@ def undo_last(notebook: str | os.PathLike, source: str = "cli") -> dict:
     else:
         raise UsageProblem(f"proposal {proposal_id} was kept without a commit or a saved before-state, so it cannot be undone here",
                            hint="set c.CodexNB.commit = 'on' so that kept changes can be reverted")
-    return audit.record("undo", Path(notebook).resolve(), notebook=entry.get("notebook"), **fields)
+    return audit.record("undone", Path(notebook).resolve(), notebook=entry.get("notebook"), **fields)
