@@ -58,8 +58,9 @@ def select_tests(root: str | os.PathLike, changed: list[str], mode: str = "auto"
     targets = {rel for rel in changed if rel in graph.records}
     opaque = {rel: rec.dynamic[0] for rel, rec in graph.records.items() if rec.dynamic}
     chains = graph.importers_of(targets | set(opaque))
-    candidates = tests + ([rel for rel in graph.records if rel not in tests and not rel.endswith("conftest.py")]
-                          if config.doctest_modules else [])
+    # with --doctest-modules every module pytest looks at is a test too (its doctests)
+    candidates = tests + ([rel for rel in graph.records if rel not in tests and not rel.endswith("conftest.py")
+                           and config.collected(rel)] if config.doctest_modules else [])
     reasons: dict[str, str] = {}
     for test in candidates:
         via = [test] + _conftests_above(test, graph)
