@@ -54,22 +54,23 @@ def select_tests(root: str | os.PathLike, changed: list[str], mode: str = "auto"
     if widened:
         return Selection(files=None, widened=widened, test_files=len(tests))
 
-    # Files that may run a changed module: the changed ones, plus any the graph cannot see through.
+    # Files that may run a changed module: those that import one, and those that reach a module the
+    # graph cannot see through (which may import anything). A real import is the better explanation.
     targets = {rel for rel in changed if rel in graph.records}
     opaque = {rel: rec.dynamic[0] for rel, rec in graph.records.items() if rec.dynamic}
-    chains = graph.importers_of(targets | set(opaque))
+    direct = graph.importers_of(targets)
+    hidden = graph.importers_of(set(opaque) - targets)
     # with --doctest-modules every module pytest looks at is a test too (its doctests)
     candidates = tests + ([rel for rel in graph.records if rel not in tests and not rel.endswith("conftest.py")
                            and config.collected(rel)] if config.doctest_modules else [])
     reasons: dict[str, str] = {}
     for test in candidates:
         via = [test] + _conftests_above(test, graph)
-        hits = [chains[f] for f in via if f in chains]
-        if not hits:
-            continue
-        # a real import of a changed file is the better explanation than an opaque module
-        hits.sort(key=lambda c: (c[-1] in opaque and c[-1] not in targets, len(c)))
-        reasons[test] = _explain(hits[0], test, targets, opaque)
+        for chains in (direct, hidden):
+            hits = sorted((chains[f] for f in via if f in chains), key=len)
+            if hits:
+                reasons[test] = _explain(hits[0], test, targets, opaque)
+                break
     files = sorted(reasons)
     note = "" if files else f"no test imports {', '.join(changed)}"
     # a package's __init__.py is how pytest finds the package's tests: never left out
