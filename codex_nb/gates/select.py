@@ -6,9 +6,9 @@ test applies to it, and plugins named in the configuration apply to all tests. A
 file the graph cannot see through — a module that imports by computed name, loads
 code from a path — counts as importing everything, so tests that reach it are
 selected too. The selection widens to the whole suite, with the reason, when the
-graph cannot tell at all: pytest's configuration or a plugin changed, a module
-defines pytest hooks, a non-Python file changed (a test may read it), a module was
-removed.
+graph cannot tell at all: pytest's configuration, a top-level conftest.py or what a
+plugin imports changed, a module defines pytest hooks, a non-Python file changed (a
+test may read it), a module was removed.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .pytest_config import CONFIG_FILES, PytestConfig, read_pytest_config
 
 @dataclass
 class Selection:
-    files: list[str] | None  # test files to pass to pytest; None: the whole suite; []: nothing to run
+    files: list[str] | None  # the selected test files; None: the whole suite; []: nothing to run
     reasons: dict[str, str] = field(default_factory=dict)  # test file -> why it was selected
     widened: str = ""  # why the whole suite runs ("" when it does not)
     test_files: int = 0  # how many test files the repository has
