@@ -221,7 +221,8 @@ def test_restore_refuses_when_a_file_moved_on(project):
 
 
 def test_validation_line_and_report_text():
-    notebook = GateResult("notebook", True, "notebook: 4 cells ran", 2.0, {"mode": "targeted", "cells_run": 4})
+    notebook = GateResult("notebook", True, "notebook: 4 cells ran", 2.0,
+                          {"mode": "targeted", "cells_run": ["a", "b", "c", "d"]})
     tests = GateResult("tests", True, "tests: 12 passed; 2 of 5 test files, selected by imports", 1.5,
                        {"tests": 12, "selection": {"reasons": {"tests/test_a.py": "imports pkg/a.py"}, "widened": ""}})
     checks = GateResult("checks", True, "checks: 2 passed", 0.5,
