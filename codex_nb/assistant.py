@@ -132,11 +132,14 @@ def _settle(turn: Turn, completion, last_attempt: bool, on_delta) -> bool:
     return True
 
 
-def record(turn: Turn) -> Result:
-    """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result."""
+def record(turn: Turn, *, user: str | None = None) -> Result:
+    """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result.
+
+    ``user``: the server's identity-provider user who asked (default: the OS user).
+    """
     result = turn.result
     if not result.cancelled:
-        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor,
+        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor, user=user,
                      notebook=str(turn.notebook) if turn.notebook else None, kind=turn.kind,
                      instruction_hash=audit.instruction_hash(turn.instruction), model=result.model,
                      proposal_id=result.proposal.id if result.proposal else None,
@@ -209,6 +212,9 @@ class _Shown:
         if event.restart:
             self.reader = ExplanationStream() if self.structured else None
             self.on_delta("\n[connection dropped — retrying]\n")
+            return
+        if event.notice:  # about the stream, not part of the answer
+            self.on_delta(event.text)
             return
         text = self.reader.feed(event.text) if self.reader is not None else event.text
         if text:

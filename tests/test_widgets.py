@@ -103,7 +103,7 @@ def test_without_extension_code_goes_to_a_new_cell_and_the_rest_is_named(codex, 
     view = propose(codex, ipshell, replace("c-merge", "merged = rows"), {"op": "delete", "cell_id": "c-check"},
                    {"op": "insert", "cell_id": "c-merge", "cell_type": "code", "source": "assert merged == rows"})
     assert "merged = rows" in inserted[0] and "assert merged == rows" in inserted[0]
-    assert "Not applied" in view.note and "Delete cell 3" in view.note and "Change cell 2" in view.note
+    assert "Not applied" in view.note and "Delete cell [3]" in view.note and "Change cell [2]" in view.note
     assert view.cards[0].buttons.layout.display == "none"
     assert not [m for m in codex.lab.received if m["type"] == "apply"]
 
@@ -204,7 +204,7 @@ def test_terminal_review_asks_and_applies_to_the_file(codex, ipshell, nb_file, c
     codex.llm.queue(proposal_reply(replace("c-merge", "merged = rows"), replace("c-check", "print(1)")))
     run_magic(ipshell, f"--notebook {nb_file} fix the merge")
     out = capsys.readouterr().out
-    assert "[1] Change cell 2" in out and "validation" in out
+    assert "[1] Change cell [2]" in out and "validation" in out
     on_disk = nbformat.read(str(nb_file), as_version=4)
     assert on_disk.cells[1].source == "merged = rows" and on_disk.cells[2].source.startswith("total")
 
@@ -276,7 +276,7 @@ def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, 
     from nbconvert import MarkdownExporter
 
     markdown, _ = MarkdownExporter().from_notebook_node(out)
-    assert "codex-card" in markdown and "Change cell 2" in markdown
+    assert "codex-card" in markdown and "Change cell [2]" in markdown
 
 
 def test_file_patch_is_applied_with_the_cells_and_rolled_back_with_them(codex, ipshell, nb_file):

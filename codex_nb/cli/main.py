@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "validate": "validate_cmd",
     "audit": "audit_cmd",
     "undo": "undo",
+    "map": "map_cmd",
 }
 
 

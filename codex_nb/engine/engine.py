@@ -137,12 +137,12 @@ class Engine:
 
             outcome.cells = touched_cell_ids(before, proposal)
             outcome.files = files.relative()
-            self._audit("applied", notebook, proposal.id, edits=indexes, cells=outcome.cells, files=outcome.files,
-                        applier=applier.kind)
-            _send(emit, ev.Applied(indexes, outcome.cells, outcome.files, applier.kind))
             change = ChangeUnderTest(repo_root=root, notebook_path=notebook, before=before, after=after,
                                      changed_cells=outcome.cells, changed_files=outcome.files, settings=self.settings)
             try:
+                self._audit("applied", notebook, proposal.id, edits=indexes, cells=outcome.cells, files=outcome.files,
+                            applier=applier.kind)
+                _send(emit, ev.Applied(indexes, outcome.cells, outcome.files, applier.kind))
                 results = await self._judge(change, proposal.id, emit) if self.settings.validate else []
             except BaseException:
                 # An interrupt or a crash mid-validation must not leave an unvalidated edit behind.
@@ -178,7 +178,8 @@ class Engine:
                 break  # the change is rolled back anyway; later gates would judge a change that is going away
         summary = "; ".join(r.summary for r in results) or "nothing to validate"
         self._audit("validated", change.notebook_path, proposal_id, ok=all(r.ok for r in results),
-                    mode=next((r.detail.get("mode") for r in results if r.gate == "notebook"), None),
+                    mode=next((r.detail.get("mode") for r in results if r.gate == "notebook" and r.detail.get("mode")),
+                              "not run"),
                     gates=[{"gate": r.gate, "ok": r.ok, "summary": r.summary} for r in results],
                     seconds=round(sum(r.seconds for r in results), 3))
         _send(emit, ev.Validated(all(r.ok for r in results), summary, [r.to_json() for r in results]))

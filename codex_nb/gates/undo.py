@@ -43,6 +43,13 @@ def pending_kept(notebook: str | os.PathLike) -> list[dict]:
     return kept[::-1]
 
 
+def _applied_edits(notebook, proposal_id) -> list[int]:
+    """The edit indexes the kept change applied (its "applied" entry), which the "undone" entry names."""
+    applied = [e for e in audit.read(Path(notebook).resolve())
+               if e.get("event") == "applied" and e.get("proposal_id") == proposal_id]
+    return list(applied[-1].get("edits") or []) if applied else []
+
+
 def undo_last(notebook: str | os.PathLike, source: str = "cli") -> dict:
     """Undo the newest kept change of ``notebook`` that is not undone yet; return the "undone" audit entry."""
     kept = pending_kept(notebook)
@@ -62,9 +69,8 @@ def undo_last(notebook: str | os.PathLike, source: str = "cli") -> dict:
             raise UsageProblem(f"proposal {proposal_id} changed cells of {notebook}, and the audit log has no saved "
                                "copy of the notebook to put back", hint="undo the cells by hand (the proposal's diff is in "
                                "codex-nb audit), then the files with git")
-    edits = next((e.get("edits") for e in audit.read(target) if e.get("event") == "applied"
-                  and e.get("proposal_id") == proposal_id and isinstance(e.get("edits"), list)), [])
-    fields: dict = {"proposal_id": proposal_id, "source": source, "files": entry.get("files") or [], "edits": edits}
+    fields: dict = {"proposal_id": proposal_id, "source": source, "files": entry.get("files") or [],
+                    "edits": _applied_edits(notebook, proposal_id)}
     if entry.get("commit"):
         fields["reverted_commit"] = entry["commit"]
         fields["commit"] = revert_commit(repo_root, entry["commit"],

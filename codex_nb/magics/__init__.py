@@ -13,7 +13,7 @@ import re
 import threading
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
 from ..errors import CodexError
 from .args import parse, usage
@@ -29,6 +29,9 @@ class CodexMagics(Magics):
             session = KernelSession(shell)
         self.session = session
 
+    # {var} is expanded by our own interpolation, which hides secret-named variables and redacts
+    # values before they are cut; IPython's expansion would paste them raw into the request.
+    @no_var_expand
     @line_cell_magic
     def codex(self, line: str, cell: str | None = None):
         """Ask codex-nb for edits, answers, reviews or new notebooks. `%codex help` lists everything."""
@@ -45,6 +48,10 @@ class CodexMagics(Magics):
             return None
         from . import info, run
 
+        if command == "map":
+            from ..repomap.magic import show_map
+
+            return show_map(self.session, req)
         if command in info.COMMANDS:
             return info.COMMANDS[command](self.session, req)
         return run.dispatch(self.session, req)

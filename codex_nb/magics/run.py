@@ -73,19 +73,10 @@ def _focus(session, kind: str, text: str, nb) -> tuple[str, str | None, bool]:
 
 
 def attachments(text: str, ns: dict) -> str | None:
-    """Summaries of the variables named as @name."""
-    names = mentions(text, ns)
-    if not names:
-        return None
-    from ..context.kernel import describe_variable, render_kernel_state
+    """Summaries of the variables named as @name (the same summary the panel attaches)."""
+    from ..context.kernel import variable_summaries
 
-    infos = []
-    for name in names:
-        try:
-            infos.append(describe_variable(name, ns[name]))
-        except Exception as exc:  # a broken __len__ must not stop the request
-            infos.append({"name": name, "type": type(ns[name]).__name__, "error": type(exc).__name__})
-    return render_kernel_state({"variables": infos}).replace("Live kernel variables", "Variables the user pointed at", 1)
+    return variable_summaries(mentions(text, ns), ns)
 
 
 def make_stream(session):

@@ -70,5 +70,20 @@ SCHEMA = {
         "GET /codex-nb/history?path=": {"response": {"version": 1, "notebook": "str", "messages": "[message]"}},
         "DELETE /codex-nb/history?path=": {"response": "204"},
         "GET /codex-nb/files?prefix=": {"response": {"prefix": "str", "files": "[{path, dir}]"}},
+        "GET /codex-nb/map?path=&query=&budget=": {"response": "as POST /codex-nb/map, for the saved notebook"},
+        "POST /codex-nb/map": {
+            "request": {"path": "notebook path | null (null: the server root's repository)", "notebook": NOTEBOOK,
+                        "query": "str (highlights the files its context sends)", "active_cell": "cell id | null",
+                        "budget": "int tokens (default 8000)"},
+            "response": {"version": 1, "root": "repository path relative to the server root | null",
+                         "files": "int", "collapsed": "bool (true: nodes are packages)",
+                         "groups": "[{id, label, files, sent, package}]",
+                         "nodes": "[{id, kind: module | notebook | package, label, group, rank?, score?, tokens?, why?}]",
+                         "edges": "[{source, target, kind: import | uses, count?}]",
+                         "sent": "[{path, rank, score, why, tokens, code_sent}]", "budget": "int | null",
+                         "context_tokens": "int | null",
+                         "notebook": "{path, cells: [{id, position, label, kind, defines, uses, rerun, opaque}], "
+                                     "edges: [{source, target, names}]} | null"},
+        },
     },
 }

@@ -8,12 +8,16 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { watchErrors } from './fixbutton';
+import { inlinePlugin } from './inline';
 import { sendSnapshotsBeforeCodexCells, watchPanel } from './liveapply';
 import { applyOps } from './ops';
+import { mapPlugin } from './map';
 import { CodexPanel } from './panel';
+import { ICodexSettings, settingsPlugin } from './settings';
 import { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
 
 export { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
+export { ICodexSettings } from './settings';
 
 const codexIcon = new LabIcon({
   name: 'codex-nb:icon',
@@ -42,9 +46,16 @@ const panelPlugin: JupyterFrontEndPlugin<ICodexPanel> = {
   description: 'The Codex side panel: chat about the active notebook, review diffs, accept, validate, roll back.',
   autoStart: true,
   requires: [INotebookTracker, IRenderMimeRegistry, ILabShell],
+  optional: [ICodexSettings],
   provides: ICodexPanel,
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, rendermime: IRenderMimeRegistry, shell: ILabShell): ICodexPanel => {
-    const panel = new CodexPanel(tracker, rendermime, app.serviceManager.serverSettings);
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
+    shell: ILabShell,
+    codexSettings: ICodexSettings | null
+  ): ICodexPanel => {
+    const panel = new CodexPanel(tracker, rendermime, app.serviceManager.serverSettings, codexSettings);
     panel.title.icon = codexIcon;
     panel.title.caption = 'Codex';
     shell.add(panel, 'right', { rank: 600 });
@@ -124,4 +135,4 @@ const fixButton: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [liveApply, panelPlugin, commandsPlugin, fixButton];
+export default [liveApply, panelPlugin, commandsPlugin, fixButton, mapPlugin, settingsPlugin, inlinePlugin];

@@ -25,6 +25,7 @@ export interface IProposalOptions {
   diffs: IDiff[];
   status: string | null;
   settings: ServerConnection.ISettings;
+  acceptSettings?: () => Record<string, unknown>;
   notebook: () => NotebookPanel | null;
   onFix: (outcomeId: string) => void;
 }
@@ -156,7 +157,13 @@ export class ProposalView {
       await streamAPI(
         'accept',
         this.options.settings,
-        { path: panel.context.path, proposal: this.options.proposal, edit_indexes: indexes, message_id: this.options.messageId },
+        {
+          path: panel.context.path,
+          proposal: this.options.proposal,
+          edit_indexes: indexes,
+          message_id: this.options.messageId,
+          settings: this.options.acceptSettings?.() ?? {}
+        },
         ({ event, data }) => {
           if (event === 'accept') {
             runId = data.run_id;
