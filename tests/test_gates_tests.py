@@ -260,3 +260,14 @@ def test_pytest_configuration_decides_what_a_test_file_is(project):
     sel = select_tests(project, ["src/shop/prices.py"], config=cfg)
     # with --doctest-modules the modules that reach the change are collected too (their doctests)
     assert sel.files == ["checks/check_prices.py", "checks/helpers.py"]
+
+
+def test_a_test_packages_init_runs_before_its_tests(project):
+    write(project, "tests/__init__.py", "")
+    write(project, "tests/web/__init__.py", "import os\n")
+    write(project, "tests/web/test_page.py", "def test_page():\n    assert True\n")
+    sel = select_tests(project, ["tests/web/__init__.py"])
+    assert sel.files == ["tests/web/test_page.py"]
+    assert sel.reasons["tests/web/test_page.py"] == "imports tests/web/__init__.py"
+    assert select_tests(project, ["tests/__init__.py"]).files == [
+        "tests/test_banner.py", "tests/test_cart.py", "tests/test_prices.py", "tests/web/test_page.py"]

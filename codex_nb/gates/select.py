@@ -65,7 +65,7 @@ def select_tests(root: str | os.PathLike, changed: list[str], mode: str = "auto"
                            and config.collected(rel)] if config.doctest_modules else [])
     reasons: dict[str, str] = {}
     for test in candidates:
-        via = [test] + _conftests_above(test, graph)
+        via = [test] + _loaded_with(test, graph)
         for chains in (direct, hidden):
             hits = sorted((chains[f] for f in via if f in chains), key=len)
             if hits:
@@ -107,13 +107,20 @@ def _whole_suite_reason(root: str, changed: list[str], graph: ImportGraph, confi
     return ""
 
 
-def _conftests_above(test: str, graph: ImportGraph) -> list[str]:
+def _loaded_with(test: str, graph: ImportGraph) -> list[str]:
+    """What pytest runs before a test file's own code: each conftest.py above it, and the
+    ``__init__.py`` of every package the test module is part of."""
     parts = test.split("/")[:-1]
     out = []
     for k in range(len(parts), -1, -1):
         candidate = "/".join(parts[:k] + ["conftest.py"])
         if candidate in graph.records:
             out.append(candidate)
+    for k in range(len(parts), 0, -1):
+        package = "/".join(parts[:k])
+        if package not in graph.packages:
+            break
+        out.append(package + "/__init__.py")
     return out
 
 
