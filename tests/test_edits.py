@@ -194,6 +194,7 @@ def test_diffs_are_data_and_render_as_text():
     diffs = proposal_diffs(nb, p)
     assert diffs[0]["title"] == "Change cell [3] (In [2]) “print(x + y)”"
     assert "c2" not in diffs[0]["title"] and diffs[0]["cell_id"] == "c2"  # the id is data, not text
+    assert diffs[0]["unified"].startswith("--- a/cell [3] (In [2])\n+++ b/cell [3] (In [2])\n")
     assert "-print(x + y)" in diffs[0]["unified"] and "+print(x * y)" in diffs[0]["unified"]
     assert diffs[1]["old"] == "" and diffs[1]["new"] == "z = 3" and "after cell [3]" in diffs[1]["title"]
     text = render_text(diffs)
