@@ -74,7 +74,10 @@ export class CodexPanel extends Widget implements ICodexPanel {
 
     tracker.currentChanged.connect(() => this.notebookChanged());
     // The picker remembers its choice in the settings registry, so a reload keeps it.
-    this.model.addEventListener('change', () => void saveLastModel(this.codexSettings?.settings ?? null, this.model.value));
+    this.model.addEventListener('change', () => {
+      this.model.title = this.model.value; // a long model name is cut in the picker: the full one on hover
+      void saveLastModel(this.codexSettings?.settings ?? null, this.model.value);
+    });
     this.codexSettings?.changed.connect(() => this.selectPreferred());
     void this.loadModels();
     this.notebookChanged();
@@ -120,6 +123,7 @@ export class CodexPanel extends Widget implements ICodexPanel {
       this.model.prepend(el('option', { value: choice }, choice));
     }
     this.model.value = choice;
+    this.model.title = choice;
   }
 
   /** What the settings page sets for acceptances (validation mode, timeouts), as engine setting names. */
@@ -249,6 +253,7 @@ export class CodexPanel extends Widget implements ICodexPanel {
       kind: options.kind,
       instruction: options.instruction,
       path: panel.context.path,
+      ...(this.codexSettings?.overrides().chat ?? {}),
       model: this.model.value || null,
       ...context,
       active_cell: options.activeCell ?? context.active_cell

@@ -65,7 +65,7 @@ export class ProposalView {
     const box = el('div', { class: 'codex-diff', 'data-edit-index': String(diff.edit_index) });
     const head = el('div', { class: 'codex-diff-head' });
     head.append(
-      el('span', { class: 'codex-diff-title' }, diff.title),
+      el('span', { class: 'codex-diff-title', title: diff.cell_id ?? '' }, diff.title),
       this.button('Accept', 'codex-accept-edit', () => this.accept([diff.edit_index])),
       this.button('Reject', 'codex-reject-edit', () => this.reject([diff.edit_index]))
     );
