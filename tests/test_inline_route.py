@@ -195,6 +195,11 @@ async def test_settings_turn_completion_on_for_an_openai_compatible_server(jp_fe
     assert data["enabled"] is True and data["demonstration"] is False
 
 
+async def test_the_schema_documents_the_completion_routes(jp_fetch):
+    schema = json.loads((await jp_fetch("codex-nb", "schema")).body)
+    assert {"POST /codex-nb/complete", "GET /codex-nb/complete/settings", "POST /codex-nb/complete/stats"} <= set(schema["routes"])
+
+
 for _name, _fn in list(globals().items()):
     if _name.startswith("test_") and inspect.iscoroutinefunction(_fn):
         globals()[_name] = in_loop(_fn)

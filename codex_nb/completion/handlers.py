@@ -139,15 +139,20 @@ class CompleteHandler(SSEMixin, CodexHandler):
         req = CompleteRequest.parse(self.json_body())
         loop = asyncio.get_running_loop()
         service = _service(self)
+        seq = service.arrive(req.editor_id)
         service.cancel_editor(req.editor_id, speculation=False)  # the older request stops at once, before this one's context is built
         try:
-            self.job, chosen = await loop.run_in_executor(self.codex.executor, _build_job, req, self.codex.root_dir,
-                                                          self.resolve)
+            job, chosen = await loop.run_in_executor(self.codex.executor, _build_job, req, self.codex.root_dir,
+                                                     self.resolve)
         except HTTPError:
             raise
         except Exception as exc:  # noqa: BLE001 - a configuration problem is the client's to fix
             self.write_json(error_json(exc), status=400)
             return
+        if self.closed:
+            return  # the client left while the context was built: no model call
+        job.seq = seq
+        self.job = job
         self.start_events()
         await self.send_event("start", {"editor_id": req.editor_id, "model": chosen["model"], "backend": chosen["backend"]})
         try:

@@ -117,12 +117,10 @@ def _signatures_for(pairs: list[tuple[str, str | None]], repo_root) -> str:
     lines: list[str] = []
     seen: set[tuple[str, str]] = set()
     for module, name in pairs:
-        target = index.modules.get(module)
-        if target is None and name is not None:
+        if name is not None and f"{module}.{name}" in index.modules:
             # `from pkg import mod` names a module, not a symbol
-            target = index.modules.get(f"{module}.{name}")
-            if target is not None:
-                module, name = f"{module}.{name}", None
+            module, name = f"{module}.{name}", None
+        target = index.modules.get(module)
         if target is None:
             continue
         sigs = module_signatures(index.root, index.paths[target])

@@ -8,6 +8,8 @@ Streams are Server-Sent Events (``event: <name>`` / ``data: <json>``).
 """
 from __future__ import annotations
 
+from ..completion.schema import ROUTES as COMPLETION_ROUTES
+
 NOTEBOOK = "nbformat 4 JSON of the live notebook (model.toJSON() in the front end); optional, else the file is read"
 
 SCHEMA = {
@@ -63,5 +65,6 @@ SCHEMA = {
         "GET /codex-nb/history?path=": {"response": {"version": 1, "notebook": "str", "messages": "[message]"}},
         "DELETE /codex-nb/history?path=": {"response": "204"},
         "GET /codex-nb/files?prefix=": {"response": {"prefix": "str", "files": "[{path, dir}]"}},
+        **COMPLETION_ROUTES,
     },
 }
