@@ -171,7 +171,10 @@ async def test_other_editors_are_not_cancelled(jp_fetch, repo, scripted_llm):
     scripted_llm.queue_completion("a_value", chunk_size=1, chunk_delay=0.03)
     scripted_llm.queue_completion("b_value")
     one = asyncio.ensure_future(post(jp_fetch, "complete", body(editor_id="nb.ipynb/cell-A", prefix="a = ")))
-    await asyncio.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while not (scripted_llm.streams and scripted_llm.streams[0]["sent"] >= 1):
+        assert time.monotonic() < deadline, "the first stream never started"
+        await asyncio.sleep(0.02)
     two = await post(jp_fetch, "complete", body(editor_id="nb.ipynb/cell-B", prefix="b = "))
     assert events(two.body)[-1][1]["text"] == "b_value"
     assert events((await one).body)[-1][1]["text"] == "a_value"
