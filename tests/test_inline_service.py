@@ -97,3 +97,25 @@ def test_repository_signatures_of_imported_symbols(tmp_path):
     assert text == "# shop.io: def read_orders(path, sep=',')  # Orders as a table."
     whole = repo_signatures("from shop import io", tmp_path)  # a module imported from its package
     assert "class Loader  # __init__(self, root, *, cache=True)" in whole and "read_orders" in whole
+
+
+@pytest.mark.parametrize("env,config,enabled,kind", [
+    ({"OPENAI_API_KEY": "sk-x"}, {"completion_model": "openai:gpt-4.1-mini"}, False, "chat"),  # paid: off by default
+    ({"OPENAI_API_KEY": "sk-x"}, {"completion_model": "openai:gpt-4.1-mini", "completion_enabled": "on"}, True, "chat"),
+    ({"ANTHROPIC_API_KEY": "sk-ant-x"}, {"completion_model": "anthropic:claude-sonnet-4-5"}, False, "chat"),
+    ({"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, {"model": "openai:served"}, True, "completions"),
+    ({}, {"completion_model": "ollama:qwen2.5-coder:1.5b"}, True, "completions"),
+    ({}, {"completion_model": "local:smollm2"}, True, "embedded"),
+    ({}, {"completion_model": "local:/models/qwen2.5-coder-1.5b.gguf"}, True, "infill"),
+    ({}, {"completion_model": "local:smollm2", "completion_enabled": "off"}, False, "embedded"),
+])
+def test_completion_is_on_by_default_only_where_it_costs_nothing(monkeypatch, env, config, enabled, kind):
+    from codex_nb.completion.models import settings
+    from codex_nb.config import CodexNB
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    chosen = settings(CodexNB(**config))
+    assert (chosen.enabled, chosen.backend_kind) == (enabled, kind)
+    assert chosen.demonstration == (chosen.model_id == "local:smollm2")
+    assert chosen.to_json()["note"].startswith("local:smollm2 is a 135M") == chosen.demonstration
