@@ -89,3 +89,22 @@ def test_a_second_keystroke_cancels_the_first_request(page, jupyter_lab):
     page.keyboard.press("Tab")
     page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
     assert edited_source(page) == "a = bfast_value()"
+
+
+def test_the_lab_setting_turns_completion_off(page, jupyter_lab):
+    lab = jupyter_lab
+    schema = lab.api("GET", "lab/api/settings/codex-nb:inline")["schema"]
+    assert schema["properties"]["enabled"]["enum"] == ["auto", "on", "off"]
+    assert "demonstration" in schema["properties"]["model"]["description"]
+    lab.api("PUT", "lab/api/settings/codex-nb:inline", {"raw": '{"enabled": "off"}'})
+    try:
+        name = make_notebook(lab, "")
+        open_notebook(page, lab, name)
+        settle(lab)
+        asked = len(lab.llm.requests)
+        focus_end_of_cell(page, 1)
+        page.keyboard.type("quiet = ")
+        page.wait_for_timeout(1500)  # several debounce periods: a request would have been sent by now
+        assert len(lab.llm.requests) == asked and page.locator(GHOST).count() == 0
+    finally:
+        lab.api("PUT", "lab/api/settings/codex-nb:inline", {"raw": "{}"})
