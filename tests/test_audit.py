@@ -27,6 +27,7 @@ EXAMPLES = {
     "undone": {"edits": [0], "files": ["nb.ipynb"]},
     "fallback": {"inserted": True, "missed": ["c9"]},
     "validation_run": {"ok": True, "mode": "full"},
+    "failed": {"kind": "ask", "instruction_hash": "abc", "error": {"error": "ProviderError", "message": "down"}},
     "agent_run": {"run_id": "r1", "step": 0, "detail": "started"},
     "agent_step": {"run_id": "r1", "step": 1, "detail": {"tool": "edit"}},
     "agent_rewind": {"run_id": "r1", "step": 0, "detail": "back to the start"},

@@ -67,7 +67,7 @@ async def test_lone_surrogates_still_reach_history_and_audit(jp_fetch, notebook,
     history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
     assert history["messages"][-2]["text"] == "what is x\ufffd?"
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert audit and audit[-1]["event"] == "ask"
+    assert audit and audit[-1]["event"] == "asked"
 
 
 async def test_answers_with_surrogates_or_deep_json_end_clearly_and_are_recorded(jp_fetch, notebook, scripted_llm,
@@ -85,7 +85,7 @@ async def test_answers_with_surrogates_or_deep_json_end_clearly_and_are_recorded
     history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)["messages"]
     assert history[-3]["text"] == "odd \ufffd text" and history[-1]["error"]["error"] == "ProposalError"
     audit = [json.loads(line)["event"] for line in (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert audit[-2:] == ["ask", "failed"]
+    assert audit[-2:] == ["asked", "failed"]
 
 
 async def test_panel_attachments_and_instructions_never_send_a_seeded_secret(jp_fetch, jp_root_dir, notebook,
@@ -130,7 +130,8 @@ async def test_a_repository_root_above_root_dir_is_clamped_to_it(jp_fetch, jp_ro
     paths = [f["path"] for f in data["context"]["files"]]
     assert "helper.py" in paths and not any("outside_secret" in p for p in paths)
     assert data["context"]["repo"] == str(jp_root_dir.resolve())
-    await post(jp_fetch, "audit", {"path": "sub/nb.ipynb", "event": "reject"})
+    await post(jp_fetch, "reject", {"path": "sub/nb.ipynb", "edit_indexes": [0], "proposal": {
+        "version": 1, "id": "p-1", "explanation": "", "edits": [{"op": "insert", "new_id": "n1", "source": "y = 1"}]}})
     assert (jp_root_dir / ".codex_nb" / "audit.jsonl").exists() and not (outside / ".codex_nb").exists()
 
 

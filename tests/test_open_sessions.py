@@ -110,8 +110,11 @@ def test_terminal_review_does_not_write_a_notebook_open_in_jupyter(jupyter, monk
     proposal = Proposal.from_json({"version": 1, "id": "p-3", "explanation": "",
                                    "edits": [{"op": "insert", "new_id": "n1", "source": "y = 2"}]})
     lines = []
-    applied = review_in_terminal(proposal, nbformat.read(notebook, as_version=4), notebook_path=str(notebook),
-                       ask=lambda prompt: "y", out=lines.append, validate=False)
+    from codex_nb.engine import build_engine
+
+    engine = build_engine(source="kernel", anchor=notebook, validate=False)
+    applied = review_in_terminal(proposal, nbformat.read(notebook, as_version=4), engine=engine,
+                                 notebook_path=str(notebook), ask=lambda prompt: "y", out=lines.append)
     assert applied == []
     assert any(line.startswith("Not applied:") and "is open in Jupyter" in line for line in lines)
     assert notebook.read_bytes() == before

@@ -173,8 +173,9 @@ class ChatHandler(SSEMixin, CodexHandler):
                 from .. import audit
 
                 # a failed chat is still on the record: what was asked, and why it failed
-                audit.record("failed", req.notebook_abs, notebook=str(req.notebook_abs), kind=req.kind, source="panel",
-                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"])
+                audit.record("failed", req.notebook_abs, user=user, source="server", notebook=str(req.notebook_abs),
+                             kind=req.kind, instruction_hash=audit.instruction_hash(req.instruction),
+                             error=message["error"])
             if turn is not None:
                 from .. import assistant
 
