@@ -18,9 +18,6 @@ MAX_SUMMARY_CHARS = 20_000  # one @variable summary as a front end sends it
 MAX_ATTACHMENT_CHARS = 20_000  # one attached file, after redaction
 MAX_ATTACHMENTS_TOTAL_CHARS = 200_000
 MAX_ANSWER_CHARS = 200_000  # a model answer; reading stops here (proposals are bounded far below)
-MAX_FIELD_CHARS = 4000  # one string in an audit record
-MAX_FIELD_ITEMS = 200  # one list or object in an audit record
-MAX_FIELD_DEPTH = 8
 
 
 class InputTooLarge(UsageProblem):
@@ -87,28 +84,3 @@ def cut(text: str, limit: int) -> str:
     return text[:limit] + f"… [{len(text) - limit:,} characters omitted]"
 
 
-def bound_fields(fields: dict) -> dict:
-    """A copy of an audit record's fields that is bounded (strings, lists, nesting) and writable as UTF-8."""
-    return _bound(fields, 0)
-
-
-def _bound(value, depth: int):
-    if isinstance(value, str):
-        return clean_text(cut(value, MAX_FIELD_CHARS))
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if depth >= MAX_FIELD_DEPTH:
-        return "[nested too deeply]"
-    if isinstance(value, dict):
-        items = list(value.items())
-        out = {clean_text(cut(str(k), 200)): _bound(v, depth + 1) for k, v in items[:MAX_FIELD_ITEMS]}
-        if len(items) > MAX_FIELD_ITEMS:
-            out["…"] = f"{len(items) - MAX_FIELD_ITEMS} more entries omitted"
-        return out
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = list(value)
-        out = [_bound(v, depth + 1) for v in items[:MAX_FIELD_ITEMS]]
-        if len(items) > MAX_FIELD_ITEMS:
-            out.append(f"… {len(items) - MAX_FIELD_ITEMS} more items omitted")
-        return out
-    return clean_text(cut(str(value), MAX_FIELD_CHARS))

@@ -13,7 +13,6 @@ from codex_nb.context.rank import Query
 from codex_nb.context import redact
 from codex_nb.context.redact import redact_text
 from codex_nb.edits.stream_text import ExplanationStream
-from codex_nb.limits import bound_fields
 from harden_secrets import FORMS
 
 KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
@@ -68,10 +67,20 @@ def test_custom_patterns_from_the_configuration(monkeypatch):
     assert redact_text("ticket ACME-123456 open")[0] == "ticket [REDACTED] open"
 
 
-def test_audit_fields_are_bounded_and_writable():
-    fields = bound_fields({"text": "a" * 100_000 + "\ud800", "items": list(range(10_000)), "deep": [[[[[[[[[[1]]]]]]]]]]})
-    json.dumps(fields, ensure_ascii=False).encode("utf-8")
-    assert len(fields["text"]) < 5000 and len(fields["items"]) == 201 and "nested too deeply" in json.dumps(fields["deep"])
+def test_audit_fields_are_bounded_and_writable(tmp_path, monkeypatch):
+    from codex_nb import audit
+    from codex_nb.audit.log import MAX_ITEMS, MAX_STRING
+
+    monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    entry = audit.record("refused", tmp_path, reason="a" * 100_000 + "\ud800", items=list(range(10_000)),
+                         deep=[[[[[[[[[[1]]]]]]]]]])
+    json.dumps(entry, ensure_ascii=False).encode("utf-8")
+    assert len(entry["reason"]) < MAX_STRING + 100 and len(entry["items"]) == MAX_ITEMS + 1
+    inner = entry["deep"]
+    while isinstance(inner, list):
+        inner = inner[0]
+    assert isinstance(inner, str)  # nesting past the bound is written as text, not as more levels
+    assert audit.verify(tmp_path / "audit.jsonl").ok
 
 
 def finishes(fn, seconds: float = 60.0) -> None:
