@@ -93,6 +93,16 @@ def _indexes(body: dict, proposal) -> list[int]:
     return sorted(set(indexes))
 
 
+def about_proposal(handler: CodexHandler, body: dict):
+    """(notebook path, proposal, chosen edit indexes) of an accept / reject request; 4xx for bad input."""
+    path = handler.resolve(_str(body, "path", required=True))
+    try:
+        proposal = _proposal(body)
+    except CodexError as exc:
+        raise HTTPError(400, f"{exc.message} — {exc.hint}" if exc.hint else exc.message) from None
+    return path, proposal, _indexes(body, proposal)
+
+
 def remember(state, outcome) -> None:
     outcomes = state.outcomes
     outcomes[outcome.id] = outcome
@@ -106,13 +116,7 @@ class AcceptHandler(SSEMixin, CodexHandler):
         from ..engine import RemoteApplier
 
         body = self.json_body()
-        rel = _str(body, "path", required=True)
-        path = self.resolve(rel)
-        try:
-            proposal = _proposal(body)
-        except CodexError as exc:
-            return self.fail(exc)
-        indexes = _indexes(body, proposal)
+        path, proposal, indexes = about_proposal(self, body)
         message_id = _str(body, "message_id")
         engine = panel_engine(self, path, body)
         run_id = "run-" + os.urandom(6).hex()
@@ -159,13 +163,7 @@ class RejectHandler(CodexHandler):
     @tornado.web.authenticated
     async def post(self):
         body = self.json_body()
-        rel = _str(body, "path", required=True)
-        path = self.resolve(rel)
-        try:
-            proposal = _proposal(body)
-        except CodexError as exc:
-            return self.fail(exc)
-        indexes = _indexes(body, proposal)
+        path, proposal, indexes = about_proposal(self, body)
         engine = panel_engine(self, path, body)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self.codex.executor, lambda: engine.reject(proposal, indexes, notebook=path))
