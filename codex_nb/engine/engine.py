@@ -167,7 +167,8 @@ class Engine:
             _send(emit, ev.Status(f"Validating ({gate.name})…"))
 
             def progress(event, name=gate.name):
-                _send(emit, ev.Progress(name, event))
+                # Gates run in a worker thread; doors draw events on the engine's loop (an SSE stream must).
+                loop.call_soon_threadsafe(_send, emit, ev.Progress(name, event))
 
             try:
                 result = await loop.run_in_executor(None, gate.run, change, progress)
