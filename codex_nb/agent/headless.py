@@ -29,5 +29,13 @@ async def run_file(notebook, goal: str, **options) -> RunResult:
     try:
         return await run.start()
     finally:
-        if run.runner is not None:
-            await run.runner.close()
+        await close(run)
+
+
+async def close(run: AgentRun) -> None:
+    """End what a run owns on this loop: its kernel and the model's async HTTP clients."""
+    from ..providers.clients import close_async_clients
+
+    if run.runner is not None:
+        await run.runner.close()
+    await close_async_clients()

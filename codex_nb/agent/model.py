@@ -47,13 +47,14 @@ class AgentModel:
         self.cancel = cancel or threading.Event()
         self.max_tokens = min(config.max_answer_tokens, self.provider.max_answer_tokens or config.max_answer_tokens)
         self.budget = config.token_budget or self.provider.default_context_tokens
+        self.file_paths: list[str] = []  # repository files the last step's schema lets the model patch
 
     @property
     def model_id(self) -> str:
         return self.provider.model_id
 
     async def plan(self, goal: str, nb, notebook_path=None) -> Answer:
-        context = self._context(goal, nb, notebook_path)
+        context = self._context(goal, nb, notebook_path).render()
         messages = [{"role": "system", "content": PLAN_SYSTEM},
                     {"role": "user", "content": f"{context}\n\n## Goal\n{_redacted(goal)}"}]
         answer = await self._ask(messages, plan_schema(), "agent_plan")
@@ -66,7 +67,9 @@ class AgentModel:
 
     async def step(self, goal: str, plan: list[str], nb, observations: list[str], remaining: dict,
                    notebook_path=None) -> Answer:
-        context = self._context(goal, nb, notebook_path)
+        built = self._context(goal, nb, notebook_path)
+        context = built.render()
+        self.file_paths = [f["path"] for f in built.files[:20]] if self.provider.offers_file_patches else []
         seen = _bounded_tail(observations)
         plan_text = "\n".join(f"{i + 1}. {t}" for i, t in enumerate(plan))
         user = (f"{context}\n\n## Goal\n{_redacted(goal)}\n\n## Approved plan\n{plan_text}\n\n"
@@ -74,13 +77,13 @@ class AgentModel:
                 "\n\n## Next\nAnswer with the next tool call.")
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
         ids = [c["id"] for c in nb.cells]
-        return await self._ask(messages, step_schema(ids), "agent_step")
+        return await self._ask(messages, step_schema(ids, file_paths=self.file_paths), "agent_step")
 
     def _context(self, goal: str, nb, notebook_path) -> str:
         from ..context import build_context
 
         return build_context(notebook=nb, notebook_path=notebook_path, query=goal, repo=self.repo_root,
-                             budget=self.budget, model=self.provider.model_id).render()
+                             budget=self.budget, model=self.provider.model_id)
 
     async def _ask(self, messages: list[dict], schema: dict, name: str) -> Answer:
         import time

@@ -189,12 +189,15 @@ class AgentRun:
         return None
 
     async def _propose(self, n: int, nb, checkpoint: Checkpoint, data: dict) -> None:
+        from ..assistant import _file_hash
         from ..edits.parse import build_proposal
 
+        root = self.engine._root(self.applier.notebook_path)
         try:
             proposal = build_proposal({"explanation": data["explanation"], "edits": data["edits"]}, nb,
                                       model=getattr(self.model, "model_id", ""),
-                                      notebook=str(self.applier.notebook_path) if self.applier.notebook_path else None)
+                                      notebook=str(self.applier.notebook_path) if self.applier.notebook_path else None,
+                                      file_hash=lambda rel: _file_hash(root, rel))
         except ProposalError as exc:
             self._observe(n, f"The proposed edits could not be used: {exc.message}. {exc.hint}")
             self._record(StepRecord(n, "propose_edits", "malformed", exc.message))
@@ -216,7 +219,6 @@ class AgentRun:
             self._observe(n, "The person rejected the proposed edits. Propose something else or finish.")
             self._record(StepRecord(n, "propose_edits", "rejected", "rejected by the person", proposal.id))
             return
-        root = self.engine._root(self.applier.notebook_path)
         checkpoint.note_files([root / e.path for e in proposal.file_edits])
         outcome = await self.engine.accept(proposal, self.applier, decision.indexes, emit=self._engine_emit(n),
                                            repair=self.budget.repairs_left)

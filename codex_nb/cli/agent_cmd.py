@@ -40,7 +40,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..agent import Budget, Policy, TerminalDecider
-    from ..agent.headless import make_run
+    from ..agent.headless import close, make_run
     from ..errors import UsageProblem
 
     path = Path(args.notebook)
@@ -71,8 +71,7 @@ def run(args) -> int:
         try:
             return await agent.start()
         finally:
-            if agent.runner is not None:
-                await agent.runner.close()
+            await close(agent)
 
     result = asyncio.run(main())
     if args.json:
