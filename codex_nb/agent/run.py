@@ -85,6 +85,7 @@ class AgentRun:
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stop_requested_at: float | None = None
+        self.model_seconds = 0.0  # time spent waiting for the model (what the agent's own overhead excludes)
 
     # -- controls (callable from any thread) ------------------------------------------------
     def stop(self) -> None:
@@ -136,6 +137,7 @@ class AgentRun:
         except StopRequested:
             raise asyncio.CancelledError from None
         self.budget.tokens += answer.tokens
+        self.model_seconds += answer.seconds
         proposed = [s["title"].strip() for s in answer.data["steps"] if s["title"].strip()]
         self._emit({"type": "agent_plan", "run_id": self.run_id, "steps": proposed, "remaining": self.budget.remaining()})
         approved = await self.decider.approve_plan(proposed)
@@ -171,6 +173,7 @@ class AgentRun:
             self._record(StepRecord(n, "none", "malformed", exc.message))
             return None
         self.budget.tokens += answer.tokens
+        self.model_seconds += answer.seconds
         data = answer.data
         tool = data["tool"]
         self._emit({"type": "agent_action", "run_id": self.run_id, "step": n, "tool": tool,
