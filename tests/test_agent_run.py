@@ -272,3 +272,13 @@ def test_bounds_tokens_and_the_remaining_budget(scripted_llm, nb):
     result = asyncio.run(run_file(nb, "go", policy=Policy(approve="auto"), validate=False, runner=None,
                                   budget=Budget(max_tokens=1)))
     assert result.status == "bounded" and "token bound" in result.reason and result.remaining["tokens"] == 0
+
+
+def test_the_wall_time_bound_cancels_the_step_in_flight_and_leaves_the_notebook_as_it_was(scripted_llm, nb):
+    scripted_llm.queue(s.plan("slow"))
+    scripted_llm.queue(s.propose(s.insert("end", "a = 1")), delay=20)
+    before = nb.read_bytes()
+    result = asyncio.run(run_file(nb, "go", policy=Policy(approve="auto"), validate=False, runner=None,
+                                  budget=Budget(max_seconds=1.5)))
+    assert result.status == "bounded" and "time bound" in result.reason
+    assert [st.status for st in result.steps] == ["stopped"] and nb.read_bytes() == before

@@ -130,12 +130,14 @@ class AgentRun:
     async def _plan_and_steps(self):
         nb = await self.applier.read()
         try:
-            answer = await self.model.plan(self.goal, nb, self.applier.notebook_path)
+            answer = await self._timed(self.model.plan(self.goal, nb, self.applier.notebook_path))
         except ProposalError as exc:
             self.budget.tokens += int(exc.fields.get("tokens") or 0)
             return "failed", f"the model's plan could not be used: {exc.message}"
         except StopRequested:
             raise asyncio.CancelledError from None
+        except asyncio.TimeoutError:
+            return "bounded", self.budget.exhausted() or "the time bound is reached"
         self.budget.tokens += answer.tokens
         self.model_seconds += answer.seconds
         proposed = [s["title"].strip() for s in answer.data["steps"] if s["title"].strip()]
@@ -152,7 +154,13 @@ class AgentRun:
             if bound:
                 await self._back_to_last_checkpoint()
                 return "bounded", bound
-            finished = await self._one_step(len(self.steps) + 1)
+            try:
+                finished = await self._timed(self._one_step(len(self.steps) + 1))
+            except asyncio.TimeoutError:  # the step in flight was cancelled: the engine rolled back what it had begun
+                await self._back_to_last_checkpoint()
+                if self.checkpoints and (not self.steps or self.steps[-1].step != self.checkpoints[-1].step):
+                    self._record(StepRecord(self.checkpoints[-1].step, "none", "stopped", "the time bound is reached"))
+                return "bounded", f"the time bound ({self.budget.max_seconds:g} s) is reached"
             if finished:
                 return "done", finished
 
@@ -258,6 +266,15 @@ class AgentRun:
         outputs = await self.runner.run(nb, list(cell_ids))
         self._observe(n, "Run results:\n" + "\n".join(f"cell {cid}:\n{_outputs_text(outs)}" for cid, outs in outputs.items()))
         self._record(StepRecord(n, "run_cells", "ran", f"{len(outputs)} cell(s) ran", cells=list(outputs)))
+
+    async def _timed(self, coro):
+        """``coro`` within the wall time left; a person's decision time counts too (it is the run's time)."""
+        left = self.budget.max_seconds - self.budget.elapsed()
+        try:
+            return await asyncio.wait_for(coro, max(0.0, left))
+        except asyncio.TimeoutError:
+            self.cancel.set()  # the model's stream ends too (a local model generates in a thread of its own)
+            raise
 
     # -- checkpoints -----------------------------------------------------------------------
     async def _settle_after_stop(self) -> None:
