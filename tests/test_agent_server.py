@@ -1,5 +1,6 @@
 """The panel's Agent mode over real HTTP: a run streamed from POST /codex-nb/agent with the page (played by the
-test, answering apply requests on the accept reply route) as the applier; questions answered, one step accepted,
+test, answering apply requests on the accept reply route) as the applier, real validation (a fresh kernel, whose
+progress events come from worker threads); questions answered, one step accepted,
 one rejected, Stop, rewind over the same stream, and the run audited under its id."""
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def project(jp_root_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("CODEX_NB_HISTORY_DIR", str(tmp_path / "history"))
     (jp_root_dir / ".git").mkdir()
     nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("x = 1", id="load"), nbformat.v4.new_code_cell("y = x + 1", id="use")]
     nbformat.write(nb, jp_root_dir / "nb.ipynb")
     return nb
@@ -98,7 +100,7 @@ async def test_a_panel_run_one_step_accepted_one_rejected_then_rewind(jp_fetch, 
     scripted_llm.queue(s.propose(s.insert("end", "b = 2"), explanation="add b"))
     scripted_llm.queue(s.finish())
     page = AgentPage(jp_fetch, project, [True, False])
-    stream = asyncio.ensure_future(post(jp_fetch, "agent", {"path": "nb.ipynb", "goal": "add a", "settings": {"validate": False}},
+    stream = asyncio.ensure_future(post(jp_fetch, "agent", {"path": "nb.ipynb", "goal": "add a"},
                                         streaming_callback=page._on_chunk, request_timeout=120))
     await asyncio.wait_for(page.finished.wait(), 60)
     await asyncio.gather(*page.tasks)

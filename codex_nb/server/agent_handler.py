@@ -72,7 +72,13 @@ class AgentHandler(SSEMixin, CodexHandler):
         engine.source = "agent"
         run_id = "run-" + os.urandom(6).hex()
         bridge = PageBridge(lambda data: self.send_event(data["type"], data))
-        decider = PendingDecider(on_question=lambda q: self.queue_event(q["type"], q))
+        loop = asyncio.get_running_loop()
+
+        def emit(event: dict) -> None:
+            # Gates report progress from worker threads: events are written on the loop, in order.
+            loop.call_soon_threadsafe(self.queue_event, event["type"], event)
+
+        decider = PendingDecider(on_question=emit)
         try:
             model = AgentModel(_str(body, "model") or engine.settings.model, repo_root=engine._root(path))
         except CodexError as exc:
@@ -80,7 +86,7 @@ class AgentHandler(SSEMixin, CodexHandler):
         runner = KernelRunner(engine.settings.kernel_name, cwd=path.parent, cell_timeout=engine.settings.cell_timeout)
         run = AgentRun(goal, applier=RemoteApplier("panel", bridge.request, notebook_path=path), engine=engine,
                        model=model, runner=runner, policy=policy, budget=budget, decider=decider,
-                       emit=lambda e: self.queue_event(e["type"], e), run_id=run_id)
+                       emit=emit, run_id=run_id)
         control = AgentControl(run, decider, self)
         self.codex.accepts[run_id] = bridge
         _agents(self.codex)[run_id] = control
