@@ -282,3 +282,20 @@ def test_the_wall_time_bound_cancels_the_step_in_flight_and_leaves_the_notebook_
                                   budget=Budget(max_seconds=1.5)))
     assert result.status == "bounded" and "time bound" in result.reason
     assert [st.status for st in result.steps] == ["stopped"] and nb.read_bytes() == before
+
+
+def test_approve_ask_on_a_terminal_asks_for_the_plan_and_each_proposal(scripted_llm, nb, capsys, monkeypatch):
+    import io
+
+    scripted_llm.queue(s.plan("add a"))
+    scripted_llm.queue(s.propose(s.insert("end", "a = 1"), explanation="add a"))
+    scripted_llm.queue(s.propose(s.insert("end", "b = 2"), explanation="add b"))
+    scripted_llm.queue(s.finish())
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\nn\ny\n"))  # approve the plan, reject a, accept b
+    code = main(["agent", str(nb), "add things", "--json", "--no-validate"])
+    captured = capsys.readouterr()
+    run, asked = json.loads(captured.out), captured.err
+    assert code == 0
+    assert [st["status"] for st in run["steps"]] == ["rejected", "kept", "finished"]
+    assert [src for _, src in cells(nb)][-1] == "b = 2" and "a = 1" not in [src for _, src in cells(nb)]
+    assert "Approve this plan?" in asked and asked.count("Accept these edits?") == 2 and "+a = 1" in asked
