@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 
 import nbformat
 from hypothesis import HealthCheck, given, settings

@@ -8,7 +8,6 @@ as data for the model, never written into the notebook behind the person.
 """
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 
@@ -113,9 +112,3 @@ def _unquote(text: str) -> str:
     except (ValueError, SyntaxError):
         return text
 
-
-async def quietly(coro) -> None:
-    try:
-        await asyncio.wait_for(coro, 5)
-    except Exception:
-        pass
