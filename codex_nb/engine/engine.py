@@ -110,10 +110,11 @@ class Engine:
                 before = await applier.read()
                 ops, undo_ops = _plan(before, proposal)
                 files.recheck()
-                if self.settings.commit == "on" and files.paths:
+                if self.settings.commit == "on" and (files.paths or (ops and applier.kind == "file")):
                     from ..gates.commit import check_clean
 
-                    check_clean(root, files.relative())  # a commit must not carry the person's unfinished edits
+                    # a commit must not carry the person's unfinished edits
+                    check_clean(root, _committed(files, applier if ops else None, root))
             except CodexError as exc:
                 return self._refused(outcome, exc, notebook, emit)
             try:
@@ -189,28 +190,31 @@ class Engine:
         outcome.status = "kept"
         self.history.append(UndoEntry(outcome.id, proposal.id, outcome.edits, undo_ops, files, applier.kind,
                                       str(applier.notebook_path) if applier.notebook_path else None))
-        outcome.commit = self._commit(proposal, files, results, root, emit)
+        wrote_notebook = applier if getattr(applier, "written", None) is not None else None
+        outcome.commit = self._commit(proposal, _committed(files, wrote_notebook, root), results, root, emit)
         before = None
-        if outcome.commit is None and files.paths:  # what `codex-nb undo` puts back when there is no commit
+        written = {rel: files.plan[p] for rel, p in zip(files.relative(), files.paths)}
+        if getattr(applier, "written", None) is not None:  # the notebook file itself (the file applier)
+            written[_relative_or_absolute(applier.notebook_path, root)] = applier.written
+        if outcome.commit is None and written:  # what `codex-nb undo` puts back when there is no commit
             from ..gates.before import snapshot
 
-            before = snapshot(root, proposal.id, {rel: (files.plan[p][0], files.plan[p][1])
-                                                 for rel, p in zip(files.relative(), files.paths)})
+            before = snapshot(root, proposal.id, written)
         self._audit("kept", applier.notebook_path, proposal.id, commit=outcome.commit, validated=outcome.validated,
                     repo_root=str(root), files=outcome.files, before=before, live=applier.kind != "file",
                     changed_cells=outcome.cells)
         _send(emit, ev.Kept(outcome.commit))
         return outcome
 
-    def _commit(self, proposal, files, results, root, emit) -> str | None:
+    def _commit(self, proposal, paths: list[str], results, root, emit) -> str | None:
         """With ``commit = "on"`` in a git repository: one commit of exactly the files the change wrote."""
-        if self.settings.commit != "on" or not files.paths:
+        if self.settings.commit != "on" or not paths:
             return None
         from ..gates.commit import commit_kept
         from ..gates.summary import commit_trailers
 
         try:
-            return commit_kept(root, files.relative(), proposal.explanation.strip() or f"codex-nb: {proposal.id}",
+            return commit_kept(root, paths, proposal.explanation.strip() or f"codex-nb: {proposal.id}",
                                commit_trailers(proposal.id, results))
         except CodexError as exc:  # the change stands; only the commit could not be made
             _send(emit, ev.Status(f"Kept, but not committed: {exc.message}"))
@@ -302,6 +306,23 @@ def default_gates() -> list:
     except ImportError:
         return gates
     return gates + list(project_gates())
+
+
+def _committed(files, applier, root) -> list[str]:
+    """The files a commit of this change holds: the patched files, and the notebook file when the change wrote it."""
+    paths = files.relative()
+    if applier is not None and applier.kind == "file" and applier.notebook_path is not None:
+        rel = _relative_or_absolute(applier.notebook_path, root)
+        if not Path(rel).is_absolute():
+            paths.append(rel)
+    return paths
+
+
+def _relative_or_absolute(path, root) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
 
 
 def _subset(proposal, indexes):

@@ -17,11 +17,10 @@ import threading
 import tornado.web
 from tornado.web import HTTPError
 
+from ..limits import MAX_ATTACHMENT_CHARS, MAX_ATTACHMENTS_TOTAL_CHARS, cut
 from . import heap, history
 from .base import CodexHandler, SSEMixin, error_json
 from .requests import ChatRequest, load_notebook_node
-
-from ..limits import MAX_ATTACHMENT_CHARS, MAX_ATTACHMENTS_TOTAL_CHARS, cut
 
 
 def _prepare(req: ChatRequest):
