@@ -29,8 +29,12 @@ def test_a_short_run_with_the_embedded_model_ends_within_its_bounds(tmp_path, mo
                                   policy=Policy(approve="auto"), budget=Budget(max_steps=2, max_seconds=30)))
     assert result.status in ("done", "bounded", "failed"), result.reason
     assert len(result.steps) <= 2
-    assert all(st.status in ("kept", "rejected", "refused", "read", "finished", "malformed", "not_run", "rolled_back")
-               for st in result.steps)
+    assert all(st.status in ("kept", "rejected", "refused", "read", "finished", "malformed", "not_run", "rolled_back",
+                             "stopped") for st in result.steps)  # stopped: the time bound cancelled the step in flight
+    import nbformat
+
+    ids = [c.id for c in nbformat.read(nb, as_version=4).cells]
+    assert {"load", "use"} <= set(ids)  # deletions never pass without a person, even on --approve auto
     entries = audit.read_log(tmp_path / "audit.jsonl")
     assert [e["detail"]["phase"] for e in entries if e["event"] == "agent_run"] == ["started", "finished"]
     assert audit.verify(tmp_path / "audit.jsonl").ok
