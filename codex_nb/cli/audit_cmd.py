@@ -11,7 +11,7 @@ import argparse
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "audit", help="list the audit log (filter by notebook, proposal, decision, event, date); verify it",
-        usage="%(prog)s [--notebook NB] [--proposal ID] [--decision {accepted,rejected}] [--event E]\n"
+        usage="%(prog)s [--notebook NB] [--proposal ID] [--run RUN_ID] [--decision {accepted,rejected}] [--event E]\n"
               "                      [--since DATE] [--until DATE] [--limit N] [--json] [--log PATH]\n"
               "       %(prog)s verify [--log PATH] [--json]",
         description="List the events of the audit log as a table, or as JSON. "
@@ -19,6 +19,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     _log_option(p)
     p.add_argument("--notebook", metavar="NB", help="only events about this notebook (also finds the log)")
     p.add_argument("--proposal", metavar="ID", help="only events of this proposal (an id or its beginning)")
+    p.add_argument("--run", dest="run_id", metavar="RUN_ID", help="only the events of this agent run (its steps and their edits)")
     p.add_argument("--decision", choices=["accepted", "rejected"], help="only decisions with this outcome")
     p.add_argument("--event", action="append", default=None, metavar="E",
                    help="only this event (repeatable), e.g. decided, applied, validated, rolled_back")
@@ -86,6 +87,10 @@ def run_list(args) -> int:
         raise UsageProblem(str(exc), hint="e.g. --since 2026-12-01 --until 2026-12-02T18:00") from None
     entries = query.select(audit.read_log(_log_path(args)), notebook=args.notebook, proposal=args.proposal,
                            decision=args.decision, events=args.event, since=since, until=until)
+    if args.run_id:
+        from ..agent.timeline import of_run
+
+        entries = of_run(entries, args.run_id)
     if args.limit:
         entries = entries[-args.limit:]
     if args.json:

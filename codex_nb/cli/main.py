@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "audit": "audit_cmd",
     "undo": "undo",
     "map": "map_cmd",
+    "agent": "agent_cmd",
 }
 
 

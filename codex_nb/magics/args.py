@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "config": "show the settings, or set one for this session: %codex config model=openai:gpt-4.1-mini",
     "history": "the audit log for this notebook",
     "undo": "revert the last accepted edit",
+    "agent": 'plan and carry out a goal step by step, with checkpoints: %codex agent "goal"',
     "help": "this help",
 }
 FLAGS = {

@@ -138,4 +138,6 @@ def undo(session, req):
     return None
 
 
-COMMANDS = {"context": context, "models": models, "config": config, "history": history, "undo": undo}
+from ..agent.magic import agent  # noqa: E402 - the agent's door lives with the agent
+
+COMMANDS = {"context": context, "models": models, "config": config, "history": history, "undo": undo, "agent": agent}

@@ -19,6 +19,7 @@ from .base import ServerState
 
 def setup_handlers(web_app, root_dir: str) -> ServerState:
     from ..completion.handlers import completion_handlers
+    from .agent_handler import agent_handlers
     from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler
     from .chat import CancelHandler, ChatHandler
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
@@ -48,6 +49,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "files"), FilesHandler),
         (url_path_join(base, "map"), MapHandler),
         *completion_handlers(web_app, base),
+        *agent_handlers(base),
     ])
     return state
 

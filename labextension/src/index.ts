@@ -7,6 +7,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { agentPlugin } from './agent';
 import { watchErrors } from './fixbutton';
 import { inlinePlugin } from './inline';
 import { sendSnapshotsBeforeCodexCells, watchPanel } from './liveapply';
@@ -135,4 +136,4 @@ const fixButton: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [liveApply, panelPlugin, commandsPlugin, fixButton, mapPlugin, settingsPlugin, inlinePlugin];
+export default [liveApply, panelPlugin, commandsPlugin, fixButton, mapPlugin, settingsPlugin, inlinePlugin, agentPlugin];
