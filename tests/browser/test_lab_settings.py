@@ -37,7 +37,7 @@ def test_settings_page_round_trips_into_a_request(page, jupyter_lab):
     page.locator(".jp-SettingsPanel select[id$='_validationMode']").select_option("full")
     page.wait_for_function("() => window.jupyterapp.commands.execute('codex-nb:request-overrides')"
                            ".then(o => o.validate.mode === 'full')")
-    field = page.locator(".jp-SettingsPanel input[id$='_model']")
+    field = page.locator(".jp-SettingsPanel input[id$='codex-nb:settings_model']")
     field.fill("openai:picked-in-settings")
     field.press("Tab")
     page.wait_for_function(MODEL_IS, arg="openai:picked-in-settings")
