@@ -100,15 +100,26 @@ def _reads(call: ast.Call) -> bool:
     return name in _READERS or name.startswith(("read_", "load"))
 
 
+_CONTENT_FIRST = {"write", "writelines", "write_text", "write_bytes", "dump", "writestr"}
+
+
 def _computed_path(call: ast.Call) -> bool:
-    """Whether a file call names its file by something other than string literals."""
-    args = [*call.args, *(k.value for k in call.keywords if k.arg in (None, "path", "fname", "file", "filename",
-                                                                      "path_or_buf", "filepath_or_buffer", "f"))]
-    if isinstance(call.func, ast.Attribute) and not isinstance(call.func.value, ast.Name):
-        args.append(call.func.value)  # Path(name).write_text(...)
-    if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name) and not args:
-        return call.func.attr in _NO_ARGUMENT_PATH_METHODS  # p.unlink() on a path bound elsewhere
-    return any(not isinstance(a, ast.Constant) for a in args[:1]) if args else False
+    """Whether a file call names its file by something other than string literals.
+
+    ``Path(name).write_text(text)`` and ``f.write(text)`` take content, not a
+    path: the file is named by the receiver (a call, checked here) or by the
+    ``open``/``Path`` that made the object (checked where it is called).
+    """
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr in _CONTENT_FIRST:
+        return isinstance(func.value, ast.Call) and _computed_path(func.value)
+    args = [*call.args, *(k.value for k in call.keywords if k.arg in ("path", "fname", "file", "filename",
+                                                                      "path_or_buf", "filepath_or_buffer"))]
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        return _computed_path(func.value)  # Path(name).unlink()
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and not args:
+        return func.attr in _NO_ARGUMENT_PATH_METHODS  # p.unlink() on a path bound elsewhere
+    return bool(args) and not isinstance(args[0], ast.Constant)
 
 
 def file_links(tree: ast.AST) -> FileLinks:
