@@ -4,9 +4,9 @@ A later cell that mentions ``out`` in any string reads it. The facts err towards
 "linked", because a missed link turns a broken edit into a passing validation:
 
 * every word of every string literal counts as a possible path, with or without
-  an extension (``examples/frame_pickle``), and is keyed by its last path
-  component without the extension, lower-cased: ``np.save("arr")`` writes
-  ``arr.npy``, ``os.path.join("out", "a.csv")`` names ``a.csv``, and a
+  an extension (``examples/frame_pickle``), and is keyed by each of its path
+  components without the extension, lower-cased: ``np.save("arr")`` writes
+  ``arr.npy``, ``os.path.join("out", "a.csv")`` names ``out/a.csv``, and a
   case-insensitive disk treats ``A.CSV`` as ``a.csv``;
 * a call writes a file when it is a known writer (``to_csv``, ``savefig``,
   ``np.save``, ``os.remove``, …) or is given a write mode (``open(p, "w")``,
@@ -51,11 +51,19 @@ class FileLinks:
     any_read: bool = False
 
 
-def file_key(word: str) -> str:
-    """The pseudo-name of a path: its last component, without the extension, lower-cased."""
-    last = re.split(r"[/\\]", word.rstrip("/\\"))[-1] or word
-    stem = last.rsplit(".", 1)[0] if "." in last.strip(".") else last
-    return FILE_PREFIX + (stem or last).lower()
+def file_keys(word: str) -> set[str]:
+    """Pseudo-names of a path: each component without its extension, lower-cased.
+
+    Every component counts, not only the last: ``sub/out.csv`` needs the directory
+    ``sub`` that another cell creates, and writing it changes what ``sub`` lists.
+    """
+    keys = set()
+    for part in re.split(r"[/\\]", word):
+        if part in ("", ".", "..", "~"):
+            continue
+        stem = part.rsplit(".", 1)[0] if "." in part.strip(".") else part
+        keys.add(FILE_PREFIX + (stem or part).lower())
+    return keys
 
 
 def _words(node: ast.AST) -> set[str]:
@@ -129,9 +137,9 @@ def file_links(tree: ast.AST) -> FileLinks:
         if not isinstance(node, ast.Call):
             continue
         if _writes(node):
-            links.written |= {file_key(w) for w in _words(node)}
+            links.written |= {k for w in _words(node) for k in file_keys(w)}
             links.any_write = links.any_write or _computed_path(node)
         elif _reads(node) and _computed_path(node):
             links.any_read = True
-    links.mentioned = {file_key(w) for w in _words(tree)}
+    links.mentioned = {k for w in _words(tree) for k in file_keys(w)}
     return links

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageProblem
 from .defuse import FILE_PREFIX, CellFacts, analyse_source
+from .libstate import RNG_PREFIX
 
 PARAMETERS_TAG = "parameters"
 # Names an IPython kernel provides before any cell runs.
@@ -171,7 +172,7 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
             continue
         reads = fact.uses | inherited[p]
         unbound = {n for n in reads - KERNEL_NAMES - set(predefined)
-                   if not n.startswith(FILE_PREFIX) and not any(n in may_bind[j] for j in range(p))}
+                   if not n.startswith((FILE_PREFIX, RNG_PREFIX)) and not any(n in may_bind[j] for j in range(p))}
         lost = reads & removed
         if unbound:
             reasons[p] = f"reads {_names(unbound)}, which no earlier cell binds"
