@@ -262,8 +262,9 @@ def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 12
         timer = threading.Timer(total_timeout + WATCHDOG_GRACE, watch.expire)
         timer.daemon = True
         timer.start()
+    executed = None
     try:
-        papermill.execute_notebook(
+        executed = papermill.execute_notebook(
             prepare_copy(nb, selected), None, parameters=parameters or None, engine_name=ENGINE_NAME,
             request_save_on_cell_execute=False, kernel_name=kernel.key.kernel_name, progress_bar=False,
             log_output=False, start_timeout=math.ceil(min(start_timeout, total_timeout or start_timeout)),
@@ -291,6 +292,10 @@ def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 12
             outcome.failure["message"] += f"; the kernel's last words: {tail}"
     outcome.ran = list(watch.ran)
     outcome.seconds = dict(watch.seconds)
+    for cell in (executed.cells if executed is not None else ()):
+        duration = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
+        if cell.get("id") in outcome.seconds and isinstance(duration, (int, float)):
+            outcome.seconds[cell["id"]] = round(duration, 4)  # papermill's own record of the cell's time
     outcome.outputs = {cid: list(cell.get("outputs", [])) for cid, cell in watch.cells.items()}
     if outcome.failure and outcome.failure["kind"] != "error":
         # Timeouts and deaths end a cell without nbclient's "executed" hook; report them here.
