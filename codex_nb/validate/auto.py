@@ -24,7 +24,7 @@ from pathlib import Path
 
 MIN_SAVED_SECONDS = 0.3
 MIN_SAVED_FRACTION = 0.2
-UNKNOWN_CELL_SECONDS = 0.1
+UNKNOWN_CELL_SECONDS = 0.05  # a trivial cell; a notebook of them is not worth skipping
 _CACHE_ENTRIES = 5000
 
 
