@@ -81,6 +81,7 @@ def test_a_spare_kernel_is_used_once_in_its_directory_and_then_killed_with_its_c
     assert report.ok, report.failure_text()
     seen = json.loads(out.read_text())
     assert report.kernel_start["spare"] is True and seen["pid"] == spare.pid
+    assert report.kernel_start["warm"] is True  # the opening imports ran ahead of time
     assert spare.used
     # It ran in the scratch copy of the notebook's directory, with nothing run before the notebook's cells.
     assert seen["cwd"] == report.workdir and Path(seen["cwd"]).name == "work"
@@ -108,6 +109,22 @@ def test_a_run_without_a_spare_starts_its_own_kernel_and_leaves_nothing_behind(t
     assert gone(seen["pid"]) and gone(seen["child"])
     assert {p.pid for p in kernel_children()} == before == set()
     assert kernels.spare_keys() == []
+
+
+def test_a_warm_up_that_prints_is_not_hidden_from_the_first_cell(tmp_path):
+    # `import this` prints when first imported: a kernel that imported it ahead of time would swallow that.
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL})
+    nb.cells = [nbformat.v4.new_code_cell("import this", id="zen", execution_count=1, outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="The Zen of Python, by Tim Peters\n")])]
+    path = tmp_path / "zen.ipynb"
+    nbformat.write(nb, path)
+    prepare(path)
+    spare = wait_for_spare()
+    assert not spare.warm_clean
+    report = validate_notebook(path, mode="full", keep_spare=False)
+    assert report.ok and report.kernel_start["spare"] is False and report.kernel_start["warm"] is False
+    assert not any("stdout was" in d["detail"] and "now ''" in d["detail"] for d in report.drift), report.drift
+    assert gone(spare.pid)
 
 
 def test_a_spare_whose_directory_changed_is_not_used(tmp_path):

@@ -27,7 +27,7 @@ from .drift import output_drift
 from .engine import failure, kernel_problem, run_copy
 from .report import ValidationReport, labels_of
 from .scratch import DEFAULT_LIMIT_MB
-from .select import Selection, select_full, select_targeted
+from .select import Selection, leading_imports, select_full, select_targeted
 
 __all__ = ["MODES", "ValidationReport", "ValidationUsageError", "validate_notebook", "prepare"]
 
@@ -114,13 +114,14 @@ def prepare(notebook, *, cwd=None, kernel_name: str | None = None, in_place: boo
     name, missing = kernel_problem(nb, kernel_name)
     if missing:
         return False
-    kernels.prepare_spare(_key(name, workdir, *_settings(in_place, network, scratch_limit_mb)))
+    kernels.prepare_spare(_key(name, workdir, *_settings(in_place, network, scratch_limit_mb),
+                               warm=leading_imports(nb)[1]))
     return True
 
 
-def _key(name, workdir, in_place, network, limit) -> kernels.KernelKey:
+def _key(name, workdir, in_place, network, limit, warm="") -> kernels.KernelKey:
     return kernels.KernelKey(kernel_name=name, directory=str(Path(workdir).resolve()), in_place=in_place,
-                             network=network, scratch_limit_mb=limit)
+                             network=network, scratch_limit_mb=limit, warm=warm)
 
 
 def validate_notebook(
@@ -171,7 +172,8 @@ def validate_notebook(
     if missing:
         return _finish(ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
                                         failed=missing, kernel=name, **base), workdir, audit_log, progress)
-    key = _key(name, workdir, in_place, network, limit)
+    first_cell, warm = leading_imports(nb, tuple(skip_tags or ()))
+    key = _key(name, workdir, in_place, network, limit, warm=warm)
     # The kernel starts (or the spare is taken) while the cells are analysed.
     pending = _in_background(kernels.take_kernel, key)
     try:
@@ -188,6 +190,11 @@ def validate_notebook(
         return _finish(_report(selection, None, None, [], started, base), workdir, audit_log, progress)
     left = (lambda: max(total_timeout - (time.monotonic() - started), 0.1)) if total_timeout else (lambda: None)
     waited_from = time.monotonic()
+    if warm and selection.cell_ids[0] != first_cell:
+        # The warm-up ran the imports of a cell this run does not start with: it needs a plain kernel.
+        _discard(pending)
+        key = kernels.replace(key, warm="")
+        pending = _in_background(kernels.take_kernel, key)
     try:
         kernel = pending.result(timeout=left())
     except Exception as exc:
@@ -196,7 +203,7 @@ def validate_notebook(
         return _finish(_report(selection, None, failed, [], started, base), workdir, audit_log, progress)
     base.update(workdir=str(kernel.cwd), linked=list(kernel.scratch.linked) if kernel.scratch else [],
                 kernel_start={"spare": kernel.spare, "waited": round(time.monotonic() - waited_from, 3),
-                              "start": kernel.ready_seconds})
+                              "start": kernel.ready_seconds, "warm": bool(kernel.key.warm)})
     try:
         outcome = run_copy(nb, selection.cell_ids, kernel=kernel, cell_timeout=cell_timeout,
                            total_timeout=left(), parameters=parameters, progress=progress,

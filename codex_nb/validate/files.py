@@ -66,10 +66,23 @@ def file_keys(word: str) -> set[str]:
     return keys
 
 
+# Literals that are options, not file names: open(p, "w"), encoding="utf-8", sep=",".
+_MODE = re.compile(r"[rwxa][bt]?\+?|[rwxa]\+[bt]")
+_OPTION_KEYWORDS = {"mode", "encoding", "errors", "newline", "sep", "delimiter", "dtype", "orient", "compression",
+                    "engine", "lineterminator", "quotechar", "decimal", "fmt", "comments", "bbox_inches"}
+
+
 def _words(node: ast.AST) -> set[str]:
+    options = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            options |= {id(k.value) for k in sub.keywords if k.arg in _OPTION_KEYWORDS}
+            options |= {id(a) for a in sub.args[1:] if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                        and _MODE.fullmatch(a.value)}  # open(p, "w"): a mode after the path
     found = set()
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < _MAX_LITERAL:
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < _MAX_LITERAL \
+                and id(sub) not in options:
             found.update(_WORD.findall(sub.value))
     return found
 

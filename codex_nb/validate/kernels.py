@@ -6,9 +6,12 @@ notebook is as long as the cells themselves. So a process that validates more
 than once (the Jupyter server, a kernel running the magics) keeps one *spare*:
 a kernel for the notebook's kernelspec, started in its working directory (the
 scratch copy, or the notebook's own directory in place), with the guard
-installed and nothing else run. A validation takes the spare if one matches,
-uses it once and shuts it down; it is never handed out again, whatever
-happened. A spare nobody takes is shut down after ``SPARE_IDLE_SECONDS``, and
+installed and the imports that open the notebook's first cell already run,
+silently and in a namespace of their own (so that cell's ``import numpy``
+finds the module loaded; no name, no input and no execution count is left
+behind, and a kernel whose warm-up printed or raised anything is not used).
+A validation takes the spare if one matches, uses it once and shuts it down;
+it is never handed out again, whatever happened. A spare nobody takes is shut down after ``SPARE_IDLE_SECONDS``, and
 every kernel this module started is killed when the process exits.
 
 Kernels run in a process group of their own; shutting one down kills the group,
@@ -24,7 +27,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .guard import guard_code, kernel_environment
@@ -43,7 +46,7 @@ class KernelKey:
     in_place: bool
     network: bool
     scratch_limit_mb: float
-
+    warm: str = ""  # imports that open the notebook's first cell, run silently ahead of time
 
 @dataclass(eq=False)  # identity: each is one process
 class StartedKernel:
@@ -59,6 +62,7 @@ class StartedKernel:
     ready_seconds: float = 0.0
     used: bool = False
     spare: bool = False  # started ahead of time
+    warm_clean: bool = True  # the warm-up imports ran without printing or raising anything
 
     @property
     def pid(self) -> int | None:
@@ -123,6 +127,8 @@ def start_kernel(key: KernelKey, *, start_timeout: float = 60, spare: bool = Fal
         km.start_kernel(cwd=str(kernel.cwd), extra_arguments=[HISTORY_IN_MEMORY], stdout=kernel.log_file,
                         stderr=kernel.log_file, env=kernel_environment(os.environ, key.network))
         _install_guard(kernel, start_timeout)
+        if key.warm:
+            kernel.warm_clean = _warm(kernel, key.warm, start_timeout)
     except BaseException:
         kernel.shutdown()
         raise
@@ -152,6 +158,33 @@ def _install_guard(kernel: StartedKernel, timeout: float) -> None:
         client.stop_channels()
 
 
+def _warm(kernel: StartedKernel, imports: str, timeout: float) -> bool:
+    """Run the notebook's opening imports silently, in a namespace of their own; True if nothing showed.
+
+    Anything they print (a warning at import time) or raise would be missing from the first cell's
+    own outputs, so such a kernel is not used for the notebook (see ``take_kernel``).
+    """
+    code = f"exec({imports!r}, {{'get_ipython': get_ipython}})"
+    client = kernel.km.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=timeout)
+        msg_id = client.execute(code, silent=True, store_history=False)
+        deadline = time.monotonic() + timeout
+        clean = True
+        while True:
+            msg = client.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            if kind in ("stream", "error", "display_data", "execute_result"):
+                clean = False
+            if kind == "status" and msg["content"].get("execution_state") == "idle":
+                return clean
+    finally:
+        client.stop_channels()
+
+
 def take_kernel(key: KernelKey, *, start_timeout: float = 60) -> StartedKernel:
     """The spare for ``key`` if there is one (waiting for it to finish starting), else a new kernel.
 
@@ -173,6 +206,9 @@ def take_kernel(key: KernelKey, *, start_timeout: float = 60) -> StartedKernel:
             kernel = None
     if kernel is None:
         kernel = start_kernel(key, start_timeout=start_timeout)
+        if not kernel.warm_clean:
+            kernel.shutdown()
+            kernel = start_kernel(replace(key, warm=""), start_timeout=start_timeout)
     kernel.used = True
     return kernel
 
@@ -183,7 +219,8 @@ def _still_fresh(kernel: StartedKernel) -> bool:
         alive = kernel.km.is_alive()
     except Exception:
         alive = False
-    return alive and not kernel.used and (kernel.scratch is None or kernel.scratch.is_current())
+    return alive and not kernel.used and kernel.warm_clean and (
+        kernel.scratch is None or kernel.scratch.is_current())
 
 
 def prepare_spare(key: KernelKey, *, start_timeout: float = 60) -> None:

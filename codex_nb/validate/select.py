@@ -74,6 +74,36 @@ def runnable_cells(nb, skip_tags=("codex-skip",)) -> tuple[list[tuple[int, dict]
     return runnable, skipped
 
 
+def leading_imports(nb, skip_tags=("codex-skip",)) -> tuple[str | None, str]:
+    """(id of the first cell a run executes, the imports that open it), for warming a spare kernel.
+
+    Only the opening block counts: import statements (and ``%matplotlib`` lines) before the
+    cell's first other statement. Running them early, silently, changes nothing the cell can
+    observe except how long its imports take.
+    """
+    import ast
+
+    cells, _ = runnable_cells(nb, skip_tags)
+    if not cells:
+        return None, ""
+    cell = cells[0][1]
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        tree = ast.parse(TransformerManager().transform_cell(cell["source"]))
+    except Exception:  # the transformers and the parser raise assorted types on odd input
+        return cell["id"], ""
+    block = []
+    for stmt in tree.body:
+        plain_import = isinstance(stmt, ast.Import) or (
+            isinstance(stmt, ast.ImportFrom) and stmt.module != "__future__" and stmt.level == 0)
+        magic = isinstance(stmt, ast.Expr) and "run_line_magic('matplotlib'" in ast.unparse(stmt)
+        if not (plain_import or magic):
+            break
+        block.append(ast.unparse(stmt))
+    return cell["id"], "\n".join(block)
+
+
 def _asks_the_model(source: str) -> bool:
     return any(line.lstrip().startswith(("%%codex", "%codex")) for line in source.splitlines())
 
