@@ -68,6 +68,28 @@ def test_without_recorded_times_auto_measures_them_in_a_first_run(tmp_path):
     assert "no edited cell" in validate_notebook(path).mode_reason
 
 
+def test_the_jupyter_checkpoint_is_the_version_before_the_edit_when_it_is_older(tmp_path):
+    import os
+
+    before = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL})
+    before.cells = [nbformat.v4.new_code_cell(src, id=f"c{i}") for i, src in enumerate(
+        ["x = [1]", "x = [1, 2]", "assert len(x) == 2, x"])]
+    after = nbformat.from_dict(json.loads(nbformat.writes(before)))
+    after.cells[1].source = "y = [1, 2]"
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(after, path)
+    unknown = validate_notebook(path, mode="targeted", changed=["c1"])
+    assert not unknown.ok and unknown.failed["cell_id"] == "c2"
+    assert "unknown" in unknown.reasons["c2"]
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    checkpoint = tmp_path / ".ipynb_checkpoints" / "nb-checkpoint.ipynb"
+    nbformat.write(before, checkpoint)
+    os.utime(checkpoint, (path.stat().st_mtime - 60,) * 2)
+    known = validate_notebook(path, mode="targeted", changed=["c1"])
+    assert not known.ok and known.failed["cell_id"] == "c2" and known.failed["ename"] == "AssertionError"
+    assert known.reasons["c2"] == "reads x, which the edit changed or removed"
+
+
 def test_reports_name_cells_as_people_see_them_and_list_drift_per_cell(tmp_path):
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL})
     talk = nbformat.v4.new_code_cell("for i in range(3):\n    print('line', i)", id="talk", execution_count=4,

@@ -138,7 +138,11 @@ def start_kernel(key: KernelKey, *, start_timeout: float = 60, spare: bool = Fal
 
 def _install_guard(kernel: StartedKernel, timeout: float) -> None:
     protected = [] if kernel.key.in_place else [kernel.key.directory]
-    allowed = [str(kernel.cwd)] if kernel.scratch else []
+    # Libraries keep caches and settings under the home directory (matplotlib's font cache, IPython's
+    # profile): a notebook kept in the home directory must not turn those writes into failures.
+    home = Path.home()
+    allowed = ([str(kernel.cwd)] if kernel.scratch else []) + [
+        str(home / name) for name in (".cache", ".config", ".ipython", ".jupyter", ".local", ".matplotlib")]
     code = guard_code(protected, allowed, kernel.key.network)
     client = kernel.km.blocking_client()
     client.start_channels()
