@@ -7,8 +7,8 @@ wall time against the physical floor, the cells' own execution time, all measure
 For every mutation of the realnb set (a confirmed single-cell edit of a notebook written by others), the
 mutated notebook and its data files are staged in a fresh directory per run (``realnb_driver.stage``), then:
 
-1. a full validation: the reference (did it fail, where, which cells drifted) and the floor: the sum of the
-   durations papermill records for the cells it ran;
+1. a full validation in a kernel started for it, without warm-up: the reference (did it fail, where, which
+   cells drifted) and the floor: the sum of the durations papermill records for the cells it ran;
 2. the default validation, ``mode="auto"`` with the edited cell and the notebook before the edit, as the
    trust-loop engine calls it; the spare kernel for the staged directory is prepared first and is ready
    when the timer starts, as it is when a proposal arrives while the model is still answering;
@@ -69,7 +69,8 @@ def run_mutation(bench: Path, entry: dict, mutation: dict, targeted: bool, order
         path = driver.stage(bench, entry, mutation)
         try:
             if mode == "full":
-                runs[mode] = timed(path, mode="full")
+                # The reference: a plain full run in a kernel started for it (the first cell pays its imports).
+                runs[mode] = timed(path, mode="full", warm_imports=False)
             else:
                 prepare(path)  # what the engine does while the model answers
                 wait_for_spare()

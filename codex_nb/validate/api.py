@@ -143,6 +143,7 @@ def validate_notebook(
     network: bool | None = None,
     scratch_limit_mb: float | None = None,
     keep_spare: bool | None = None,
+    warm_imports: bool = True,
 ) -> "ValidationReport":
     """Run the notebook (or the cells ``changed`` can affect) in a fresh kernel and report.
 
@@ -155,7 +156,9 @@ def validate_notebook(
     ``audit_log`` the run is recorded in the audit log; callers that validate a
     proposal record it themselves, with the proposal it belongs to.
     ``keep_spare`` starts the next kernel ahead of time after this run (default:
-    in a Jupyter server or IPython kernel, which validate again).
+    in a Jupyter server or IPython kernel, which validate again). ``warm_imports``
+    lets the kernel run the imports that open the first cell before the run
+    starts (see ``kernels``); off, the first cell pays for them as in a plain run.
     """
     if mode not in MODES:
         raise ValidationUsageError(f"unknown mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
@@ -172,7 +175,7 @@ def validate_notebook(
     if missing:
         return _finish(ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
                                         failed=missing, kernel=name, **base), workdir, audit_log, progress)
-    first_cell, warm = leading_imports(nb, tuple(skip_tags or ()))
+    first_cell, warm = leading_imports(nb, tuple(skip_tags or ())) if warm_imports else (None, "")
     key = _key(name, workdir, in_place, network, limit, warm=warm)
     # The kernel starts (or the spare is taken) while the cells are analysed.
     pending = _in_background(kernels.take_kernel, key)
