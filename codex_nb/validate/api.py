@@ -212,7 +212,7 @@ def validate_notebook(
                            total_timeout=left(), parameters=parameters, progress=progress,
                            labels=base["labels"])
     finally:
-        kernel.shutdown()  # used once, whatever happened
+        kernel.shutdown_soon()  # used once, whatever happened
         if keep_spare if keep_spare is not None else kernels.long_lived_process():
             kernels.prepare_spare(key)
     auto.remember(nb, outcome.seconds)

@@ -63,14 +63,27 @@ class StartedKernel:
     used: bool = False
     spare: bool = False  # started ahead of time
     warm_clean: bool = True  # the warm-up imports ran without printing or raising anything
+    closed: bool = False
+    _closing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def pid(self) -> int | None:
         return getattr(getattr(self.km, "provisioner", None), "pid", None)
 
+    def shutdown_soon(self) -> None:
+        """Shut down in the background: the caller's report need not wait (the exit handler still does)."""
+        threading.Thread(target=self.shutdown, name="codex-nb-kernel-shutdown", daemon=True).start()
+
     def shutdown(self) -> None:
         """Kill the kernel and its process group, close the log, remove the scratch copy."""
-        _live.discard(self)
+        with self._closing:
+            if self.closed:
+                return
+            self._shutdown()
+            self.closed = True
+            _live.discard(self)
+
+    def _shutdown(self) -> None:
         pid, pgid = self.pid, getattr(getattr(self.km, "provisioner", None), "pgid", None)
         try:
             self.km.shutdown_kernel(now=True)
