@@ -20,7 +20,7 @@ class CodexNB(Configurable):
     token_budget = Int(0, help="Total context tokens sent to the model; 0 uses the provider's default.").tag(config=True)
     max_answer_tokens = Int(2048, help="Most tokens the model may answer with.").tag(config=True)
     validate = Bool(True, help="Validate accepted edits by re-running the notebook.").tag(config=True)
-    validate_mode = Enum(["targeted", "full"], "targeted", help="Which cells a validation re-runs.").tag(config=True)
+    validate_mode = Enum(["auto", "targeted", "full"], "auto", help="Which cells a validation re-runs: auto (targeted only where skipping is worth it), targeted, full.").tag(config=True)
     cell_timeout = Float(120.0, help="Seconds one cell may run during validation.").tag(config=True)
     total_timeout = Float(900.0, help="Seconds a whole validation may run.").tag(config=True)
     skip_tags = List(Unicode(), ["codex-skip"], help="Cells with these tags never run in validation.").tag(config=True)

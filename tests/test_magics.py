@@ -119,7 +119,7 @@ def test_accept_applies_live_and_validates_targeted(codex, ipshell):
     apply = [m for m in codex.lab.received if m["type"] == "apply"][0]
     assert apply["ops"][0]["op"] == "replace"
     call = codex.validator.calls[-1]
-    assert call["mode"] == "targeted" and "c-merge" in call["changed"]
+    assert call["mode"] == "auto" and "c-merge" in call["changed"]
     assert "validation passed" in view.badge.value
     assert view.cards[0].state == "accepted"
     assert [e["event"] for e in events()][-4:] == ["decided", "applied", "validated", "kept"]

@@ -16,6 +16,16 @@ DATA = Path(__file__).parent / "data" / "validate"
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
+def removed_soon(path: Path, timeout: float = 10) -> bool:
+    """The kernel and its scratch copy are shut down in the background after a run."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not path.exists()
+
+
 def write_nb(path: Path, *sources, tags=None, kernelspec=KERNEL) -> Path:
     nb = nbformat.v4.new_notebook()
     if kernelspec:
@@ -52,7 +62,12 @@ def test_full_run_of_a_real_notebook_leaves_it_untouched(analysis):
     assert report.skipped == {"skipme": "tagged codex-skip"}
     assert report.drift == [], report.drift  # same code, same outputs (the image keeps its size)
     assert analysis.read_bytes() == before
-    # The kernel ran in the notebook's directory: the notebook's relative write landed there.
+    # The kernel ran in a scratch copy of the notebook's directory: the notebook's relative write stayed there.
+    assert not (analysis.parent / "validate_out.txt").exists()
+    assert report.workdir and Path(report.workdir).name == "project" and not report.in_place
+    assert removed_soon(Path(report.workdir))  # removed after the run, with the kernel
+    in_place = codex_nb.validate(str(analysis), in_place=True)
+    assert in_place.ok and in_place.in_place and in_place.workdir == str(analysis.parent.resolve())
     assert json.loads((analysis.parent / "validate_out.txt").read_text()) == {"total": 21}
     kinds = [e["type"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "finish"
@@ -134,7 +149,9 @@ def test_targeted_run_executes_only_the_selected_cells(tmp_path):
         mark.format(3) + "print(unrelated)",
         mark.format(4) + "assert value == 20",
     )
-    report = validate_notebook(nb, mode="targeted", changed=["c2"])
+    # In place, so that the marker files land where the test can see them; the notebook as it was
+    # before the edit is the same, so only the edited cell's links count.
+    report = validate_notebook(nb, mode="targeted", changed=["c2"], previous=nb, in_place=True)
     assert report.ok, report.failed
     assert report.cells_run == ["c0", "c2", "c4"]
     assert sorted(p.name for p in tmp_path.glob("ran-*")) == ["ran-0", "ran-2", "ran-4"]
@@ -171,11 +188,11 @@ def test_drift_is_a_warning_unless_asked_to_fail(tmp_path):
 
 def test_cli_exit_codes_and_json_report(tmp_path, capsys, audit_log):
     good = write_nb(tmp_path / "good.ipynb", "x = 1", "y = x + 1")
-    assert main(["validate", str(good), "--changed", "c1", "--json"]) == 0
+    assert main(["validate", str(good), "--changed", "c1", "--mode", "targeted", "--json"]) == 0
     out, err = capsys.readouterr()
     report = json.loads(out)
     assert report["ok"] and report["mode"] == "targeted" and report["cells_run"] == ["c0", "c1"]
-    assert "[2/2] cell c1 ok" in err
+    assert "[2/2] cell 2 [ ] y = x + 1 ok" in err
     entry = json.loads(audit_log.read_text().splitlines()[-1])
     assert entry["event"] == "validation_run" and entry["ok"] is True and entry["mode"] == "targeted"
     bad = write_nb(tmp_path / "bad.ipynb", "1 / 0")

@@ -7,19 +7,30 @@ from __future__ import annotations
 
 import sys
 
+# What a person can do about a failure of each kind, in this door's words.
+_ADVICE = {
+    "missing_kernel": "pass --kernel NAME",
+    "total_timeout": "raise --timeout, or validate fewer cells (--mode targeted --changed CELL_ID)",
+    "timeout": "raise --cell-timeout if that is expected",
+}
+
 
 def add_parser(sub):
     p = sub.add_parser(
         "validate", help="re-run the notebook in a fresh kernel (papermill) and report",
-        description="Run a copy of the notebook in a fresh kernel, in the notebook's directory. "
-        "The notebook file itself is never modified.",
+        description="Run a copy of the notebook in a fresh kernel, in a scratch copy of the notebook's "
+        "directory (so cells cannot change your files). The notebook file itself is never modified.",
     )
     p.add_argument("notebook")
     p.add_argument("--changed", action="append", default=[], metavar="CELL_ID",
-                   help="id of an edited cell (repeatable); needed by --mode targeted")
-    p.add_argument("--mode", choices=["full", "targeted"], default=None,
-                   help="run everything, or only the edited cells and what they depend on or affect "
-                   "(default: targeted when --changed is given, else full)")
+                   help="id of an edited cell (repeatable)")
+    p.add_argument("--previous", metavar="OLD.ipynb",
+                   help="the notebook as it was before the edit: cells that differ count as edited, and "
+                   "readers of what the old cells bound are re-run (default: the Jupyter checkpoint when older)")
+    p.add_argument("--mode", choices=["auto", "full", "targeted"], default=None,
+                   help="auto: targeted where the skipped cells are worth skipping, else full; full: every "
+                   "cell; targeted: only the edited cells and what they depend on or affect "
+                   "(default: the validate_mode setting, auto)")
     p.add_argument("--kernel", help="kernel name (default: the one in the notebook's metadata)")
     p.add_argument("--timeout", type=float, default=600, metavar="S", help="total timeout in seconds (default 600)")
     p.add_argument("--cell-timeout", type=float, default=120, metavar="S", help="per-cell timeout in seconds (default 120)")
@@ -29,6 +40,14 @@ def add_parser(sub):
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="papermill parameter injected after the cell tagged 'parameters' "
                    "(repeatable; VALUE is read as JSON when it parses, else as a string)")
+    p.add_argument("--in-place", action="store_true", default=None,
+                   help="run in the notebook's own directory instead of a scratch copy: cells then really "
+                   "create, overwrite and delete your files, and a failed validation does not undo that")
+    p.add_argument("--no-network", dest="network", action="store_false", default=None,
+                   help="turn off network access for the validation kernel")
+    p.add_argument("--scratch-limit", type=float, default=None, metavar="MB",
+                   help="most megabytes copied into the scratch directory; larger items are shared read-only "
+                   "(default 200)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
@@ -40,11 +59,11 @@ def run(args) -> int:
     from ..validate import validate_notebook
     from ..validate.progress import print_progress
 
-    mode = args.mode or ("targeted" if args.changed else "full")
     report = validate_notebook(
         args.notebook,
         changed=args.changed,
-        mode=mode,
+        mode=args.mode or _configured_mode(),
+        previous=args.previous,
         kernel_name=args.kernel,
         cell_timeout=args.cell_timeout,
         total_timeout=args.timeout,
@@ -52,17 +71,29 @@ def run(args) -> int:
         drift_fails=args.drift_fails,
         skip_tags=tuple(args.skip_tag) if args.skip_tag else ("codex-skip",),
         parameters={name: _value(raw) for name, raw in args.parameter} or None,
+        in_place=args.in_place,
+        network=args.network,
+        scratch_limit_mb=args.scratch_limit,
         audit_log=True,
     )
     if args.json:
         print(json.dumps(report.to_json()))
     else:
         print(report.summary())
-        for item in report.drift:
-            print(f"  drift in cell {item['cell_id']}: {item['detail']}")
+        if report.drift:
+            print(report.drift_text())
         if report.failed:
             print(report.failure_text(), file=sys.stderr)
+    advice = _ADVICE.get((report.failed or {}).get("kind"))
+    if advice and not args.quiet:
+        print(f"  → {advice}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _configured_mode() -> str:
+    from ..config import load_config
+
+    return load_config().validate_mode
 
 
 def _value(raw: str):

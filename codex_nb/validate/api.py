@@ -1,77 +1,42 @@
 """``validate_notebook``: re-run a notebook (or the part an edit affects) in a fresh kernel.
 
-The user's notebook file is only ever read: papermill executes a copy in a
-temporary directory, while the kernel's working directory is the notebook's
-own, so relative paths behave as they do for the user.
+The user's notebook file is only ever read. By default the kernel runs in a
+scratch copy of the notebook's directory (see ``scratch``), with a guard that
+refuses writes to the original; ``in_place=True`` runs it in the notebook's own
+directory, where cells really create, overwrite and delete the user's files and
+a rollback of the notebook does not undo that. ``network=False`` turns off the
+kernel's network access (see ``guard`` for what that covers).
+
+Settings not passed as arguments come from the environment:
+``CODEX_NB_VALIDATE_IN_PLACE=1``, ``CODEX_NB_VALIDATE_NETWORK=off``,
+``CODEX_NB_VALIDATE_SCRATCH_MB=200``.
 """
 from __future__ import annotations
 
 import copy
 import os
-import re
-import tempfile
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable
 
 from ..errors import NotebookError, UsageProblem
+from . import auto, kernels
 from .drift import output_drift
-from .engine import failure, run_copy
-from .select import Selection, select_full, select_targeted
+from .engine import failure, kernel_problem, run_copy
+from .report import ValidationReport, labels_of
+from .scratch import DEFAULT_LIMIT_MB
+from .select import Selection, leading_imports, select_full, select_targeted
 
-MODES = ("full", "targeted")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+__all__ = ["MODES", "ValidationReport", "ValidationUsageError", "validate_notebook", "prepare"]
+
+MODES = ("auto", "full", "targeted")
+_OFF = ("0", "off", "no", "false", "block", "blocked")
 
 
 class ValidationUsageError(UsageProblem):
     """validate_notebook was called with arguments that cannot work."""
-
-
-@dataclass
-class ValidationReport:
-    """The outcome of one validation; ``to_json()`` is the documented report format."""
-
-    ok: bool
-    mode: str  # what ran: "full" or "targeted" (a widened targeted request is "full")
-    cells_run: list[str]
-    seconds: float
-    failed: dict | None = None
-    drift: list[dict] = field(default_factory=list)
-    reasons: dict[str, str] = field(default_factory=dict)  # cell id -> why it was selected
-    widened: str | None = None  # why a targeted request ran in full
-    skipped: dict[str, str] = field(default_factory=dict)  # code cells never executed, and why
-    cells_selected: list[str] = field(default_factory=list)
-    requested_mode: str = "full"
-    kernel: str | None = None
-    notebook: str | None = None
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "ValidationReport":
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def summary(self) -> str:
-        """One line for people: what ran, how long, what broke."""
-        ran = f"{len(self.cells_run)} cell{'s' if len(self.cells_run) != 1 else ''}"
-        head = f"{self.mode} validation, {ran} in {self.seconds:.1f} s"
-        if self.widened:
-            head += f" (widened: {self.widened})"
-        if self.ok:
-            tail = f"; {len(self.drift)} output drift warning(s)" if self.drift else ""
-            return f"ok: {head}{tail}"
-        where = f" in cell {self.failed['cell_id']}" if self.failed.get("cell_id") else ""
-        return f"FAILED{where}: {self.failed['message']} ({head})"
-
-    def failure_text(self) -> str:
-        """The failing cell's traceback without terminal colours, for people and for the model."""
-        if not self.failed:
-            return ""
-        lines = [_ANSI.sub("", line) for line in self.failed.get("traceback") or []]
-        return "\n".join(lines) or self.failed.get("message", "")
 
 
 def _load(notebook, cwd):
@@ -99,11 +64,71 @@ def _load(notebook, cwd):
     return ensure_cell_ids(copy.deepcopy(notebook)), Path(cwd), None, None
 
 
+def _settings(in_place, network, scratch_limit_mb) -> tuple[bool, bool, float]:
+    if in_place is None:
+        in_place = os.environ.get("CODEX_NB_VALIDATE_IN_PLACE", "").strip().lower() not in ("", *_OFF)
+    if network is None:
+        network = os.environ.get("CODEX_NB_VALIDATE_NETWORK", "").strip().lower() not in _OFF
+    if scratch_limit_mb is None:
+        try:
+            scratch_limit_mb = float(os.environ.get("CODEX_NB_VALIDATE_SCRATCH_MB", DEFAULT_LIMIT_MB))
+        except ValueError:
+            raise ValidationUsageError("CODEX_NB_VALIDATE_SCRATCH_MB is not a number",
+                                       hint="set it to a size in megabytes, e.g. 200") from None
+    return bool(in_place), bool(network), float(scratch_limit_mb)
+
+
+def _previous_of(notebook, previous):
+    """The notebook before the edit: as given, or the Jupyter checkpoint of a notebook file when older."""
+    from ..notebook_io import read_notebook
+
+    if isinstance(previous, (str, os.PathLike)):
+        path = Path(previous)
+        if not path.is_file():
+            raise ValidationUsageError(f"{path} does not exist",
+                                       hint="give the notebook as it was before the edit (a .ipynb file)")
+        return read_notebook(path)
+    if previous is not None or not isinstance(notebook, (str, os.PathLike)):
+        return previous
+    path = Path(notebook)
+    checkpoint = path.parent / ".ipynb_checkpoints" / f"{path.stem}-checkpoint{path.suffix}"
+    try:
+        if checkpoint.is_file() and checkpoint.stat().st_mtime < path.stat().st_mtime:
+            return read_notebook(checkpoint)
+    except (OSError, NotebookError):
+        return None
+    return None
+
+
+def prepare(notebook, *, cwd=None, kernel_name: str | None = None, in_place: bool | None = None,
+            network: bool | None = None, scratch_limit_mb: float | None = None) -> bool:
+    """Start a spare kernel for validating ``notebook`` in the background; False if it names no usable kernel.
+
+    Call it when a validation is coming (a proposal is on its way): the next
+    ``validate_notebook`` of that notebook with the same settings then does not
+    wait for a kernel to start.
+    """
+    nb, workdir, _, problem = _load(notebook, cwd)
+    if problem:
+        return False
+    name, missing = kernel_problem(nb, kernel_name)
+    if missing:
+        return False
+    kernels.prepare_spare(_key(name, workdir, *_settings(in_place, network, scratch_limit_mb),
+                               warm=leading_imports(nb)[1]))
+    return True
+
+
+def _key(name, workdir, in_place, network, limit, warm="") -> kernels.KernelKey:
+    return kernels.KernelKey(kernel_name=name, directory=str(Path(workdir).resolve()), in_place=in_place,
+                             network=network, scratch_limit_mb=limit, warm=warm)
+
+
 def validate_notebook(
     notebook,
     *,
     changed=None,
-    mode: str = "full",
+    mode: str = "auto",
     kernel_name: str | None = None,
     cwd=None,
     cell_timeout: float | None = 120,
@@ -114,84 +139,186 @@ def validate_notebook(
     parameters: dict | None = None,
     previous=None,
     audit_log: bool = False,
+    in_place: bool | None = None,
+    network: bool | None = None,
+    scratch_limit_mb: float | None = None,
+    keep_spare: bool | None = None,
+    warm_imports: bool = True,
 ) -> "ValidationReport":
-    """Run the notebook (or, in targeted mode, the cells ``changed`` can affect) in a fresh kernel.
+    """Run the notebook (or the cells ``changed`` can affect) in a fresh kernel and report.
 
-    ``previous`` (path or NotebookNode) is the notebook before the edit; with it a
-    targeted run also re-runs cells that read names the edit removed. With
+    ``mode``: "full" runs every cell; "targeted" the edited cells, what they
+    depend on and what depends on them; "auto" (the default) targeted where the
+    cells it skips are worth skipping, else full. ``previous`` (path or
+    NotebookNode) is the notebook before the edit; without it the checkpoint of
+    a notebook file is used when older, and otherwise a targeted run re-runs
+    every later reader of a name the edited cells could have bound. With
     ``audit_log`` the run is recorded in the audit log; callers that validate a
-    proposal (the apply workflow, magics, server) record it themselves, with the
-    proposal it belongs to, so the default is not to.
+    proposal record it themselves, with the proposal it belongs to.
+    ``keep_spare`` starts the next kernel ahead of time after this run (default:
+    in a Jupyter server or IPython kernel, which validate again). ``warm_imports``
+    lets the kernel run the imports that open the first cell before the run
+    starts (see ``kernels``); off, the first cell pays for them as in a plain run.
     """
     if mode not in MODES:
-        raise ValidationUsageError(f"unknown mode {mode!r}", hint="use 'full' or 'targeted'")
+        raise ValidationUsageError(f"unknown mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
     started = time.monotonic()
     changed = list(changed or ())
     nb, workdir, label, problem = _load(notebook, cwd)
+    in_place, network, limit = _settings(in_place, network, scratch_limit_mb)
+    base = dict(requested_mode=mode, notebook=label, in_place=in_place, network=network)
     if problem:
-        report = ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
-                                  failed=problem, requested_mode=mode, notebook=label)
-        return _recorded(report, workdir) if audit_log else report
-    if isinstance(previous, (str, os.PathLike)):
-        from ..notebook_io import read_notebook
-
-        previous = read_notebook(previous)
-    skip_tags = tuple(skip_tags or ())
-    if mode == "targeted":
-        selection = select_targeted(nb, changed, skip_tags, previous=previous,
-                                    predefined=tuple(parameters or ()))
-    else:
-        selection = select_full(nb, skip_tags)
+        return _finish(ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
+                                        failed=problem, **base), workdir, audit_log, progress)
+    base["labels"] = labels_of(nb)
+    name, missing = kernel_problem(nb, kernel_name)
+    if missing:
+        return _finish(ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
+                                        failed=missing, kernel=name, **base), workdir, audit_log, progress)
+    first_cell, warm = leading_imports(nb, tuple(skip_tags or ())) if warm_imports else (None, "")
+    key = _key(name, workdir, in_place, network, limit, warm=warm)
+    # The kernel starts (or the spare is taken) while the cells are analysed.
+    pending = _in_background(kernels.take_kernel, key)
+    try:
+        selection, reason, estimate = _select(nb, mode, changed, _previous_of(notebook, previous),
+                                              tuple(skip_tags or ()), parameters)
+    except BaseException:
+        _discard(pending)
+        raise
+    base.update(mode_reason=reason, estimate=estimate, kernel=name)
     _emit(progress, {"type": "start", "mode": selection.mode, "total": len(selection.cell_ids),
-                     "cells": list(selection.cell_ids), "widened": selection.widened})
-    with tempfile.TemporaryDirectory(prefix="codex-nb-validate-") as tmp:
-        outcome = run_copy(
-            nb, selection.cell_ids, workdir=Path(tmp), cwd=workdir, kernel_name=kernel_name,
-            cell_timeout=cell_timeout, parameters=parameters,
-            # The total covers loading and selection too, not only the kernel's time.
-            total_timeout=max(total_timeout - (time.monotonic() - started), 0.1) if total_timeout else None,
-            progress=progress,
-        )
+                     "cells": list(selection.cell_ids), "widened": selection.widened, "reason": reason})
+    if not selection.cell_ids:
+        _discard(pending)
+        return _finish(_report(selection, None, None, [], started, base), workdir, audit_log, progress)
+    left = (lambda: max(total_timeout - (time.monotonic() - started), 0.1)) if total_timeout else (lambda: None)
+    waited_from = time.monotonic()
+    if warm and selection.cell_ids[0] != first_cell:
+        # The warm-up ran the imports of a cell this run does not start with: it needs a plain kernel.
+        _discard(pending)
+        key = kernels.replace(key, warm="")
+        pending = _in_background(kernels.take_kernel, key)
+    try:
+        kernel = pending.result(timeout=left())
+    except Exception as exc:
+        _discard(pending)
+        failed = _start_failure(exc, name, total_timeout)
+        return _finish(_report(selection, None, failed, [], started, base), workdir, audit_log, progress)
+    base.update(workdir=str(kernel.cwd), linked=list(kernel.scratch.linked) if kernel.scratch else [],
+                kernel_start={"spare": kernel.spare, "waited": round(time.monotonic() - waited_from, 3),
+                              "start": kernel.ready_seconds, "warm": bool(kernel.key.warm)})
+    try:
+        outcome = run_copy(nb, selection.cell_ids, kernel=kernel, cell_timeout=cell_timeout,
+                           total_timeout=left(), parameters=parameters, progress=progress,
+                           labels=base["labels"])
+    finally:
+        kernel.shutdown_soon()  # used once, whatever happened
+        if keep_spare if keep_spare is not None else kernels.long_lived_process():
+            kernels.prepare_spare(key)
+    auto.remember(nb, outcome.seconds)
     drift = output_drift(nb, outcome.outputs, edited=set(changed)) if outcome.outputs else []
     failed = outcome.failure
     if failed is None and drift_fails and drift:
         first = drift[0]
         failed = failure("drift", cell_id=first["cell_id"], index=first["index"], ename="OutputDrift",
                          evalue=first["detail"],
-                         message=f"outputs of {len(drift)} unedited cell(s) changed "
-                                 f"(first: cell {first['cell_id']}, {first['detail']})")
-    report = _report(selection, outcome, failed, drift, mode, started, label)
-    if audit_log:
-        _recorded(report, workdir)
-    _emit(progress, {"type": "finish", "ok": report.ok, "seconds": report.seconds,
-                     "failed": report.failed})
-    return report
+                         message=f"outputs of {len({d['cell_id'] for d in drift})} unedited cell(s) changed "
+                                 f"(first: {base['labels'].get(first['cell_id'], first['cell_id'])}, "
+                                 f"{first['detail']})")
+    return _finish(_report(selection, outcome, failed, drift, started, base), workdir, audit_log, progress)
 
 
-def _report(selection: Selection, outcome, failed, drift, mode, started, label) -> ValidationReport:
+def _select(nb, mode, changed, previous, skip_tags, parameters) -> tuple[Selection, str | None, dict]:
+    if mode == "full":
+        return select_full(nb, skip_tags), None, {}
+    if mode == "auto" and not changed and previous is None:
+        return select_full(nb, skip_tags), "auto: full, since no edited cell was named", {}
+    selection = select_targeted(nb, changed, skip_tags, previous=previous, predefined=tuple(parameters or ()))
+    if mode == "targeted":
+        return selection, (f"widened: {selection.widened}" if selection.widened else None), {}
+    if selection.widened:
+        return selection, f"auto: full, since {selection.widened}", {}
+    full = select_full(nb, skip_tags)
+    chosen, reason, estimate = auto.choose(nb, full.cell_ids, selection.cell_ids)
+    return (selection if chosen == "targeted" else full), reason, estimate
+
+
+def _in_background(function, *args) -> Future:
+    future: Future = Future()
+
+    def run():
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="codex-nb-validation-kernel", daemon=True).start()
+    return future
+
+
+def _discard(pending: Future) -> None:
+    """Shut down a kernel being started for a validation that will not run, once it is up."""
+    def shut(done: Future) -> None:
+        if done.exception() is None:
+            done.result().shutdown()
+
+    pending.add_done_callback(shut)
+
+
+def _start_failure(exc: Exception, name: str, total_timeout) -> dict:
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    kind = type(exc).__name__
+    if isinstance(exc, FutureTimeout):
+        return failure("total_timeout", ename="TimeoutError", evalue="the kernel did not start in time",
+                       message=f"validation stopped after {total_timeout:.1f} s (total timeout) while the "
+                               "kernel was starting", limit=total_timeout)
+    if isinstance(exc, NoSuchKernel):
+        return failure("missing_kernel", ename=kind, evalue=str(exc), message=str(exc), kernel=name)
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        # The kernelspec exists but its command does not (a deleted environment).
+        return failure("missing_kernel", ename=kind, evalue=str(exc), kernel=name,
+                       message=f"the kernel {name!r} could not be started: {exc}")
+    if isinstance(exc, (RuntimeError, TimeoutError)):
+        return failure("kernel_died", ename=kind, evalue=str(exc), message=f"the kernel did not start: {exc}")
+    return failure("engine_error", ename=kind, evalue=str(exc),
+                   message=f"validation could not start a kernel: {kind}: {exc}")
+
+
+def _report(selection: Selection, outcome, failed, drift, started, base) -> ValidationReport:
     return ValidationReport(
         ok=failed is None,
         mode=selection.mode,
-        cells_run=list(outcome.ran),
+        cells_run=list(outcome.ran) if outcome else [],
         seconds=_since(started),
-        failed=failed,
-        drift=drift,
+        failed=_labelled(failed, base.get("labels", {})),
+        drift=[dict(d, cell=base["labels"].get(d["cell_id"])) for d in drift],
         reasons=dict(selection.reasons),
         widened=selection.widened,
         skipped=dict(selection.skipped),
         cells_selected=list(selection.cell_ids),
-        requested_mode=mode,
-        kernel=outcome.kernel_name,
-        notebook=label,
+        cell_seconds=dict(outcome.seconds) if outcome else {},
+        **base,
     )
 
 
-def _recorded(report: ValidationReport, workdir) -> ValidationReport:
-    from .. import audit
+def _labelled(failed: dict | None, labels: dict) -> dict | None:
+    if failed and failed.get("cell_id") in labels:
+        return dict(failed, cell=labels[failed["cell_id"]])
+    return failed
 
-    audit.record("validation_run", report.notebook or workdir, notebook=report.notebook, proposal_id=None,
-                 ok=report.ok, mode=report.mode, cells_run=report.cells_run, failed=report.failed,
-                 seconds=report.seconds, drift=len(report.drift))
+
+def _finish(report: ValidationReport, workdir, audit_log: bool, progress) -> ValidationReport:
+    if audit_log:
+        from .. import audit
+
+        audit.record("validation_run", report.notebook or workdir, notebook=report.notebook, proposal_id=None,
+                     ok=report.ok, mode=report.mode, cells_run=report.cells_run, failed=report.failed,
+                     seconds=report.seconds, drift=len(report.drift), workdir=report.workdir,
+                     in_place=report.in_place)
+    _emit(progress, {"type": "finish", "ok": report.ok, "seconds": report.seconds, "failed": report.failed})
     return report
 
 

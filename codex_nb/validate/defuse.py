@@ -18,7 +18,7 @@ import symtable
 from dataclasses import dataclass, field
 
 from .files import FILE_PREFIX, file_links  # noqa: F401 - FILE_PREFIX is part of this module's vocabulary
-from .libstate import library_setup, setting_functions
+from .libstate import library_setup, random_streams, setting_functions
 
 # Magics that run their argument (or body) as Python in the user namespace.
 _CODE_LINE_MAGICS = {"time", "timeit", "prun"}
@@ -177,10 +177,15 @@ def _analyse_python(python: str) -> CellFacts:
     facts.kills = bound & facts.defines
     links = file_links(tree)
     facts.defines |= links.written
-    facts.uses |= links.mentioned - links.written
+    # A cell that writes a file may read it first (an append, an existence check): it reads what it names.
+    facts.uses |= links.mentioned
     facts.files_any_write, facts.files_any_read = links.any_write, links.any_read
     facts.setup = facts.setup or library_setup(tree)
     facts.setting_functions = setting_functions(tree)
+    drawn, seeded = random_streams(tree)
+    facts.uses |= drawn - facts.kills
+    facts.defines |= drawn | seeded
+    facts.kills |= seeded - drawn
     return facts
 
 

@@ -10,12 +10,15 @@ A cell that has no stored outputs (never run) has nothing to drift from.
 from __future__ import annotations
 
 import base64
+import difflib
 import re
 import struct
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
 _TIMING_MAGICS = re.compile(r"^\s*%{1,2}(time|timeit|prun)\b", re.MULTILINE)
 _DETAIL_CHARS = 200
+_DIFF_LINES = 8
+_DIFF_LINE_CHARS = 120
 
 
 def _text(value) -> str:
@@ -64,6 +67,17 @@ def _short(text: str) -> str:
     return text.replace("\n", "⏎")
 
 
+def small_diff(old: str, new: str) -> list[str]:
+    """A few ``-old`` / ``+new`` lines showing where two texts differ."""
+    lines = [line for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+             if not line.startswith(("---", "+++", "@@"))]
+    shown = [line if len(line) <= _DIFF_LINE_CHARS else line[:_DIFF_LINE_CHARS - 1] + "…"
+             for line in lines[:_DIFF_LINES]]
+    if len(lines) > _DIFF_LINES:
+        shown.append(f"… {len(lines) - _DIFF_LINES} more changed line(s)")
+    return shown
+
+
 def compare_cell(stored: list, new: list, *, compare_text: bool = True) -> list[dict]:
     """Differences between a cell's stored and new outputs, as ``{"kind", "detail"}`` items."""
     old, now = summarise(stored), summarise(new)
@@ -79,8 +93,8 @@ def compare_cell(stored: list, new: list, *, compare_text: bool = True) -> list[
         for name in sorted(set(old["streams"]) | set(now["streams"])):
             a, b = old["streams"].get(name, ""), now["streams"].get(name, "")
             if a != b:
-                found.append({"kind": "text_changed",
-                              "detail": f"{name} was {_short(a)!r}, now {_short(b)!r}"})
+                found.append({"kind": "text_changed", "detail": f"{name} was {_short(a)!r}, now {_short(b)!r}",
+                              "diff": small_diff(a, b)})
     if len(old["results"]) != len(now["results"]):
         found.append({"kind": "output_count",
                       "detail": f"{len(old['results'])} results before, {len(now['results'])} now"})
@@ -90,7 +104,8 @@ def compare_cell(stored: list, new: list, *, compare_text: bool = True) -> list[
                           "detail": f"result {i + 1} was {', '.join(a['mimetypes'])}; now {', '.join(b['mimetypes'])}"})
         if compare_text and a["text"] is not None and b["text"] is not None and a["text"] != b["text"]:
             found.append({"kind": "text_changed",
-                          "detail": f"result {i + 1} was {_short(a['text'])!r}, now {_short(b['text'])!r}"})
+                          "detail": f"result {i + 1} was {_short(a['text'])!r}, now {_short(b['text'])!r}",
+                          "diff": small_diff(a["text"], b["text"])})
         if a["png"] and b["png"] and a["png"] != b["png"]:
             found.append({"kind": "shape_changed",
                           "detail": f"image {i + 1} was {a['png'][0]}×{a['png'][1]} px, now {b['png'][0]}×{b['png'][1]} px"})

@@ -5,12 +5,13 @@ and turns a cell error into ``PapermillExecutionError`` (cell index, ename,
 evalue, traceback). This module adds what validation needs on top, through a
 papermill engine of its own:
 
-* the kernel starts in the notebook's directory (passed to the kernel
-  manager, not through ``os.chdir``, so a server or kernel calling us keeps its
-  working directory);
+* the kernel is one started for this validation by ``kernels`` (ahead of time,
+  in the scratch copy of the notebook's directory or in place, with its guard
+  installed); papermill runs the notebook on it and never starts one itself;
 * cells that are not selected carry a private tag that nbclient skips, so the
   executed copy keeps every cell and papermill's cell indices stay meaningful;
 * per-cell progress comes from nbclient's hooks;
+* papermill reads the notebook from memory and writes no output file;
 * the total timeout is enforced twice: each cell's timeout is cut to the time
   left, and a watchdog kills the kernel process if the run still overruns
   (a kernel stuck in start-up, a wedged channel).
@@ -34,11 +35,13 @@ ENGINE_NAME = "codex-nb-validate"
 WATCHDOG_GRACE = 3.0  # seconds past the total timeout before the kernel is killed outright
 
 
-def failure(kind: str, *, cell_id=None, index=None, ename="", evalue="", traceback=(), message="") -> dict:
+def failure(kind: str, *, cell_id=None, index=None, ename="", evalue="", traceback=(), message="",
+            **fields) -> dict:
     """The one shape every failure takes (the issue's fields plus ``kind`` and ``message``).
 
     kind: error | timeout | total_timeout | kernel_died | missing_kernel |
-    invalid_notebook | drift | engine_error
+    invalid_notebook | drift | engine_error. Extra fields (``kernel``,
+    ``installed``, ``limit``) let each door add its own advice (a flag, a setting).
     """
     return {
         "kind": kind,
@@ -48,6 +51,7 @@ def failure(kind: str, *, cell_id=None, index=None, ename="", evalue="", traceba
         "evalue": evalue,
         "traceback": list(traceback),
         "message": message or (f"{ename}: {evalue}" if ename else kind),
+        **fields,
     }
 
 
@@ -59,6 +63,7 @@ class RunOutcome:
     outputs: dict[str, list] = field(default_factory=dict)  # cell id -> outputs of the run
     failure: dict | None = None
     kernel_name: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # cell id -> seconds it ran
 
 
 class _Watch:
@@ -80,12 +85,15 @@ class _Watch:
         self.started_at = 0.0
         self.ran: list[str] = []
         self.cells: dict[str, dict] = {}  # live cells of the run; nbclient fills their outputs in place
-        self.log = None  # file receiving the kernel process's stdout and stderr
+        self.seconds: dict[str, float] = {}  # cell id -> seconds it ran
+        self.labels: dict[str, str] = {}  # cell id -> how people name it, for progress events
         self._lock = threading.Lock()
 
     def _emit(self, event: dict) -> None:
         if self.progress is None or event.get("cell_id") not in self.selected:
             return  # papermill's injected-parameters cell is not one of the user's cells
+        if event.get("cell_id") in self.labels:
+            event["cell"] = self.labels[event["cell_id"]]
         try:
             self.progress(event)
         except Exception:
@@ -110,6 +118,8 @@ class _Watch:
     def on_cell_executed(self, cell=None, cell_index=None, execute_reply=None, **_):
         cid = cell.get("id")
         content = (execute_reply or {}).get("content", {})
+        if cid in self.selected:
+            self.seconds[cid] = round(time.monotonic() - self.started_at, 4)
         event = {"type": "cell_done", "cell_id": cid, "index": self.original_index.get(cid),
                  "n": len(self.ran), "total": self.total,
                  "seconds": round(time.monotonic() - self.started_at, 3)}
@@ -172,26 +182,26 @@ def _register_engine() -> None:
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None,
-                                     watch=None, kernel_cwd=None, **kwargs):
+                                     watch=None, km=None, **kwargs):
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
             final = merge_kwargs(
                 kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
                 kernel_name=kernel_name, log=logger, log_output=log_output,
                 stdout_file=stdout_file, stderr_file=stderr_file,
             )
-            client = PapermillNotebookClient(nb_man, **final)
+            # The kernel is started (and shut down) by the caller: nbclient only attaches a client to it.
+            client = PapermillNotebookClient(nb_man, km=km, **final)
             if watch is not None:
                 client.timeout_func = watch.timeout_for
                 client.on_cell_start = watch.on_cell_start
                 client.on_cell_execute = watch.on_cell_execute
                 client.on_cell_executed = watch.on_cell_executed
                 client.on_notebook_start = lambda **_: watch.kernel_started(client.km)
-            start = {"cwd": kernel_cwd} if kernel_cwd else {}
-            if watch is not None and watch.log is not None:
-                # The kernel's own stdout/stderr (crash messages, C-level prints) go to a log
-                # in the temporary directory instead of the caller's terminal.
-                start.update(stdout=watch.log, stderr=watch.log)
-            return client.execute(**start)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
 
     papermill_engines.register(ENGINE_NAME, ValidationEngine)
 
@@ -208,39 +218,34 @@ def prepare_copy(nb, selected: list[str]):
 
 
 def kernel_problem(nb, kernel_name: str | None) -> tuple[str | None, dict | None]:
-    """The kernel to use, or a ``missing_kernel`` failure saying how to fix it."""
+    """The kernel to use, or a ``missing_kernel`` failure with the installed kernels as a field."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     name = kernel_name or (nb.metadata.get("kernelspec") or {}).get("name")
     ksm = KernelSpecManager()
+    installed = sorted(ksm.find_kernel_specs())
+    listed = ", ".join(installed) or "none"
     if not name:
         return None, failure(
-            "missing_kernel", ename="NoSuchKernel", evalue="the notebook names no kernel",
-            message="the notebook's metadata names no kernel; pass --kernel NAME "
-                    f"(installed: {', '.join(sorted(ksm.find_kernel_specs())) or 'none'})")
+            "missing_kernel", ename="NoSuchKernel", evalue="the notebook names no kernel", kernel=None,
+            installed=installed, message=f"the notebook's metadata names no kernel (installed: {listed})")
     try:
         ksm.get_kernel_spec(name)
     except NoSuchKernel:
         return name, failure(
-            "missing_kernel", ename="NoSuchKernel", evalue=f"no kernel named {name!r}",
-            message=f"no kernel named {name!r} is installed; pass --kernel NAME "
-                    f"(installed: {', '.join(sorted(ksm.find_kernel_specs())) or 'none'})")
+            "missing_kernel", ename="NoSuchKernel", evalue=f"no kernel named {name!r}", kernel=name,
+            installed=installed, message=f"no kernel named {name!r} is installed (installed: {listed})")
     return name, None
 
 
-def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: str | None = None,
-             cell_timeout: float | None = 120, total_timeout: float | None = 600,
-             start_timeout: float = 60, parameters: dict | None = None,
-             progress: Callable[[dict], None] | None = None) -> RunOutcome:
-    """Execute the selected cells of a copy of ``nb`` (written to ``workdir``) in a fresh kernel."""
-    import nbformat
+def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 120,
+             total_timeout: float | None = 600, start_timeout: float = 60, parameters: dict | None = None,
+             progress: Callable[[dict], None] | None = None, labels: dict | None = None) -> RunOutcome:
+    """Execute the selected cells of a copy of ``nb`` on ``kernel`` (a ``kernels.StartedKernel``).
 
-    outcome = RunOutcome()
-    name, problem = kernel_problem(nb, kernel_name)
-    outcome.kernel_name = name
-    if problem:
-        outcome.failure = problem
-        return outcome
+    The kernel is not shut down here: the caller owns it and must not use it again.
+    """
+    outcome = RunOutcome(kernel_name=kernel.key.kernel_name)
     if not selected:
         return outcome
 
@@ -250,26 +255,22 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
     from papermill.exceptions import PapermillExecutionError
 
     original_index = {c.get("id"): i for i, c in enumerate(nb.cells)}
-    src = workdir / "validate-input.ipynb"
-    dst = workdir / "validate-output.ipynb"
-    src.write_text(nbformat.writes(prepare_copy(nb, selected)), encoding="utf-8")
     watch = _Watch(selected, original_index, progress, cell_timeout, total_timeout)
-    log_path = workdir / "kernel.log"
-    watch.log = open(log_path, "wb")
+    watch.labels = dict(labels or {})
     timer = None
     if total_timeout:
         timer = threading.Timer(total_timeout + WATCHDOG_GRACE, watch.expire)
         timer.daemon = True
         timer.start()
+    executed = None
     try:
-        papermill.execute_notebook(
-            str(src), str(dst), parameters=parameters or None, engine_name=ENGINE_NAME,
-            request_save_on_cell_execute=False, kernel_name=name, progress_bar=False,
+        executed = papermill.execute_notebook(
+            prepare_copy(nb, selected), None, parameters=parameters or None, engine_name=ENGINE_NAME,
+            request_save_on_cell_execute=False, kernel_name=kernel.key.kernel_name, progress_bar=False,
             log_output=False, start_timeout=math.ceil(min(start_timeout, total_timeout or start_timeout)),
             # nbclient's `timeout` trait is an int; the per-cell limit itself comes from timeout_func.
             execution_timeout=math.ceil(cell_timeout) if cell_timeout else None, autosave_cell_every=0,
-            skip_cells_with_tag=NOT_SELECTED_TAG, shutdown_kernel="immediate",
-            watch=watch, kernel_cwd=str(cwd),
+            skip_cells_with_tag=NOT_SELECTED_TAG, watch=watch, km=kernel.km,
         )
     except PapermillExecutionError as exc:
         cid = watch.index_to_id.get(exc.cell_index)
@@ -284,12 +285,17 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
     finally:
         if timer is not None:
             timer.cancel()
-        watch.log.close()
     if outcome.failure and outcome.failure["kind"] == "kernel_died":
-        tail = _log_tail(log_path)
+        kernel.log_file.flush()
+        tail = _log_tail(kernel.log_path)
         if tail:
             outcome.failure["message"] += f"; the kernel's last words: {tail}"
     outcome.ran = list(watch.ran)
+    outcome.seconds = dict(watch.seconds)
+    for cell in (executed.cells if executed is not None else ()):
+        duration = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
+        if cell.get("id") in outcome.seconds and isinstance(duration, (int, float)):
+            outcome.seconds[cell["id"]] = round(duration, 4)  # papermill's own record of the cell's time
     outcome.outputs = {cid: list(cell.get("outputs", [])) for cid, cell in watch.cells.items()}
     if outcome.failure and outcome.failure["kind"] != "error":
         # Timeouts and deaths end a cell without nbclient's "executed" hook; report them here.
@@ -315,11 +321,11 @@ def _timeout_failure(watch: _Watch, exc, cell_timeout, total_timeout) -> dict:
     if watch.limited_by_total or watch.expired:
         return failure("total_timeout", cell_id=cid, index=index, ename="CellTimeoutError",
                        evalue=f"the validation ran past its total timeout of {total_timeout:.1f} s",
-                       message=f"validation stopped after {total_timeout:.1f} s (total timeout); "
-                               "raise --timeout or validate fewer cells (--mode targeted)")
+                       message=f"validation stopped after {total_timeout:.1f} s (total timeout)",
+                       limit=total_timeout)
     return failure("timeout", cell_id=cid, index=index, ename="CellTimeoutError",
                    evalue=f"the cell ran longer than {cell_timeout} s",
-                   message=f"cell {cid} ran longer than {cell_timeout} s; raise --cell-timeout if that is expected")
+                   message=f"the cell ran longer than {cell_timeout} s", limit=cell_timeout)
 
 
 def _death_failure(watch: _Watch, exc, total_timeout) -> dict:
@@ -329,7 +335,7 @@ def _death_failure(watch: _Watch, exc, total_timeout) -> dict:
                        evalue=f"the kernel was killed after the total timeout of {total_timeout:.1f} s",
                        message=f"validation killed the kernel after {total_timeout:.1f} s (total timeout)")
     return failure("kernel_died", cell_id=cid, index=index, ename="DeadKernelError", evalue=str(exc),
-                   message=f"the kernel died while running cell {cid} (os._exit, a crash in native "
+                   message="the kernel died while running the cell (os._exit, a crash in native "
                            "code, or the out-of-memory killer)")
 
 
@@ -339,14 +345,14 @@ def _startup_failure(watch: _Watch, exc: Exception, total_timeout) -> dict:
     cid, index = watch.current or (None, None)
     name = type(exc).__name__
     if isinstance(exc, NoSuchKernel):
-        return failure("missing_kernel", ename=name, evalue=str(exc), message=f"{exc}; pass --kernel NAME")
+        return failure("missing_kernel", ename=name, evalue=str(exc), message=str(exc))
     if watch.expired:
         return failure("total_timeout", cell_id=cid, index=index, ename=name, evalue=str(exc),
                        message=f"validation stopped after {total_timeout:.1f} s (total timeout)")
     if cid is None and isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
         # The kernelspec exists but its command does not (a deleted environment).
         return failure("missing_kernel", ename=name, evalue=str(exc),
-                       message=f"the kernel could not be started: {exc}; reinstall it or pass --kernel NAME")
+                       message=f"the kernel could not be started: {exc}")
     if cid is None and isinstance(exc, (RuntimeError, TimeoutError)):
         return failure("kernel_died", ename=name, evalue=str(exc),
                        message=f"the kernel did not start: {exc}")

@@ -4,9 +4,9 @@ A later cell that mentions ``out`` in any string reads it. The facts err towards
 "linked", because a missed link turns a broken edit into a passing validation:
 
 * every word of every string literal counts as a possible path, with or without
-  an extension (``examples/frame_pickle``), and is keyed by its last path
-  component without the extension, lower-cased: ``np.save("arr")`` writes
-  ``arr.npy``, ``os.path.join("out", "a.csv")`` names ``a.csv``, and a
+  an extension (``examples/frame_pickle``), and is keyed by each of its path
+  components without the extension, lower-cased: ``np.save("arr")`` writes
+  ``arr.npy``, ``os.path.join("out", "a.csv")`` names ``out/a.csv``, and a
   case-insensitive disk treats ``A.CSV`` as ``a.csv``;
 * a call writes a file when it is a known writer (``to_csv``, ``savefig``,
   ``np.save``, ``os.remove``, …) or is given a write mode (``open(p, "w")``,
@@ -51,17 +51,38 @@ class FileLinks:
     any_read: bool = False
 
 
-def file_key(word: str) -> str:
-    """The pseudo-name of a path: its last component, without the extension, lower-cased."""
-    last = re.split(r"[/\\]", word.rstrip("/\\"))[-1] or word
-    stem = last.rsplit(".", 1)[0] if "." in last.strip(".") else last
-    return FILE_PREFIX + (stem or last).lower()
+def file_keys(word: str) -> set[str]:
+    """Pseudo-names of a path: each component without its extension, lower-cased.
+
+    Every component counts, not only the last: ``sub/out.csv`` needs the directory
+    ``sub`` that another cell creates, and writing it changes what ``sub`` lists.
+    """
+    keys = set()
+    for part in re.split(r"[/\\]", word):
+        if part in ("", ".", "..", "~"):
+            continue
+        stem = part.rsplit(".", 1)[0] if "." in part.strip(".") else part
+        keys.add(FILE_PREFIX + (stem or part).lower())
+    return keys
+
+
+# Literals that are options, not file names: open(p, "w"), encoding="utf-8", sep=",".
+_MODE = re.compile(r"[rwxa][bt]?\+?|[rwxa]\+[bt]")
+_OPTION_KEYWORDS = {"mode", "encoding", "errors", "newline", "sep", "delimiter", "dtype", "orient", "compression",
+                    "engine", "lineterminator", "quotechar", "decimal", "fmt", "comments", "bbox_inches"}
 
 
 def _words(node: ast.AST) -> set[str]:
+    options = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            options |= {id(k.value) for k in sub.keywords if k.arg in _OPTION_KEYWORDS}
+            options |= {id(a) for a in sub.args[1:] if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                        and _MODE.fullmatch(a.value)}  # open(p, "w"): a mode after the path
     found = set()
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < _MAX_LITERAL:
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < _MAX_LITERAL \
+                and id(sub) not in options:
             found.update(_WORD.findall(sub.value))
     return found
 
@@ -100,15 +121,26 @@ def _reads(call: ast.Call) -> bool:
     return name in _READERS or name.startswith(("read_", "load"))
 
 
+_CONTENT_FIRST = {"write", "writelines", "write_text", "write_bytes", "dump", "writestr"}
+
+
 def _computed_path(call: ast.Call) -> bool:
-    """Whether a file call names its file by something other than string literals."""
-    args = [*call.args, *(k.value for k in call.keywords if k.arg in (None, "path", "fname", "file", "filename",
-                                                                      "path_or_buf", "filepath_or_buffer", "f"))]
-    if isinstance(call.func, ast.Attribute) and not isinstance(call.func.value, ast.Name):
-        args.append(call.func.value)  # Path(name).write_text(...)
-    if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name) and not args:
-        return call.func.attr in _NO_ARGUMENT_PATH_METHODS  # p.unlink() on a path bound elsewhere
-    return any(not isinstance(a, ast.Constant) for a in args[:1]) if args else False
+    """Whether a file call names its file by something other than string literals.
+
+    ``Path(name).write_text(text)`` and ``f.write(text)`` take content, not a
+    path: the file is named by the receiver (a call, checked here) or by the
+    ``open``/``Path`` that made the object (checked where it is called).
+    """
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr in _CONTENT_FIRST:
+        return isinstance(func.value, ast.Call) and _computed_path(func.value)
+    args = [*call.args, *(k.value for k in call.keywords if k.arg in ("path", "fname", "file", "filename",
+                                                                      "path_or_buf", "filepath_or_buffer"))]
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        return _computed_path(func.value)  # Path(name).unlink()
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and not args:
+        return func.attr in _NO_ARGUMENT_PATH_METHODS  # p.unlink() on a path bound elsewhere
+    return bool(args) and not isinstance(args[0], ast.Constant)
 
 
 def file_links(tree: ast.AST) -> FileLinks:
@@ -118,9 +150,9 @@ def file_links(tree: ast.AST) -> FileLinks:
         if not isinstance(node, ast.Call):
             continue
         if _writes(node):
-            links.written |= {file_key(w) for w in _words(node)}
+            links.written |= {k for w in _words(node) for k in file_keys(w)}
             links.any_write = links.any_write or _computed_path(node)
         elif _reads(node) and _computed_path(node):
             links.any_read = True
-    links.mentioned = {file_key(w) for w in _words(tree)}
+    links.mentioned = {k for w in _words(tree) for k in file_keys(w)}
     return links

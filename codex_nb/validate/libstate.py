@@ -75,16 +75,50 @@ def library_setup(tree: ast.AST) -> str | None:
     body is a setter of the cells that call it, and the function's callers read
     the function anyway.
     """
+    own = setting_functions(tree)
     for node in _immediate_nodes(tree):
         found = None
         if isinstance(node, ast.Call):
             found = _setting_call(node)
+            if not found and isinstance(node.func, ast.Name) and node.func.id in own:
+                found = f"{node.func.id}()"
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found = next((s for s in map(_setting_store, targets) if s), None)
         if found:
             return f"sets library-wide state ({found})"
     return None
+
+
+RNG_PREFIX = "rng:"
+_NOT_DRAWS = {"seed", "default_rng", "Generator", "RandomState", "SeedSequence", "PCG64", "PCG64DXSM", "MT19937",
+              "Philox", "SFC64", "BitGenerator", "get_state", "getstate", "Random", "SystemRandom"}
+_SEEDS = {"seed", "manual_seed", "manual_seed_all", "set_state", "setstate", "set_seed"}
+_TORCH_DRAWS = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "poisson",
+                "rand_like", "randn_like", "randint_like"}
+
+
+def random_streams(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """(global random streams the code draws from, streams it seeds), as ``rng:…`` pseudo-names.
+
+    ``np.random.rand()`` after ``np.random.seed(0)`` depends on every draw in between: a cell that draws
+    reads and changes the stream; a cell that seeds it rebinds it.
+    """
+    drawn, seeded = set(), set()
+    for node in _immediate_nodes(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        chain = _chain(node.func)
+        if len(chain) < 2:
+            continue
+        owner, name = chain[:-1], chain[-1]
+        if owner[-1] == "random" or owner == ["torch"] or owner == ["tf", "random"]:
+            stream = RNG_PREFIX + ".".join(owner)
+            if name in _SEEDS:
+                seeded.add(stream)
+            elif name not in _NOT_DRAWS and (owner != ["torch"] or name in _TORCH_DRAWS):
+                drawn.add(stream)
+    return drawn, seeded
 
 
 def setting_functions(tree: ast.AST) -> set[str]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageProblem
 from .defuse import FILE_PREFIX, CellFacts, analyse_source
+from .libstate import RNG_PREFIX
 
 PARAMETERS_TAG = "parameters"
 # Names an IPython kernel provides before any cell runs.
@@ -71,6 +72,36 @@ def runnable_cells(nb, skip_tags=("codex-skip",)) -> tuple[list[tuple[int, dict]
         else:
             runnable.append((index, cell))
     return runnable, skipped
+
+
+def leading_imports(nb, skip_tags=("codex-skip",)) -> tuple[str | None, str]:
+    """(id of the first cell a run executes, the imports that open it), for warming a spare kernel.
+
+    Only the opening block counts: import statements (and ``%matplotlib`` lines) before the
+    cell's first other statement. Running them early, silently, changes nothing the cell can
+    observe except how long its imports take.
+    """
+    import ast
+
+    cells, _ = runnable_cells(nb, skip_tags)
+    if not cells:
+        return None, ""
+    cell = cells[0][1]
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        tree = ast.parse(TransformerManager().transform_cell(cell["source"]))
+    except Exception:  # the transformers and the parser raise assorted types on odd input
+        return cell["id"], ""
+    block = []
+    for stmt in tree.body:
+        plain_import = isinstance(stmt, ast.Import) or (
+            isinstance(stmt, ast.ImportFrom) and stmt.module != "__future__" and stmt.level == 0)
+        magic = isinstance(stmt, ast.Expr) and "run_line_magic('matplotlib'" in ast.unparse(stmt)
+        if not (plain_import or magic):
+            break
+        block.append(ast.unparse(stmt))
+    return cell["id"], "\n".join(block)
 
 
 def _asks_the_model(source: str) -> bool:
@@ -171,7 +202,7 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
             continue
         reads = fact.uses | inherited[p]
         unbound = {n for n in reads - KERNEL_NAMES - set(predefined)
-                   if not n.startswith(FILE_PREFIX) and not any(n in may_bind[j] for j in range(p))}
+                   if not n.startswith((FILE_PREFIX, RNG_PREFIX)) and not any(n in may_bind[j] for j in range(p))}
         lost = reads & removed
         if unbound:
             reasons[p] = f"reads {_names(unbound)}, which no earlier cell binds"
