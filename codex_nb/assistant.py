@@ -136,7 +136,7 @@ def record(turn: Turn) -> Result:
     """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result."""
     result = turn.result
     if not result.cancelled:
-        audit.record("ask" if not turn.structured else "propose", turn.notebook or turn.anchor,
+        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor,
                      notebook=str(turn.notebook) if turn.notebook else None, kind=turn.kind,
                      instruction_hash=audit.instruction_hash(turn.instruction), model=result.model,
                      proposal_id=result.proposal.id if result.proposal else None,
@@ -210,6 +210,9 @@ class _Shown:
             self.reader = ExplanationStream() if self.structured else None
             self.on_delta("\n[connection dropped — retrying]\n")
             return
+        if event.notice:  # about the stream, not part of the answer
+            self.on_delta(event.text)
+            return
         text = self.reader.feed(event.text) if self.reader is not None else event.text
         if text:
             self.on_delta(text)
@@ -274,11 +277,12 @@ def repair(notebook_path, proposal: Proposal, failure: dict, *, model: str | Non
     return result.proposal
 
 
-def apply_proposal(notebook_path, proposal: Proposal, **kw):
-    """Python API: write an accepted proposal to disk (all or nothing); returns the AppliedChange."""
-    from .edits.transaction import apply_to_disk
+def apply_proposal(notebook_path, proposal: Proposal, *, repo_root=None, validate: bool = False, **flags):
+    """Python API: accept a proposal into the notebook file through the engine; returns its Outcome.
 
-    change = apply_to_disk(notebook_path, proposal, **kw)
-    audit.record("apply", notebook_path, notebook=str(notebook_path), proposal_id=proposal.id,
-                 decision="accepted", edits=[e.op for e in proposal.edits])
-    return change
+    Without ``validate`` the change is kept as applied (all or nothing); with it, it is kept only
+    if the notebook (and the project's gates) still pass.
+    """
+    from .engine import accept_file
+
+    return accept_file(notebook_path, proposal, source="api", repo_root=repo_root, validate=validate, **flags)

@@ -33,7 +33,17 @@ class CodexNB(Configurable):
     checks = List(Unicode(), [], help="Commands run after a change to repository files, e.g. 'ruff check {files}'; "
                   "{files} becomes the changed paths. Also read from [tool.codex-nb] checks in pyproject.toml.").tag(config=True)
     check_timeout = Float(300.0, help="Seconds one declared check may run.").tag(config=True)
+    stream_deadline = Float(600.0, help="Seconds a whole answer may take, retries included; then reading stops.").tag(config=True)
+    silent_notice_after = Float(15.0, help="Seconds of silence from the model before the person is told it is still waiting.").tag(config=True)
+    redact_patterns = List(Unicode(), [], help="Extra regular expressions whose matches are replaced by [REDACTED] "
+                           "before anything leaves the process.").tag(config=True)
     commit = Enum(["off", "ask", "on"], "off", help="In a git repository, make each kept change one commit.").tag(config=True)
+    completion_model = Unicode("", help="Model id for inline (ghost-text) completion in JupyterLab cells, e.g. "
+                               "ollama:qwen2.5-coder:1.5b or local:/path/qwen2.5-coder-1.5b.gguf. Empty: the model above.").tag(config=True)
+    completion_enabled = Enum(["auto", "on", "off"], "auto", help="Inline completion: auto is on for local and "
+                              "OpenAI-compatible servers, off for paid APIs.").tag(config=True)
+    completion_debounce_ms = Int(250, help="Milliseconds of typing pause before an inline completion is asked for.").tag(config=True)
+    completion_max_lines = Int(3, help="Most lines one inline completion may have.").tag(config=True)
 
 
 def load_config() -> CodexNB:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
@@ -106,16 +107,31 @@ def write_notebook(path: str | os.PathLike, nb: nbformat.NotebookNode) -> None:
     atomic_write_text(path, notebook_text(nb))
 
 
+_scope = threading.local()
+
+
+def confine_repo_roots(root: str | os.PathLike | None) -> None:
+    """In this thread, never look for (or return) a repository root above ``root`` (a server's root_dir)."""
+    _scope.ceiling = Path(root).resolve() if root is not None else None
+
+
 def find_repo_root(start: str | os.PathLike) -> Path:
     """The nearest ancestor that looks like a project root; else the start directory.
 
     `.codex_nb/` alone does not count: codex-nb creates it (audit log, caches) wherever it
     works, and a stray one in /tmp would make every notebook below it one "repository".
+    In a thread confined by ``confine_repo_roots`` the search stops at that directory, so a
+    server never reads or writes outside its root.
     """
     here = Path(start).resolve()
     if here.is_file():
         here = here.parent
+    ceiling = getattr(_scope, "ceiling", None)
+    if ceiling is not None and here != ceiling and ceiling not in here.parents:
+        return ceiling
     for d in (here, *here.parents):
         if any((d / marker).exists() for marker in (".git", "pyproject.toml", "setup.py", "setup.cfg", ".codexignore")):
             return d
+        if d == ceiling:
+            return ceiling
     return here

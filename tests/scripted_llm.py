@@ -8,10 +8,19 @@ request body is recorded so tests can assert what left the process.
     llm.queue('{"explanation": "…", "edits": []}')
     llm.queue(status=429)                # one rate-limited answer, then …
     llm.queue("ok", chunk_delay=0.05)    # … a slow stream
+    llm.queue(status=429, retry_after="1")  # fault modes: reset_after, endless, keepalive_only, raw_body
+
+Besides chat completions it answers the legacy ``/completions`` (prompt + optional
+``suffix``) and llama.cpp's ``/infill`` from a queue of their own
+(``llm.queue_completion("…")``), so inline completions never take a chat's reply;
+``streams`` records how far each streamed answer got, so a test can see that a
+cancelled stream really stopped.
 """
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -27,6 +36,11 @@ class Reply:
     chunk_delay: float = 0.0  # between streamed chunks
     chunk_size: int = 8
     drop_after: int | None = None  # close the connection after this many chunks
+    reset_after: int | None = None  # reset the connection (TCP RST, as a crashed proxy does) after this many chunks
+    endless: bool = False  # stream the content's chunks forever, never finishing
+    keepalive_only: bool = False  # send only SSE comments (": keepalive"), forever
+    retry_after: str | None = None  # a Retry-After header on a non-200 answer
+    raw_body: bytes | None = None  # a 200 stream whose body is exactly these bytes (deep JSON, bad UTF-8 …)
     error_after: int | None = None  # send an error event (as some servers do mid-stream) after this many chunks
     finish_reason: str = "stop"
     tool_call: bool = False  # answer as a tool call instead of message content
@@ -37,9 +51,15 @@ class ScriptedLLM:
         self.models = list(models)
         self.default = default
         self.replies: deque[Reply] = deque()
+        self.completion_replies: deque[Reply] = deque()  # for /completions and /infill
         self.requests: list[dict] = []
         self.lock = threading.Lock()
+        self.stopping = threading.Event()  # ends endless streams when the server stops
         self.httpd: ThreadingHTTPServer | None = None
+        self.streams: list[dict] = []  # per streamed answer: path, total and sent chunks, completed, ended
+        self.accepts_suffix = True  # False: /completions with a suffix answers 400, as many servers do
+        self.has_completions = True  # False: /completions answers 404 (a chat-only server)
+        self.has_infill = True  # False: /infill answers 501, as llama.cpp does for a model without FIM tokens
 
     # -- scripting -------------------------------------------------------
     def queue(self, content="", **kw) -> "ScriptedLLM":
@@ -48,6 +68,20 @@ class ScriptedLLM:
         with self.lock:
             self.replies.append(Reply(content=content, **kw))
         return self
+
+    def queue_completion(self, content="", **kw) -> "ScriptedLLM":
+        """Queue a reply for ``/completions`` or ``/infill`` (inline completion), apart from chat replies."""
+        with self.lock:
+            self.completion_replies.append(Reply(content=content, **kw))
+        return self
+
+    def next_completion_reply(self) -> Reply:
+        with self.lock:
+            if self.completion_replies:
+                return self.completion_replies.popleft()
+        if self.default is not None:
+            return Reply(content=self.default)
+        return Reply(status=500, content="scripted model has no completion reply queued")
 
     def next_reply(self) -> Reply:
         with self.lock:
@@ -87,13 +121,22 @@ class ScriptedLLM:
                 with owner.lock:
                     owner.requests.append(body)
                 is_messages = self.path.rstrip("/").endswith("/messages")
+                route = self.path.rstrip("/")
+                if route.endswith("/infill") or (route.endswith("/completions") and not route.endswith("/chat/completions")):
+                    return self._legacy(route, body)
                 if not (is_messages or self.path.rstrip("/").endswith("/chat/completions")):
                     return self._json(404, {"error": {"message": "not found"}})
                 reply = owner.next_reply()
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:
-                    return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}", "type": "scripted"}})
+                    headers = {"Retry-After": reply.retry_after} if reply.retry_after is not None else {}
+                    return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}", "type": "scripted"}},
+                                      headers)
+                if reply.raw_body is not None:
+                    return self._raw_stream(reply.raw_body)
+                if reply.keepalive_only or reply.endless:
+                    return self._forever(body, reply)
                 if is_messages:
                     return self._anthropic_stream(body, reply)
                 if body.get("stream"):
@@ -129,10 +172,92 @@ class ScriptedLLM:
                                         "usage": {"output_tokens": usage["completion_tokens"]}})
                 event("message_stop", {})
 
-            def _json(self, status, obj):
+            def _raw_stream(self, data: bytes):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+            def _forever(self, body, reply: Reply):
+                """An endless stream of chunks, or of keepalive comments only, until the client goes away."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                piece = reply.content or "more "
+                try:
+                    while not owner.stopping.is_set():
+                        if reply.keepalive_only:
+                            self.wfile.write(b": keepalive\n\n")
+                            self.wfile.flush()
+                        else:
+                            self._event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                                         "model": body.get("model", ""),
+                                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                        time.sleep(reply.chunk_delay or 0.01)
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    pass  # the client gave up, as it should
+                self.close_connection = True
+
+            def _legacy(self, route: str, body: dict):
+                """``/completions`` (OpenAI's legacy text completions) and llama.cpp's ``/infill``."""
+                infill = route.endswith("/infill")
+                if infill and not owner.has_infill:
+                    return self._json(501, {"error": {"code": 501, "message": "Infill is not supported by this model",
+                                                      "type": "not_supported_error"}})
+                if not infill and not owner.has_completions:
+                    return self._json(404, {"error": {"message": "not found"}})
+                if not infill and "suffix" in body and not owner.accepts_suffix:
+                    return self._json(400, {"error": {"message": "suffix is not supported", "type": "invalid_request_error"}})
+                reply = owner.next_completion_reply()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status != 200:
+                    return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}"}})
+                text = reply.content
+                pieces = [text[i: i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)] or [""]
+                record = {"path": route, "total": len(pieces), "sent": 0, "completed": False, "ended": False}
+                with owner.lock:
+                    owner.streams.append(record)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for piece in pieces:
+                        if infill:
+                            self._event({"content": piece, "stop": False})
+                        else:
+                            self._event({"id": "cmpl-1", "object": "text_completion", "created": 0, "model": body.get("model", ""),
+                                         "choices": [{"index": 0, "text": piece, "finish_reason": None}]})
+                        record["sent"] += 1
+                        if reply.chunk_delay:
+                            time.sleep(reply.chunk_delay)
+                    if infill:
+                        self._event({"content": "", "stop": True})
+                    else:
+                        self._event({"id": "cmpl-1", "object": "text_completion", "created": 0, "model": body.get("model", ""),
+                                     "choices": [{"index": 0, "text": "", "finish_reason": reply.finish_reason}]})
+                        self.wfile.write(b"data: [DONE]\n\n")
+                        self.wfile.flush()
+                    record["completed"] = True
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client cancelled the stream: stop "generating"
+                finally:
+                    record["ended"] = True
+
+            def _json(self, status, obj, headers=None):
                 data = json.dumps(obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -148,6 +273,12 @@ class ScriptedLLM:
                 try:
                     for n, piece in enumerate(pieces):
                         if reply.drop_after is not None and n >= reply.drop_after:
+                            self.close_connection = True
+                            return
+                        if reply.reset_after is not None and n >= reply.reset_after:
+                            # SO_LINGER 0: close() sends RST instead of FIN
+                            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                            self.connection.close()
                             self.close_connection = True
                             return
                         if reply.error_after is not None and n >= reply.error_after:
@@ -183,6 +314,7 @@ class ScriptedLLM:
         return self
 
     def stop(self):
+        self.stopping.set()
         if self.httpd:
             self.httpd.shutdown()
             self.httpd.server_close()

@@ -64,7 +64,7 @@ def test_propose_then_apply(project, scripted_llm, tmp_path):
     assert nb.cells[1].outputs  # untouched cells keep their outputs
 
     log = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [e["event"] for e in log] == ["propose", "apply"]
+    assert [e["event"] for e in log] == ["proposed", "decided", "applied", "kept"]
     assert log[0]["instruction_hash"] and "double x" not in json.dumps(log)
 
 
@@ -109,7 +109,6 @@ def _hash(text):
 @pytest.mark.parametrize("answer, needle", [
     ("this is not json at all", "not valid JSON"),
     (json.dumps(reply({"op": "replace", "cell_id": "nope", "cell_type": "code", "source": "1"})), "unknown cell id"),
-    ("x" * 250_000, "too long"),
 ])
 def test_unusable_model_answers_fail_cleanly_after_a_retry(project, scripted_llm, answer, needle):
     scripted_llm.queue(answer).queue(answer)
@@ -119,6 +118,13 @@ def test_unusable_model_answers_fail_cleanly_after_a_retry(project, scripted_llm
     assert out.stdout == "" and project.read_bytes() == before
     assert len(scripted_llm.requests) == 2  # the error text went back to the model once
     assert "could not be used" in scripted_llm.requests[1]["messages"][-1]["content"]
+
+
+def test_an_oversize_answer_stops_at_the_cap_and_is_not_retried(project, scripted_llm):
+    scripted_llm.queue("x" * 250_000, chunk_size=8192).queue("x" * 250_000, chunk_size=8192)
+    out = cli("propose", str(project), "do it", "--json")
+    assert out.returncode == 1 and "reading stopped there" in out.stderr and "→" in out.stderr
+    assert len(scripted_llm.requests) == 1
 
 
 def test_a_bad_first_answer_is_repaired_by_the_retry(project, scripted_llm):
@@ -186,4 +192,4 @@ def test_models_lists_the_scripted_server(scripted_llm):
 def test_apply_reads_the_proposal_from_stdin(project):
     proposal = {"version": 1, "id": "p-9", "explanation": "", "edits": [{"op": "insert", "new_id": "n1", "source": "y = 1"}]}
     out = cli("apply", str(project), "-", "--json", stdin=json.dumps(proposal))
-    assert out.returncode == 0 and json.loads(out.stdout)["changed_cells"] == ["n1"]
+    assert out.returncode == 0 and json.loads(out.stdout)["cells"] == ["n1"]

@@ -39,7 +39,7 @@ def test_dataframe_columns_dtypes_shape_and_preview():
     assert v["columns"] == {"order_id": "int64", "amount": "float64", "city": str(df.dtypes["city"])}
     assert "Oslo" in v["preview"] and len(v["preview"]) < 1000
     text = render_kernel_state(state)
-    assert "orders: pandas.DataFrame shape=(5000, 3)" in text and "columns: order_id:int64" in text
+    assert "orders: pandas.DataFrame shape=(5000, 3)" in text and "columns: order_id (int64)" in text
 
 
 def test_dataframe_holding_objects_with_slow_reprs_is_previewed_without_calling_them():

@@ -162,11 +162,12 @@ def test_diffs_are_data_and_render_as_text():
     nb = make_nb()
     p = Proposal("x", (ReplaceCell("c2", "print(x * y)", source_hash("print(x + y)")), InsertCell("z = 3", after="c2")))
     diffs = proposal_diffs(nb, p)
-    assert diffs[0]["title"] == "Change cell 3 (c2)"
+    assert diffs[0]["title"] == "Change cell [3] (In [2]) “print(x + y)”"
+    assert "c2" not in diffs[0]["title"] and diffs[0]["cell_id"] == "c2"  # the id is data, not text
     assert "-print(x + y)" in diffs[0]["unified"] and "+print(x * y)" in diffs[0]["unified"]
-    assert diffs[1]["old"] == "" and diffs[1]["new"] == "z = 3" and "after cell 3" in diffs[1]["title"]
+    assert diffs[1]["old"] == "" and diffs[1]["new"] == "z = 3" and "after cell [3]" in diffs[1]["title"]
     text = render_text(diffs)
-    assert "[1] Change cell 3" in text and "+z = 3" in text
+    assert "[1] Change cell [3]" in text and "+z = 3" in text
 
 
 def test_notebooks_without_ids_are_upgraded():

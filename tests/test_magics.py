@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import subprocess
 import sys
 
@@ -82,7 +83,7 @@ def test_cell_magic_proposes_with_notebook_and_kernel_context(codex, ipshell):
     view = codex.last_view
     assert [d["cell_id"] for d in view.diffs] == ["c-merge"]
     assert "codex-accept" in view.cards[0].accept._dom_classes
-    assert events("propose")[-1]["proposal_id"] == view.proposal.id
+    assert events("proposed")[-1]["proposal_id"] == view.proposal.id
 
 
 def test_cells_run_since_the_last_save_are_seen_as_they_ran(codex, ipshell, monkeypatch):
@@ -113,15 +114,16 @@ def test_accept_applies_live_and_validates_targeted(codex, ipshell):
     run_magic(ipshell, "", "fix the merge")
     view = codex.last_view
     view.cards[0].accept.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert codex.lab.source("c-merge") == "merged = rows"
     apply = [m for m in codex.lab.received if m["type"] == "apply"][0]
-    assert apply["proposal_id"] == view.proposal.id and apply["ops"][0]["op"] == "replace"
+    assert apply["ops"][0]["op"] == "replace"
     call = codex.validator.calls[-1]
     assert call["mode"] == "targeted" and "c-merge" in call["changed"]
     assert "validation passed" in view.badge.value
     assert view.cards[0].state == "accepted"
-    assert [e["event"] for e in events()][-2:] == ["accept", "validate"]
+    assert [e["event"] for e in events()][-4:] == ["decided", "applied", "validated", "kept"]
+    assert all(e["source"] == "kernel" and e["proposal_id"] == view.proposal.id for e in events()[-4:])
 
 
 def test_failed_validation_rolls_back_and_fix_asks_again(codex, ipshell):
@@ -131,7 +133,7 @@ def test_failed_validation_rolls_back_and_fix_asks_again(codex, ipshell):
     run_magic(ipshell, "", "fix the merge")
     view = codex.last_view
     view.accept_all.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert json.dumps(codex.lab.nb, sort_keys=True) == original  # restored in place, exactly
     assert "codex-rollback" in view.notice.value and "NameError" in view.badge.value
     assert view.fix.layout.display != "none"
@@ -146,7 +148,7 @@ def test_failed_validation_rolls_back_and_fix_asks_again(codex, ipshell):
     follow = view.followup.children[-1]
     assert follow.proposal.explanation == "use rows"
     assert "name 'nope' is not defined" in last_user_message(codex.llm)
-    assert "rollback" in [e["event"] for e in events()]
+    assert "rolled_back" in [e["event"] for e in events()]
 
 
 def test_stale_edit_is_refused_with_reason(codex, ipshell):
@@ -154,6 +156,7 @@ def test_stale_edit_is_refused_with_reason(codex, ipshell):
     run_magic(ipshell, "", "fix the merge")
     codex.lab.nb.cells[1]["source"] = "merged = rows[:3]  # typed after the proposal"
     codex.last_view.cards[0].accept.click()
+    codex.last_view.acceptance.wait(10)
     assert "changed since the proposal" in codex.last_view.notice.value
     assert codex.lab.source("c-merge").startswith("merged = rows[:3]")
     assert not [m for m in codex.lab.received if m["type"] == "apply"]
@@ -163,11 +166,12 @@ def test_no_validate_and_mode_flags(codex, ipshell):
     codex.llm.queue(proposal_reply(replace("c-merge", "merged = rows")))
     run_magic(ipshell, "--no-validate", "fix the merge")
     codex.last_view.cards[0].accept.click()
+    codex.last_view.acceptance.wait(10)
     assert codex.validator.calls == [] and "not validated" in codex.last_view.badge.value
     codex.llm.queue(proposal_reply(replace("c-check", "print(sum(merged))")))
     run_magic(ipshell, "--mode full", "print it")
     codex.last_view.cards[0].accept.click()
-    codex.last_view.acceptance.thread.join(10)
+    codex.last_view.acceptance.wait(10)
     assert codex.validator.calls[-1]["mode"] == "full"
 
 
@@ -338,11 +342,16 @@ def test_undo_reverts_the_last_accepted_edit(codex, ipshell):
                                                                          "cell_type": "code", "source": "assert total == 10"}))
     run_magic(ipshell, "", "fix and check")
     codex.last_view.accept_all.click()
-    codex.last_view.acceptance.thread.join(10)
+    codex.last_view.acceptance.wait(10)
     assert len(codex.lab.nb.cells) == 4
-    run_magic(ipshell, "undo")
+    run_magic(ipshell, "undo")  # the page answers after the cell: wait for it
+    deadline = time.monotonic() + 10
+    while len(codex.lab.nb.cells) != 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert codex.lab.source("c-merge") == before and len(codex.lab.nb.cells) == 3
-    assert events("undo")
+    while not events("undone") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert events("undone")
     with pytest.raises(UsageError, match="no accepted edit to undo"):
         run_magic(ipshell, "undo")
 
@@ -373,4 +382,4 @@ def test_failing_new_notebook_is_not_kept(codex, ipshell, tmp_path):
     codex.validator = failing
     run_magic(ipshell, 'notebook broken.ipynb "anything"')
     assert not (tmp_path / "broken.ipynb").exists()
-    assert events("rollback")
+    assert events("rolled_back")

@@ -75,8 +75,9 @@ async def post(jp_fetch, route, body, **kw):
 # -- authentication ----------------------------------------------------------
 
 @pytest.mark.parametrize("method,route,body", [
-    ("GET", "models", None), ("GET", "schema", None), ("POST", "chat", "{}"), ("POST", "validate", "{}"),
-    ("GET", "audit?path=sub/nb.ipynb", None), ("GET", "history?path=sub/nb.ipynb", None), ("POST", "ops", "{}"),
+    ("GET", "models", None), ("GET", "schema", None), ("POST", "chat", "{}"), ("POST", "accept", "{}"),
+    ("GET", "audit?path=sub/nb.ipynb", None), ("GET", "history?path=sub/nb.ipynb", None), ("POST", "reject", "{}"),
+    ("POST", "repair", "{}"), ("POST", "accept/run-01/reply", "{}"),
     ("POST", "context", "{}"), ("GET", "files?prefix=", None), ("POST", "chat/c-1/cancel", "{}"),
 ])
 async def test_every_route_requires_the_token(jp_serverapp, http_server_client, jp_base_url, method, route, body):
@@ -91,7 +92,8 @@ async def test_every_route_requires_the_token(jp_serverapp, http_server_client, 
 async def test_schema_lists_every_route(jp_fetch):
     schema = json.loads((await jp_fetch("codex-nb", "schema")).body)
     assert schema["version"] == 1
-    for route in ("POST /codex-nb/chat", "POST /codex-nb/validate", "GET /codex-nb/models", "POST /codex-nb/ops"):
+    for route in ("POST /codex-nb/chat", "POST /codex-nb/accept", "GET /codex-nb/models", "POST /codex-nb/reject",
+                  "POST /codex-nb/repair"):
         assert route in schema["routes"]
 
 
@@ -136,10 +138,10 @@ async def test_paths_outside_the_root_are_refused(jp_fetch, jp_root_dir, noteboo
     requests = [
         ("chat", {"instruction": "x", "path": path}),
         ("chat", {"instruction": "x", "path": "sub/nb.ipynb", "context": [{"type": "file", "path": path}]}),
-        ("validate", {"path": path}),
+        ("accept", {"path": path, "proposal": {}}),
         ("context", {"path": path, "query": "x"}),
-        ("ops", {"path": path, "notebook": {"cells": []}, "proposal": {}}),
-        ("audit", {"path": path, "event": "accept"}),
+        ("reject", {"path": path, "proposal": {}}),
+        ("repair", {"path": path, "outcome_id": "a-1"}),
     ]
     for route, body in requests:
         with pytest.raises(HTTPClientError) as exc:
@@ -176,7 +178,7 @@ async def test_ask_streams_deltas_and_keeps_history(jp_fetch, notebook, scripted
     assert history["messages"][1]["text"] == answer
 
 
-async def test_propose_streams_a_proposal_with_diffs_and_ops(jp_fetch, notebook, scripted_llm):
+async def test_propose_streams_a_proposal_with_diffs(jp_fetch, notebook, scripted_llm):
     live = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
     live.cells[1].source = "print(x + 1)"  # the unsaved live content wins over the file
     scripted_llm.queue({"explanation": "Print twice.", "edits": [
@@ -191,18 +193,6 @@ async def test_propose_streams_a_proposal_with_diffs_and_ops(jp_fetch, notebook,
     assert diffs[0]["old"] == "print(x + 1)" and diffs[0]["new"] == "print(x * 2)"
     assert evs["done"]["text"] == "Print twice."
 
-    plan = json.loads((await post(jp_fetch, "ops", {"path": "sub/nb.ipynb", "notebook": live, "proposal": proposal})).body)
-    assert len(plan["ops"]) == 1
-    assert {k: plan["ops"][0][k] for k in ("op", "cell_id", "source", "expected_source")} == {
-        "op": "replace", "cell_id": "c2", "source": "print(x * 2)", "expected_source": "print(x + 1)"}
-    assert plan["changed"] == ["c2"]
-    assert plan["inverse"][0]["op"] == "restore" and plan["inverse"][0]["cell"]["source"] == "print(x + 1)"
-
-    # A stale proposal (the cell changed since) is refused with a hint.
-    live.cells[1].source = "print('edited by hand')"
-    with pytest.raises(HTTPClientError) as exc:
-        await post(jp_fetch, "ops", {"path": "sub/nb.ipynb", "notebook": live, "proposal": proposal})
-    assert exc.value.code == 400 and "changed" in json.loads(exc.value.response.body)["message"]
 
 
 async def test_provider_failure_is_an_error_event(jp_fetch, notebook, scripted_llm):
@@ -306,52 +296,9 @@ async def test_concurrent_chats_do_not_block_each_other(jp_fetch, notebook, scri
 
 # -- validate, audit, history, files, context -------------------------------
 
-async def test_validate_streams_progress_then_the_report(jp_fetch, notebook):
-    resp = await post(jp_fetch, "validate", {"path": "sub/nb.ipynb", "notebook": notebook, "changed": ["c2"],
-                                             "mode": "targeted", "proposal_id": "p-1"})
-    evs = events(resp.body)
-    kinds = [d.get("type") for n, d in evs if n == "progress"]
-    assert "cell_start" in kinds or "cell_done" in kinds
-    result = evs[-1]
-    assert result[0] == "result" and result[1]["ok"] is True
-
-    broken = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
-    broken.cells[1].source = "print(y)"
-    evs = events((await post(jp_fetch, "validate", {"path": "sub/nb.ipynb", "notebook": broken, "changed": ["c2"]})).body)
-    assert evs[-1][0] == "result", evs
-    report = evs[-1][1]
-    assert report["ok"] is False and report["failed"]["cell_id"] == "c2" and "NameError" in json.dumps(report["failed"])
-
-    audit = json.loads((await jp_fetch("codex-nb", "audit", params={"path": "sub/nb.ipynb"})).body)["entries"]
-    assert [e["ok"] for e in audit if e["event"] == "validate"] == [True, False]
-
-
-async def test_validate_rejects_a_bad_mode(jp_fetch, notebook):
-    with pytest.raises(HTTPClientError) as exc:
-        await post(jp_fetch, "validate", {"path": "sub/nb.ipynb", "mode": "sideways"})
-    assert exc.value.code == 400
-
-
-async def test_panel_decisions_go_to_the_audit_log_and_history(jp_fetch, notebook, scripted_llm):
-    scripted_llm.queue({"explanation": "Add a cell.", "edits": [{"op": "insert", "cell_id": "end", "cell_type": "code",
-                                                                  "source": "y = 2"}]})
-    evs = dict(events((await post(jp_fetch, "chat", {"instruction": "add y", "path": "sub/nb.ipynb"})).body))
-    message_id, proposal_id = evs["proposal"]["message_id"], evs["proposal"]["proposal"]["id"]
-    resp = await post(jp_fetch, "audit", {"path": "sub/nb.ipynb", "event": "reject", "proposal_id": proposal_id,
-                                          "message_id": message_id, "status": "rejected", "fields": {"edit_indexes": [0]}})
-    assert resp.code == 201
-    entries = json.loads((await jp_fetch("codex-nb", "audit", params={"path": "sub/nb.ipynb"})).body)["entries"]
-    events_seen = [(e["event"], e.get("proposal_id")) for e in entries]
-    assert ("propose", proposal_id) in events_seen and ("reject", proposal_id) in events_seen
-    reject = next(e for e in entries if e["event"] == "reject")
-    assert reject["source"] == "panel" and reject["edit_indexes"] == [0]
-    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
-    assert history["messages"][-1]["status"] == "rejected"
-
-    with pytest.raises(HTTPClientError) as exc:
-        await post(jp_fetch, "audit", {"path": "sub/nb.ipynb", "event": "approve-everything"})
-    assert exc.value.code == 400
-
+async def test_history_can_be_cleared(jp_fetch, notebook, scripted_llm):
+    scripted_llm.queue("an answer")
+    await post(jp_fetch, "chat", {"kind": "ask", "instruction": "q", "path": "sub/nb.ipynb"})
     await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"}, method="DELETE")
     history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
     assert history["messages"] == []

@@ -73,7 +73,7 @@ def test_a_failing_cell_gives_papermills_structured_error(tmp_path, audit_log):
     assert isinstance(failed["traceback"], list) and "KeyError" in report.failure_text()
     assert "\x1b[" not in report.failure_text()
     entry = json.loads(audit_log.read_text().splitlines()[-1])
-    assert entry["event"] == "validate" and entry["ok"] is False and entry["failed"]["cell_id"] == "c1"
+    assert entry["event"] == "validation_run" and entry["ok"] is False and entry["failed"]["cell_id"] == "c1"
     assert entry["notebook"] == str(nb) and entry["cells_run"] == ["c0", "c1"]
 
 
@@ -177,7 +177,7 @@ def test_cli_exit_codes_and_json_report(tmp_path, capsys, audit_log):
     assert report["ok"] and report["mode"] == "targeted" and report["cells_run"] == ["c0", "c1"]
     assert "[2/2] cell c1 ok" in err
     entry = json.loads(audit_log.read_text().splitlines()[-1])
-    assert entry["event"] == "validate" and entry["ok"] is True and entry["mode"] == "targeted"
+    assert entry["event"] == "validation_run" and entry["ok"] is True and entry["mode"] == "targeted"
     bad = write_nb(tmp_path / "bad.ipynb", "1 / 0")
     assert main(["validate", str(bad), "--json", "-q"]) == 1
     out, err = capsys.readouterr()

@@ -103,7 +103,7 @@ def test_without_extension_code_goes_to_a_new_cell_and_the_rest_is_named(codex, 
     view = propose(codex, ipshell, replace("c-merge", "merged = rows"), {"op": "delete", "cell_id": "c-check"},
                    {"op": "insert", "cell_id": "c-merge", "cell_type": "code", "source": "assert merged == rows"})
     assert "merged = rows" in inserted[0] and "assert merged == rows" in inserted[0]
-    assert "Not applied" in view.note and "Delete cell 3" in view.note and "Change cell 2" in view.note
+    assert "Not applied" in view.note and "Delete cell [3]" in view.note and "Change cell [2]" in view.note
     assert view.cards[0].buttons.layout.display == "none"
     assert not [m for m in codex.lab.received if m["type"] == "apply"]
 
@@ -130,14 +130,14 @@ def test_edit_then_accept_applies_the_persons_version(codex, ipshell):
     card.save.click()
     assert "+merged = list(rows)" in view.diffs[0]["unified"]
     card.accept.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert codex.lab.source("c-merge") == "merged = list(rows)"
 
 
 def test_accept_and_run_runs_the_cell_in_the_notebook_after_validation(codex, ipshell):
     view = propose(codex, ipshell, replace("c-merge", "merged_all = rows + [4]"))
     view.cards[0].accept_run.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert codex.lab.ran == ["c-merge"]  # the front end executes the real cell: its output lands there
     assert "merged_all" not in ipshell.user_ns
 
@@ -146,7 +146,7 @@ def test_accept_and_run_does_not_run_what_validation_rolled_back(codex, ipshell)
     codex.validator.fail_cell = "c-merge"
     view = propose(codex, ipshell, replace("c-merge", "merged_all = rows + [4]"))
     view.cards[0].accept_run.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert codex.lab.ran == [] and "merged_all" not in ipshell.user_ns
 
 
@@ -155,7 +155,7 @@ def test_accept_and_run_without_a_cell_runner_runs_the_code_here(codex, ipshell)
     ipshell.user_ns["rows"] = [1, 2, 3]
     view = propose(codex, ipshell, replace("c-merge", "merged_all = rows + [4]"))
     view.cards[0].accept_run.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert ipshell.user_ns["merged_all"] == [1, 2, 3, 4]
 
 
@@ -164,19 +164,19 @@ def test_reject_and_per_edit_accept(codex, ipshell):
     view.cards[1].reject.click()
     assert view.cards[1].state == "rejected" and view.cards[1].accept.disabled
     view.accept_all.click()  # only what is still pending
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert codex.lab.source("c-merge") == "merged = rows"
     assert codex.lab.source("c-check").startswith("total = sum(merged)")
-    decisions = [(e["event"], e.get("edits")) for e in audit.read(".") if e["event"] in ("accept", "reject")]
-    assert decisions == [("reject", [1]), ("accept", [0])]
+    decisions = [(e["decision"], e.get("edits")) for e in audit.read(".") if e["event"] == "decided"]
+    assert decisions == [("rejected", [1]), ("accepted", [0])]
 
 
 def test_validation_progress_is_shown_per_cell(codex, ipshell):
     view = propose(codex, ipshell, replace("c-merge", "merged = rows"))
     view.cards[0].accept.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert "codex-cell-done" in view.cells.value and view.bar.value == view.bar.max
-    assert any(e["type"] == "cell_start" for e in view.events)
+    assert any(e["type"] == "progress" and e["event"]["type"] == "cell_start" for e in view.events)
 
 
 # -- real validation (papermill, a fresh kernel) -------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_real_validation_keeps_or_rolls_back(codex, ipshell, source, kept):
     original = json.dumps(codex.lab.nb, sort_keys=True)
     view = propose(codex, ipshell, replace("c-merge", source))
     view.cards[0].accept.click()
-    view.acceptance.thread.join(120)
+    view.acceptance.wait(120)
     if kept:
         assert codex.lab.source("c-merge") == source and "validation passed" in view.badge.value
     else:
@@ -204,7 +204,7 @@ def test_terminal_review_asks_and_applies_to_the_file(codex, ipshell, nb_file, c
     codex.llm.queue(proposal_reply(replace("c-merge", "merged = rows"), replace("c-check", "print(1)")))
     run_magic(ipshell, f"--notebook {nb_file} fix the merge")
     out = capsys.readouterr().out
-    assert "[1] Change cell 2" in out and "validation" in out
+    assert "[1] Change cell [2]" in out and "validation" in out
     on_disk = nbformat.read(str(nb_file), as_version=4)
     assert on_disk.cells[1].source == "merged = rows" and on_disk.cells[2].source.startswith("total")
 
@@ -245,7 +245,7 @@ def test_undo_from_the_terminal_restores_the_file(codex, ipshell, nb_file, monke
 def test_threads_do_not_leak(codex, ipshell):
     view = propose(codex, ipshell, replace("c-merge", "merged = rows"))
     view.cards[0].accept.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert not [t for t in threading.enumerate() if t.name == "codex-nb-validate" and t.is_alive()]
 
 
@@ -276,7 +276,7 @@ def test_papermill_run_keeps_a_readable_static_proposal(scripted_llm, tmp_path, 
     from nbconvert import MarkdownExporter
 
     markdown, _ = MarkdownExporter().from_notebook_node(out)
-    assert "codex-card" in markdown and "Change cell 2" in markdown
+    assert "codex-card" in markdown and "Change cell [2]" in markdown
 
 
 def test_file_patch_is_applied_with_the_cells_and_rolled_back_with_them(codex, ipshell, nb_file):
@@ -287,14 +287,24 @@ def test_file_patch_is_applied_with_the_cells_and_rolled_back_with_them(codex, i
                    {"op": "patch_file", "path": "helpers.py", "search": "return rows[:2]", "replace": "return rows"})
     assert view.diffs[1]["op"] == "patch_file"
     view.accept_all.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert helper.read_text() == "def keep(rows):\n    return rows[:2]\n"  # rolled back with the notebook
     codex.validator.fail_cell = None
     view.accept_all.click()
-    view.acceptance.thread.join(10)
+    view.acceptance.wait(10)
     assert helper.read_text() == "def keep(rows):\n    return rows\n"
-    run_magic(ipshell, "undo")
-    assert helper.read_text() == "def keep(rows):\n    return rows[:2]\n"
+    run_magic(ipshell, "undo")  # answered by the page after the cell: wait for it
+    assert wait_for(lambda: helper.read_text() == "def keep(rows):\n    return rows[:2]\n")
+    assert codex.lab.source("c-merge") == "merged = rows[:2]"
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def test_a_second_click_while_busy_is_answered_not_queued(codex, ipshell):
@@ -303,9 +313,8 @@ def test_a_second_click_while_busy_is_answered_not_queued(codex, ipshell):
     view.cards[0].accept.click()
     view.cards[1].accept.click()
     assert "Still applying" in view.notice.value
-    codex.lab.deliver()
-    codex.lab.deliver()
-    view.acceptance.thread.join(10)
+    assert wait_for(lambda: (codex.lab.deliver() or view.acceptance.future.done()))
+    view.acceptance.wait(10)
     assert codex.lab.source("c-merge") == "merged = rows" and codex.lab.source("c-check").startswith("total")
 
 
@@ -319,6 +328,56 @@ def test_front_end_notebooks_with_line_lists_are_read_as_text():
 
 def test_an_internal_error_is_shown_not_left_spinning(codex, ipshell, monkeypatch):
     view = propose(codex, ipshell, replace("c-merge", "merged = rows"))
-    monkeypatch.setattr("codex_nb.widgets.apply.audit.record", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("codex_nb.engine.engine.FileChange.planned", lambda *a, **k: 1 / 0)
     view.cards[0].accept.click()
+    view.acceptance.wait(10)
     assert not view.busy and "internal error" in view.notice.value and "ZeroDivisionError" in view.notice.value
+
+
+# -- a reloaded page -------------------------------------------------------------------------------------
+
+def test_a_reloaded_page_opens_a_new_comm_and_waiting_requests_go_there():
+    old = FakeLab(make_notebook(), silent=True)  # the page that was reloaded: its comm answers nothing
+    ch = LiveChannel(comm_factory=old.factory, timeout=5)
+    ch.status = "available"
+    got = []
+    ch.request({"type": "snapshot"}, got.append)
+    assert not got
+    new = FakeLab(make_notebook())
+    ch.adopt(new.factory())  # the new page opens the comm itself when it sees the kernel
+    assert got and got[0]["ok"] and [m["type"] for m in new.received] == ["snapshot"]
+
+
+def test_an_unanswered_request_is_sent_again_on_a_fresh_comm_then_says_what_to_do():
+    labs = [FakeLab(make_notebook(), silent=True), FakeLab(make_notebook())]
+    made = []
+
+    def factory():
+        lab = labs[len(made)]
+        made.append(lab)
+        return lab.factory()
+
+    ch = LiveChannel(comm_factory=factory, timeout=0.2)
+    ch.status = "available"
+    got = []
+    ch.request({"type": "snapshot"}, got.append)
+    assert wait_for(lambda: bool(got), 5) and got[0]["ok"] and len(made) == 2  # answered on the new comm
+    gone = LiveChannel(comm_factory=FakeLab(make_notebook(), silent=True).factory, timeout=0.2)
+    gone.status = "available"
+    answer = []
+    gone.request({"type": "snapshot"}, answer.append)
+    assert wait_for(lambda: bool(answer), 5)
+    assert answer[0]["no_frontend"] and "reloaded or closed" in answer[0]["reason"]
+
+
+def test_while_a_cell_runs_the_channel_waits_instead_of_giving_up():
+    lab = FakeLab(make_notebook(), auto=False)
+    ch = LiveChannel(comm_factory=lab.factory, timeout=0.1)
+    ch.status, ch.cell_running = "available", True
+    got = []
+    ch.request({"type": "snapshot"}, got.append)
+    time.sleep(0.5)
+    assert not got  # no timeout answer while the kernel cannot reply
+    ch.cell_running = False
+    lab.deliver()
+    assert got and got[0]["ok"]

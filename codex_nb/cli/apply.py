@@ -1,4 +1,4 @@
-"""`codex-nb apply NB PROPOSAL.json`: apply a reviewed proposal, all or nothing."""
+"""`codex-nb apply NB PROPOSAL.json`: accept a reviewed proposal into the file, through the engine."""
 from __future__ import annotations
 
 import sys
@@ -13,13 +13,16 @@ def add_parser(sub):
     p.add_argument("--dry-run", action="store_true", help="show the diffs, change nothing")
     p.add_argument("--repo", help="repository root for file patches (default: found from the notebook)")
     p.add_argument("--validate", action="store_true", help="re-run the notebook in a fresh kernel; roll back if it fails")
-    p.add_argument("--mode", choices=["targeted", "full"], default=None, help="validation mode (default: targeted)")
-    p.add_argument("--repair", type=int, default=0, metavar="N", help="after a failed validation, ask the model for a fix up to N times")
+    p.add_argument("--mode", default=None,
+                   help="validation mode: targeted, full or auto (default: c.CodexNB.validate_mode)")
+    p.add_argument("--repair", type=int, default=None, metavar="N", help="after a failed validation, ask the model for a fix up to N times")
     p.add_argument("--model", help="model for --repair")
     p.add_argument("--kernel", help="kernel for validation (default: the notebook's)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds the whole validation may take")
-    p.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may take during validation")
-    p.add_argument("--drift-fails", action="store_true", help="treat changed outputs of unedited cells as a failure")
+    p.add_argument("--timeout", type=float, default=None, help="seconds the whole validation may take (default: c.CodexNB.total_timeout)")
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may take during validation (default: c.CodexNB.cell_timeout)")
+    p.add_argument("--drift-fails", action="store_true", default=None, help="treat changed outputs of unedited cells as a failure")
+    p.add_argument("--commit", action="store_const", const="on", default=None,
+                   help="in a git repository, make the kept change one commit of exactly the files it touched")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--force", action="store_true",
                    help="write the notebook even if a running Jupyter server has it open")
@@ -42,48 +45,66 @@ def load_proposal(source: str):
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageProblem(f"{source} is not valid JSON: {exc}", hint="give the file written by `codex-nb propose --json`") from exc
+    except RecursionError:
+        raise UsageProblem(f"{source} is nested too deeply to be a proposal", hint="give the file written by `codex-nb propose --json`") from None
     return Proposal.from_json(data)
 
 
 def run(args) -> int:
     import json
 
-    from ..assistant import apply_proposal
     from ..edits.diff import proposal_diffs, render_text
-    from ..edits.transaction import apply_to_disk
     from ..notebook_io import read_notebook
 
     proposal = load_proposal(args.proposal)
-    if not args.dry_run and not args.force:
+    out = sys.stderr if args.json else sys.stdout
+    color = sys.stdout.isatty() and not args.json
+    diffs = proposal_diffs(read_notebook(args.notebook), proposal, args.repo)
+    if args.dry_run:
+        _check_dry_run(args, proposal)
+        if args.json:
+            print(json.dumps({"applied": False, "diffs": diffs}))
+        else:
+            print(render_text(diffs, color=color))
+            print("Dry run: nothing was changed.")
+        return 0
+    if not args.force:
         from ..open_sessions import refuse_if_open
 
         refuse_if_open(args.notebook, override="--force writes the file anyway")
-    if args.validate and not args.dry_run:
-        from ..validate.workflow import run_apply_cli
+    from ..engine.api import accept_file
+    from .engine_events import TerminalEvents
 
-        return run_apply_cli(args, proposal)
-    diffs = proposal_diffs(read_notebook(args.notebook), proposal, args.repo)
-    if args.dry_run:
-        apply_to_disk(args.notebook, proposal, repo_root=args.repo, dry_run=True)  # raises if it would be refused
-        _report(args, diffs, applied=False)
-        return 0
-    change = apply_proposal(args.notebook, proposal, repo_root=args.repo)
+    print("Applying:", file=out)
+    print(render_text(diffs, color=color), file=out)
+    view = TerminalEvents(args.notebook, out=sys.stderr, repair=args.repair, repo=args.repo, color=color)
+    outcome = accept_file(args.notebook, proposal, source="cli", repo_root=args.repo, emit=view,
+                          validate=bool(args.validate), validate_mode=args.mode, repair=args.repair if args.validate else 0,
+                          model=args.model, kernel_name=args.kernel, total_timeout=args.timeout,
+                          cell_timeout=args.cell_timeout, drift_fails=args.drift_fails, commit=args.commit)
     if args.json:
-        print(json.dumps({"applied": True, "proposal_id": proposal.id, "changed_cells": change.changed_cell_ids,
-                          "changed_files": [str(p) for p in change.changed_files]}))
+        print(json.dumps(outcome_json(outcome), default=str))
     else:
-        print(render_text(diffs, color=sys.stdout.isatty()))
-        print(f"Applied {len(proposal.edits)} edit(s) to {args.notebook}.")
-    return 0
+        print(view.closing_line(outcome, len(proposal.edits)))
+    return 0 if outcome.kept else 1
 
 
-def _report(args, diffs, applied: bool):
-    import json
+def outcome_json(outcome) -> dict:
+    """The engine's outcome, plus the notebook validation report at the top (what scripts read first)."""
+    data = outcome.to_json()
+    report = next((g["detail"] for g in outcome.gates if g["gate"] == "notebook"), None)
+    return {"kept": outcome.kept, "applied": outcome.status != "refused", **data, "report": report}
 
-    from ..edits.diff import render_text
 
-    if args.json:
-        print(json.dumps({"applied": applied, "diffs": diffs}))
-    else:
-        print(render_text(diffs, color=sys.stdout.isatty()))
-        print("Dry run: nothing was changed.")
+def _check_dry_run(args, proposal) -> None:
+    """Raise exactly what a real apply would refuse, writing nothing."""
+    from ..edits.files import plan_file_edits
+    from ..edits.live_ops import apply_ops, proposal_ops
+    from ..engine.appliers import checked_notebook
+    from ..engine.filechange import refuse_notebook_patches
+    from ..notebook_io import find_repo_root, read_notebook
+
+    nb = read_notebook(args.notebook)
+    checked_notebook(apply_ops(nb, proposal_ops(nb, proposal)))
+    refuse_notebook_patches(proposal.file_edits)
+    plan_file_edits(args.repo or find_repo_root(args.notebook), proposal.file_edits)

@@ -18,6 +18,9 @@ SUBCOMMANDS = {
     "models": "models",
     "context": "context_cmd",
     "validate": "validate_cmd",
+    "audit": "audit_cmd",
+    "undo": "undo",
+    "map": "map_cmd",
 }
 
 

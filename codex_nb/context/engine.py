@@ -81,15 +81,15 @@ def _notebook_query(query, nb, active_cell: str | None, root: str | None, nb_pat
     focus = focus_index(views, active_cell)
     for k, v in enumerate(views):
         near = abs(k - focus) <= 2
-        if v.kind == "code":
-            query.add_code(redact_text(v.source)[0], 0.5 if near else 0.15)
+        if v.kind == "code":  # views hold redacted text already
+            query.add_code(v.source, 0.5 if near else 0.15)
             for mod in _imported_modules(v.source):
                 query.seed_paths[mod] += 1.0 if near else 0.5
         elif v.kind == "markdown" and near:
-            query.add_text(redact_text(v.source)[0], 0.3)
+            query.add_text(v.source, 0.3)
         for o in v.outputs:
             if o.get("output_type") == "error":
-                query.add_text(redact_text(f"{o.get('ename', '')} {o.get('evalue', '')}")[0], 0.6 if near else 0.3)
+                query.add_text(f"{o.get('ename', '')} {o.get('evalue', '')}", 0.6 if near else 0.3)
                 _traceback_seeds(query, "\n".join(o.get("traceback") or []), root)
 
 
@@ -149,17 +149,21 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
     split = split_budget(total, has_notebook=nb is not None, has_kernel=bool(kernel_state), has_repo=True)
     ctx = Context(budget=total, repo=root, cell_ids=[str(c.get("id")) for c in nb.cells] if nb is not None else [])
     raw_sections: list[tuple[str, str]] = []
+    found: dict[str, list[str]] = {"kernel": [], "notebook": [], "repository": []}  # redacted before cutting
 
     spare = 0
     counted: dict[str, int] = {}  # token counts already known, reused when redaction changed nothing
     if kernel_state:
-        text = truncate_to_tokens(render_kernel_state(kernel_state), split.kernel)
+        # redacted before it is cut to its budget (a cut key is no longer recognised)
+        clean, found["kernel"] = redact_text(render_kernel_state(kernel_state))
+        text = truncate_to_tokens(clean, split.kernel)
         counted["kernel"] = count_tokens(text)
         spare += split.kernel - counted["kernel"]
         raw_sections.append(("kernel", text))
     if nb is not None:
         name = nb_path.name if nb_path is not None else ""
-        text = render_notebook(nb, active_cell=active_cell, budget=split.notebook + max(spare, 0), name=name)
+        text = render_notebook(nb, active_cell=active_cell, budget=split.notebook + max(spare, 0), name=name,
+                               kinds=found["notebook"])
         counted["notebook"] = count_tokens(text)
         spare = split.notebook + max(spare, 0) - counted["notebook"]
         raw_sections.insert(0, ("notebook", text))
@@ -174,12 +178,12 @@ def build_context(notebook=None, query: str = "", repo=None, kernel_state: dict 
         q.add_text(redact_text(f"{exc.get('type', '')} {exc.get('message', '')}")[0], 0.6)
         _traceback_seeds(q, exc.get("traceback", ""), root)
     repo_text = _repository_section(ctx, root, q, nb, nb_path, split.repository + max(spare, 0),
-                                               top, use_cache)
+                                    top, use_cache, found["repository"])
     raw_sections.append(("repository", repo_text))
 
     for name, text in raw_sections:
         clean, kinds = redact_text(text)
-        ctx.redactions.extend({"section": name, "kind": k} for k in kinds)
+        ctx.redactions.extend({"section": name, "kind": k} for k in found.get(name, []) + kinds)
         ctx.sections.append(Section(name, clean, counted.get(name) if clean == text and name in counted
                                     else count_tokens(clean)))
     for f in ctx.files:
@@ -203,7 +207,7 @@ def _same_notebook_on_disk(root: str, nb, candidates: list[str]) -> str | None:
 
 
 def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, budget: int, top: int,
-                        use_cache: bool) -> str:
+                        use_cache: bool, kinds: list[str]) -> str:
     """The ranked file list and the best snippets that fit."""
     from .index import load_index
     from .rank import rank_files
@@ -244,7 +248,7 @@ def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, bu
         if r.score < floor:
             break  # weak matches are listed by name only; their code would be noise
         share = max(int(remaining * (0.45 if shown == 0 else 0.35)), 120)
-        snippet = file_snippet(root, r.path, index.records[r.index], q.terms, share - 20)
+        snippet = file_snippet(root, r.path, index.records[r.index], q.terms, share - 20, kinds)
         if not snippet.strip():
             continue
         block = f"\n\n--- {r.path} ---\n{snippet}"

@@ -314,14 +314,37 @@ def _load_disk(root: str, dirs: list[Path]) -> RepoIndex | None:
     return None
 
 
+LOCAL_STATE_GITIGNORE = """\
+# codex-nb: the index cache, the conversation histories and saved before-states are local state.
+# The audit log (audit.jsonl and its head file audit.head) is meant to be committed.
+cache/
+history/
+undo/
+*.tmp
+"""
+_OLD_GITIGNORES = ("*\n",)  # what earlier versions wrote: it hid the audit log from git
+
+
+def ensure_local_state_ignored(codex_dir: Path) -> None:
+    """Write ``.codex_nb/.gitignore`` ignoring only local state; replace the old ignore-everything one."""
+    gi = Path(codex_dir) / ".gitignore"
+    try:
+        current = gi.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
+    except OSError:
+        return
+    if current is None or current in _OLD_GITIGNORES:
+        gi.write_text(LOCAL_STATE_GITIGNORE, encoding="utf-8")
+
+
 def _save_disk(index: RepoIndex, dirs: list[Path]) -> str | None:
     payload = json.dumps(index.to_cache(), separators=(",", ":"))
     for d in dirs:
         try:
             d.mkdir(parents=True, exist_ok=True)
-            gi = d.parent / ".gitignore"
-            if d.parent.name == ".codex_nb" and not gi.exists():
-                gi.write_text("*\n")  # the cache is local state, never something to commit
+            if d.parent.name == ".codex_nb":
+                ensure_local_state_ignored(d.parent)
             fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(payload)

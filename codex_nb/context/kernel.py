@@ -17,6 +17,8 @@ import types
 from .redact import REDACTED, is_secret_name, redact_text
 
 PREVIEW_CHARS = 300
+_REDACT_MARGIN = 1024  # read this much past a preview's cut, so a secret that straddles it is still whole
+MAX_SUMMARY_CHARS = 4000  # one variable's summary, whatever the door that asks for it
 _HIDDEN = {"In", "Out", "exit", "quit", "get_ipython", "open"}
 _ATOMS = (int, float, complex, bool, type(None))
 
@@ -51,8 +53,9 @@ def safe_preview(value, limit: int = PREVIEW_CHARS, _depth: int = 0) -> str:
             return f"<int with {int(value.bit_length() * 0.30103)} digits>"
         return repr(value)
     if isinstance(value, (str, bytes)):
-        r = repr(value[: limit + 1])
-        return r if len(value) <= limit else r[:limit] + f"… ({len(value)} total)"
+        # redacted before it is cut: a key cut below its pattern's length would pass unrecognised
+        r = redact_text(repr(value[: limit + _REDACT_MARGIN]))[0]
+        return r if len(r) <= limit + 2 and len(value) <= limit else r[:limit] + f"… ({len(value)} total)"
     if isinstance(value, (list, tuple, set, frozenset, dict)):
         if _depth >= 2:
             return f"<{type(value).__name__} of {len(value)}>"
@@ -89,7 +92,10 @@ def _array_preview(value, limit: int) -> str:
         if t == "DataFrame":
             return _table_preview(value, limit)
         if t == "Series":
-            items = [f"{safe_preview(k, 30)}: {safe_preview(v, 40)}" for k, v in value.head(5).items()]
+            secret = isinstance(value.name, str) and is_secret_name(value.name)
+            items = [f"{safe_preview(k, 30)}: "
+                     f"{REDACTED if secret or (isinstance(k, str) and is_secret_name(k)) else safe_preview(v, 40)}"
+                     for k, v in value.head(5).items()]
             return ("\n".join(items) + (f"\n… ({len(value)} rows)" if len(value) > 5 else ""))[:limit]
         if t == "ndarray":
             import numpy as np
@@ -109,9 +115,11 @@ def _table_preview(df, limit: int) -> str:
     user objects whose repr is slow, which pandas' own to_string would call)."""
     cols = list(df.columns[:8])
     head = df.head(3)
-    rows = [[str(c)[:24] if isinstance(c, str) else safe_preview(c, 24) for c in cols]]
+    # a column named api_key or password shows its name, never its values
+    hidden = [isinstance(c, str) and is_secret_name(c) for c in cols]
+    rows = [[redact_text(c)[0][:24] if isinstance(c, str) else safe_preview(c, 24) for c in cols]]
     for row in head.itertuples(index=False, name=None):
-        rows.append([safe_preview(v, 24) for v in row[: len(cols)]])
+        rows.append([REDACTED if hidden[k] else safe_preview(v, 24) for k, v in enumerate(row[: len(cols)])])
     widths = [max(len(r[k]) for r in rows) for k in range(len(cols))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     if len(df.columns) > len(cols):
@@ -132,7 +140,7 @@ def describe_variable(name: str, value) -> dict:
         info["dtype"] = str(dtype)
     if type(value).__name__ == "DataFrame" and type(value).__module__.startswith("pandas"):
         cols = list(value.columns[:40])
-        info["columns"] = {str(c): str(value.dtypes.iloc[k]) for k, c in enumerate(cols)}
+        info["columns"] = {redact_text(str(c))[0][:80]: str(value.dtypes.iloc[k]) for k, c in enumerate(cols)}
         if len(value.columns) > 40:
             info["columns_omitted"] = len(value.columns) - 40
         info.pop("dtype", None)
@@ -149,6 +157,48 @@ def describe_variable(name: str, value) -> dict:
         if kinds:
             info["redacted"] = True
     return info
+
+
+def variable_summary(name: str, value) -> str:
+    """The one summary of a variable that every door attaches (``@name`` in the magics and the panel).
+
+    Built from :func:`describe_variable` (secret names hidden, values redacted before they are
+    cut), rendered as the model reads kernel state, redacted again and bounded.
+    """
+    try:
+        info = describe_variable(name, value)
+    except Exception as exc:  # a broken __len__ or property must not stop the request
+        info = {"name": name, "type": _qualname(value), "error": type(exc).__name__}
+    text = render_kernel_state({"variables": [info]}).split("\n", 1)[-1]
+    return redact_text(text)[0][:MAX_SUMMARY_CHARS]
+
+
+def variable_summaries(names, ns: dict) -> str | None:
+    """Summaries of the variables ``names`` of namespace ``ns`` (unknown names are left out), or None."""
+    parts = [variable_summary(n, ns[n]) for n in names if n in ns]
+    return "Variables the user pointed at:\n" + "\n".join(parts) if parts else None
+
+
+class _JSONValue:
+    """A value whose display is JSON both as application/json and as text/plain (what a user expression returns)."""
+
+    def __init__(self, data: dict):
+        self.data = data
+
+    def _repr_json_(self) -> dict:
+        return self.data
+
+    def __repr__(self) -> str:
+        import json
+
+        return json.dumps(self.data)
+
+
+def summary_json(name: str, ns: dict) -> _JSONValue:
+    """``variable_summary`` for a front end that asks the kernel through a user expression (the panel's @name)."""
+    if name not in ns:
+        return _JSONValue({"name": name, "error": "not defined"})
+    return _JSONValue({"name": name, "summary": variable_summary(name, ns[name])})
 
 
 def _signature(fn) -> str:
@@ -199,17 +249,19 @@ def collect_kernel_state(user_ns: dict, *, last_exception=None, max_vars: int = 
 
 def describe_exception(etype, value, tb) -> dict:
     lines = traceback.format_exception(etype, value, tb)
-    text = "".join(lines)
+    # redacted whole, before it is trimmed (a trimmed key would no longer be recognised)
+    text = redact_text("".join(lines))[0]
     if len(text) > 6000:
         text = text[:2000] + "\n… [traceback trimmed]\n" + text[-3500:]
-    info = {"type": getattr(etype, "__name__", str(etype)), "message": str(value)[:500], "traceback": text}
+    message = redact_text(str(value)[:500 + _REDACT_MARGIN])[0][:500]
+    info = {"type": getattr(etype, "__name__", str(etype)), "message": message, "traceback": text}
     # the cell that raised: IPython names cell files "<ipython-input-…>" or ".../ipykernel_…/….py"
     frames = traceback.extract_tb(tb) if tb is not None else []
     for fr in frames:
         if "ipython-input" in fr.filename or "ipykernel_" in fr.filename:
             source = "".join(linecache.getlines(fr.filename))
             if source:
-                info["cell_source"] = source[:4000]
+                info["cell_source"] = redact_text(source)[0][:4000]
                 info["cell_line"] = fr.lineno
             break
     return info
@@ -226,7 +278,7 @@ def render_kernel_state(state: dict) -> str:
         if "dtype" in v:
             desc += f" dtype={v['dtype']}"
         if "columns" in v:
-            cols = ", ".join(f"{c}:{t}" for c, t in v["columns"].items())
+            cols = ", ".join(f"{c} ({t})" for c, t in v["columns"].items())
             desc += f"\n  columns: {cols}" + (f" … (+{v['columns_omitted']})" if v.get("columns_omitted") else "")
         if v.get("preview"):
             prev = v["preview"].replace("\n", "\n    ")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .redact import redact_text
 from .tokens import count_tokens, truncate_to_tokens
 
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
+# bounded, so that many unterminated sequences cannot make one pass quadratic
+ANSI = re.compile(r"\x1b\[[0-?]{0,64}[ -/]{0,16}[@-~]|\x1b\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # per level: (max output lines, max source lines) ; None = unlimited source
@@ -89,14 +91,43 @@ class CellView:
     has_error: bool
 
 
-def cell_views(nb) -> list[CellView]:
+def cell_views(nb, kinds: list[str] | None = None) -> list[CellView]:
+    """The cells as the model sees them, sources and output texts already redacted.
+
+    Redaction comes first, before any trimming: a private key whose BEGIN line is
+    trimmed away, or a key cut below its pattern's length, would no longer be recognised.
+    The kinds of secrets found are added to ``kinds``.
+    """
+    found = kinds if kinds is not None else []
+
+    def clean(text: str) -> str:
+        text, k = redact_text(text)
+        found.extend(k)
+        return text
+
     views = []
     for n, cell in enumerate(nb.get("cells", []), 1):
-        outputs = list(cell.get("outputs") or []) if cell.get("cell_type") == "code" else []
+        outputs = [_redacted_output(o, clean) for o in cell.get("outputs") or []] if cell.get("cell_type") == "code" else []
         views.append(CellView(n, str(cell.get("id") or ""), cell.get("cell_type", "code"),
-                              _join(cell.get("source")), cell.get("execution_count"), outputs,
+                              clean(_join(cell.get("source"))), cell.get("execution_count"), outputs,
                               any(o.get("output_type") == "error" for o in outputs)))
     return views
+
+
+def _redacted_output(output: dict, clean) -> dict:
+    """A copy of one output with every text the model can see redacted (images and widgets are not text)."""
+    out = dict(output)
+    if "text" in out:
+        out["text"] = clean(_join(out["text"]))
+    if "evalue" in out:
+        out["evalue"] = clean(str(out["evalue"]))
+    if out.get("traceback"):
+        # one text, so that a key printed across frames is seen whole (redaction keeps line breaks)
+        out["traceback"] = clean("\n".join(_join(line) for line in out["traceback"])).split("\n")
+    data = out.get("data")
+    if isinstance(data, dict) and "text/plain" in data:
+        out["data"] = {**data, "text/plain": clean(_join(data["text/plain"]))}
+    return out
 
 
 def execution_notes(views: list[CellView]) -> list[str]:
@@ -175,8 +206,9 @@ def _assemble(preamble: str, rendered: list[str], dropped: list[bool]) -> str:
     return preamble + "\n\n" + "\n\n".join(parts)
 
 
-def render_notebook(nb, *, active_cell: str | None = None, budget: int = 4000, name: str = "") -> str:
-    views = cell_views(nb)
+def render_notebook(nb, *, active_cell: str | None = None, budget: int = 4000, name: str = "",
+                    kinds: list[str] | None = None) -> str:
+    views = cell_views(nb, kinds)
     lang = ((nb.get("metadata") or {}).get("kernelspec") or {}).get("language") \
         or ((nb.get("metadata") or {}).get("language_info") or {}).get("name") or "python"
     title = f"Notebook{' ' + name if name else ''}: {len(views)} cells, language {lang}."

@@ -13,9 +13,10 @@ import json
 import warnings
 from collections import Counter
 
+from .redact import redact_text
 from .terms import identifier_counts, path_terms, quoted_phrases, split_identifier, terms_from_counts
 
-SCHEMA = 4
+SCHEMA = 5  # 5: terms from redacted text (no key fragments in the cache)
 _MAX_DOC_CHARS = 2000
 
 
@@ -102,7 +103,7 @@ def _read_ast(src: str, rec: dict, docs: list[str], line_offset: int) -> None:
     if doc:
         docs.append(doc[:_MAX_DOC_CHARS])
         if not rec["doc"]:
-            rec["doc"] = doc.strip().split("\n", 1)[0][:160]
+            rec["doc"] = redact_text(doc.strip().split("\n", 1)[0])[0][:160]
     _visit(tree.body, rec, docs, "", rec["module"], line_offset)
 
 
@@ -156,6 +157,9 @@ def _add_import(node, rec: dict, module: str) -> None:
 
 
 def _finish(rec: dict, rel: str, text: str, docs: list[str]) -> dict:
+    # the record is cached on disk: its terms come from redacted text, so no key fragment is kept
+    text = redact_text(text)[0]
+    docs = [redact_text(d)[0] for d in docs]
     raw = identifier_counts(text)
     rec["lines"] = text.count("\n") + 1 if text else 0
     def_terms: Counter = Counter()

@@ -30,6 +30,12 @@ PRIOR_SECONDARY = 0.35  # tests/, docs/, examples/ when the request is not about
 _TEST_PARTS = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
 _HEXISH = re.compile(r"(?=[a-f]*\d)[0-9a-f]{7,}")
 _WORDLIKE = re.compile(r"[a-z][a-z_\-]{0,39}")
+# Each starts only where the previous character cannot continue it (a look-behind), so a long run of
+# word characters is scanned once, not once per position.
+_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w.])")
+_FILE_NAME = re.compile(r"(?<![\w\-./])[\w\-./]+\.(?:py|pyi|ipynb)\b")
+_BACKTICKED = re.compile(r"`([A-Za-z_][\w.]*)`")
+_CALLED = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\(")
 _DOC_PARTS = re.compile(r"(^|/)(docs?|examples?|samples?|demos?|benchmarks?)(/|$)")
 
 
@@ -42,6 +48,7 @@ class Query:
     text: str = ""
 
     def add_text(self, text: str, weight: float = 1.0) -> None:
+        """Terms, named modules and files, and mentioned identifiers of a request (linear in its length)."""
         self.text += "\n" + text
         for ph in phrases(text):
             self.terms[ph] += 2.0 * weight
@@ -51,13 +58,16 @@ class Query:
             for t in split_identifier(ident):
                 self.terms[t] += weight
         # a module or file named outright is a strong hint (resolved against the index when ranking)
-        for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w.])", text):
+        for name in _DOTTED.findall(text):
             self.seed_paths[name] += 0.5 * weight
-        for path in re.findall(r"[\w\-./]+\.(?:py|pyi|ipynb)\b", text):
+        for path in _FILE_NAME.findall(text):
             self.seed_paths[path.lstrip("./")] += weight
-        for ident in set(raw) | set(re.findall(r"`([A-Za-z_][\w.]*)`", text)):
+        # looked up in sets, not searched for in the text once per identifier (that was quadratic)
+        quoted = set(_BACKTICKED.findall(text))
+        called = set(_CALLED.findall(text))
+        for ident in set(raw) | quoted:
             base = ident.rsplit(".", 1)[-1]
-            if looks_like_identifier(base) or f"`{ident}`" in text or f"{base}(" in text:
+            if looks_like_identifier(base) or ident in quoted or base in called:
                 self.mentions[base] = max(self.mentions[base], weight)
 
     def add_code(self, code: str, weight: float) -> None:

@@ -11,6 +11,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
 from .parse import notebook_code
+from .redact import redact_text
 from .tokens import count_tokens, truncate_to_tokens
 
 
@@ -58,11 +59,15 @@ def _numbered(lines: list[str], start: int, end: int) -> str:
     return "\n".join(lines[start - 1:end])
 
 
-def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int) -> str:
+def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int, kinds: list[str] | None = None) -> str:
     """The best part of ``rel`` that fits in ``budget`` tokens, as text with line markers."""
     source = read_source(root, rel)
     if source is None or budget < 30:
         return ""
+    # before any window is cut: a key whose first line falls outside the window is still a key
+    source, found = redact_text(source)
+    if kinds is not None:
+        kinds.extend(found)
     # code runs 3-4 characters a token: a file six times the budget cannot fit, so skip counting it
     if len(source) <= budget * 6 and count_tokens(source) <= budget:
         return source

@@ -60,6 +60,19 @@ def _read_ignore(path: str) -> list[str]:
         return []
 
 
+def codexignored(root: str, path: str) -> bool:
+    """True when ``path`` (absolute, or relative to ``root``) is listed in ``root``'s .codexignore."""
+    lines = _read_ignore(os.path.join(root, ".codexignore"))
+    if not lines:
+        return False
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(root, path))
+    if real != real_root and not real.startswith(real_root + os.sep):
+        return False
+    rel = os.path.relpath(real, real_root).replace(os.sep, "/")
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines).match_file(rel)
+
+
 class IgnoreRules:
     """.gitignore files (each applies below its own directory) plus the root .codexignore."""
 
@@ -142,9 +155,16 @@ def _list_dir(rel_dir: str, abs_dir: str, mtime_ns: int, rules: IgnoreRules, rea
             continue
         if rules.ignored(rel, False):
             continue
-        if is_link and not os.path.realpath(entry.path).startswith(real_root + os.sep):
-            listing.skipped.append(Skipped(rel, "symlink points outside the repository"))
-            continue
+        if is_link:
+            target = os.path.realpath(entry.path)
+            if not target.startswith(real_root + os.sep):
+                listing.skipped.append(Skipped(rel, "symlink points outside the repository"))
+                continue
+            target_rel = os.path.relpath(target, real_root).replace(os.sep, "/")
+            # a harmless name must not open a credential file or an ignored one: judge the target too
+            if never_read(target_rel) or rules.ignored(target_rel, False):
+                listing.skipped.append(Skipped(rel, "symlink to a file that is never read"))
+                continue
         listing.files.append((name, is_link))
     listing.files.sort()
     listing.subdirs.sort()

@@ -19,10 +19,10 @@ def unified(old: str, new: str, old_name: str, new_name: str) -> str:
 
 
 def _cell_label(nb, cell_id: str) -> str:
-    for n, cell in enumerate(nb.cells):
-        if cell["id"] == cell_id:
-            return f"cell {n + 1} ({cell_id})"
-    return f"cell {cell_id}"
+    """How a person finds the cell (position, prompt, first line); the id stays in ``cell_id``."""
+    from ..cellnames import cell_label
+
+    return cell_label(nb, cell_id)
 
 
 def proposal_diffs(nb: nbformat.NotebookNode | None, proposal: Proposal, repo_root: str | os.PathLike | None = None) -> list[dict]:

@@ -57,6 +57,9 @@ def _find_json(text: str) -> dict | None:
     for candidate in candidates:
         try:
             data = json.loads(candidate)
+        except RecursionError:
+            raise ProposalError("the answer is JSON nested too deeply to read",
+                                hint='answer with flat JSON: {"explanation": "...", "edits": [...]}') from None
         except (json.JSONDecodeError, ValueError):
             continue
         if isinstance(data, dict) and ("edits" in data or "explanation" in data):

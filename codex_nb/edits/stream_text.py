@@ -12,51 +12,64 @@ from __future__ import annotations
 import re
 
 _KEY = re.compile(r'"explanation"\s*:\s*"')
+_PLAIN = re.compile(r'[^"\\]+')  # a run of characters that need no decoding
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "\\": "\\", "/": "/"}
+_KEEP_WHILE_SEEKING = 256  # of text without the key, only this tail can still begin it
+_ESCAPE_TAIL = 12  # the longest escape (a surrogate pair, \uXXXX\uXXXX)
 
 
 class ExplanationStream:
+    """Linear in the answer's length: each delta is looked at once, plus a short tail kept between deltas."""
+
     def __init__(self):
-        self.raw = ""
         self.mode: str | None = None  # None until the answer's first character: "json" or "prose"
         self.state = "seek"  # json mode: "seek" the key, then "inside" its string, then "done"
-        self.pos = 0  # where decoding continues in ``raw``
+        self.pending = ""  # text not yet decided: a tail that may begin the key, or a split escape
 
     def feed(self, delta: str) -> str:
         """The readable text ``delta`` adds ("" while it is JSON structure)."""
-        self.raw += delta
         if self.mode is None:
-            head = self.raw.lstrip()
+            head = delta.lstrip()
             if not head:
+                self.pending += delta
                 return ""
             self.mode = "json" if head[0] in "{`" else "prose"
             if self.mode == "prose":
-                return self.raw
+                text, self.pending = self.pending + delta, ""
+                return text
+            self.pending = ""
         if self.mode == "prose":
             return delta
         if self.state == "seek":
-            found = _KEY.search(self.raw)
+            buffer = self.pending + delta
+            found = _KEY.search(buffer)
             if found is None:
+                # the key may be split across deltas: keep from its last possible start
+                at = buffer.rfind('"explanation"')
+                self.pending = buffer[at:] if at >= 0 and len(buffer) - at <= 4096 else buffer[-_KEEP_WHILE_SEEKING:]
                 return ""
-            self.state, self.pos = "inside", found.end()
+            self.state, self.pending = "inside", buffer[found.end():]
+            return self._decode("")
         if self.state == "inside":
-            return self._decode()
+            return self._decode(delta)
         return ""
 
-    def _decode(self) -> str:
+    def _decode(self, delta: str) -> str:
+        raw = self.pending + delta
         out: list[str] = []
-        raw, i = self.raw, self.pos
-        while i < len(raw):
+        i, n = 0, len(raw)
+        while i < n:
+            plain = _PLAIN.match(raw, i)
+            if plain is not None:
+                out.append(plain.group())
+                i = plain.end()
+                continue
             char = raw[i]
             if char == '"':
                 self.state = "done"
-                i += 1
+                i = n
                 break
-            if char != "\\":
-                out.append(char)
-                i += 1
-                continue
-            if i + 1 >= len(raw):
+            if i + 1 >= n:
                 break  # the escape's other half has not arrived
             kind = raw[i + 1]
             if kind != "u":
@@ -68,7 +81,7 @@ class ExplanationStream:
                 break
             out.append(decoded)
             i += used
-        self.pos = i
+        self.pending = raw[i:] if self.state == "inside" else ""
         return "".join(out)
 
 

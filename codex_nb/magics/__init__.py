@@ -13,7 +13,7 @@ import re
 import threading
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
 from ..errors import CodexError
 from .args import parse, usage
@@ -29,6 +29,9 @@ class CodexMagics(Magics):
             session = KernelSession(shell)
         self.session = session
 
+    # {var} is expanded by our own interpolation, which hides secret-named variables and redacts
+    # values before they are cut; IPython's expansion would paste them raw into the request.
+    @no_var_expand
     @line_cell_magic
     def codex(self, line: str, cell: str | None = None):
         """Ask codex-nb for edits, answers, reviews or new notebooks. `%codex help` lists everything."""
@@ -45,6 +48,10 @@ class CodexMagics(Magics):
             return None
         from . import info, run
 
+        if command == "map":
+            from ..repomap.magic import show_map
+
+            return show_map(self.session, req)
         if command in info.COMMANDS:
             return info.COMMANDS[command](self.session, req)
         return run.dispatch(self.session, req)
@@ -73,8 +80,13 @@ def register_magics(ipython) -> CodexMagics:
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
     ipython.events.register("post_run_cell", magics.session.post_run_cell)
+    channel = magics.session.channel
+    magics.running = (lambda *_: setattr(channel, "cell_running", True), lambda *_: setattr(channel, "cell_running", False))
+    ipython.events.register("pre_run_cell", magics.running[0])
+    ipython.events.register("post_run_cell", magics.running[1])
     ipython._codex_nb_magics = magics
     if getattr(ipython, "kernel", None) is not None:
+        channel.listen()
         _ping_when_a_cell_runs(ipython, magics.session)
     threading.Thread(target=_warm_imports, name="codex-nb-warm-imports", daemon=True).start()
     return magics
@@ -123,7 +135,8 @@ def unregister_magics(ipython) -> None:
     if magics is None:
         return
     for event, callback in (("post_run_cell", magics.session.post_run_cell),
-                            ("pre_run_cell", getattr(magics.session, "pending_ping", None))):
+                            ("pre_run_cell", getattr(magics.session, "pending_ping", None)),
+                            ("pre_run_cell", magics.running[0]), ("post_run_cell", magics.running[1])):
         try:
             ipython.events.unregister(event, callback)
         except ValueError:

@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "review": "audit the notebook: bugs, hidden state, out-of-order execution, unused or shadowed names",
     "notebook": 'write a new notebook: %codex notebook PATH "description"',
     "context": "preview what would be sent to the model, with token counts",
+    "map": "the repository and cell graph the assistant works from: %codex map [question]",
     "models": "list the configured models",
     "config": "show the settings, or set one for this session: %codex config model=openai:gpt-4.1-mini",
     "history": "the audit log for this notebook",
@@ -109,7 +110,7 @@ def interpolate(text: str, ns: dict) -> str:
 
     def braced(m: re.Match) -> str:
         try:
-            return _shown(value(m.group(1), m.group(2)))
+            return _shown(value(m.group(1), m.group(2)), m.group(1))
         except (KeyError, IndexError, TypeError, ValueError):
             return m.group(0)  # JSON or code in the request must survive untouched
 
@@ -123,8 +124,14 @@ def interpolate(text: str, ns: dict) -> str:
     return _BARE_IN_OUT.sub(bare, _BRACED.sub(braced, text))
 
 
-def _shown(obj) -> str:
+def _shown(obj, name: str = "") -> str:
+    """A value as the request shows it: secret-named variables hidden, redacted before it is cut."""
+    from ..context.redact import REDACTED, is_secret_name, redact_text
+
+    if name and is_secret_name(name):
+        return REDACTED
     text = obj if isinstance(obj, str) else repr(obj) if not hasattr(obj, "to_string") else str(obj)
+    text = redact_text(text[: MAX_VALUE_CHARS + 1024])[0]
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + " …[truncated]"
 
 

@@ -107,7 +107,6 @@ def history(session, req):
 
 
 def undo(session, req):
-    from .. import audit
     from ..widgets.apply import undo_last
     from .run import apply_context
 
@@ -115,13 +114,13 @@ def undo(session, req):
         raise UsageProblem("there is no accepted edit to undo in this kernel session",
                            hint="edits made before the kernel restarted can be undone with Edit → Undo in the notebook")
     entry = session.history[-1]
-    if "change" in entry:  # applied to a file (terminal IPython): restore the file exactly
-        entry["change"].rollback()
-        session.history.pop()
-        audit.record("undo", entry["notebook"], notebook=entry["notebook"], proposal_id=entry["proposal_id"], edits=entry["edits"])
-        print(f"Restored {entry['notebook']} to how it was before proposal {entry['proposal_id']}.")
+    ctx = apply_context(session, req, entry.notebook)
+    if entry.applier_kind == "file":  # applied to a file (terminal IPython): restore it now, in this cell
+        done = undo_last(ctx, lambda event: None).result(60)
+        if done is not None:
+            print(f"Restored {entry.notebook} to how it was before proposal {entry.proposal_id}.")
         return None
-    # The answer comes after this cell has finished; only a widget can still change on the page then.
+    # The page answers after this cell has finished; only a widget can still change on the page then.
     import ipywidgets as W
     from IPython.display import display
 
@@ -129,11 +128,13 @@ def undo(session, req):
     status.add_class("codex-undo")
     display(status)
 
-    def done(reply: dict) -> None:
-        status.value = ("Undone: the notebook is back to how it was before the edit." if reply.get("ok")
-                        else f"Could not undo: {reply.get('reason')}. Use Edit → Undo in the notebook.")
+    def on_event(event: dict) -> None:
+        if event["type"] == "undone":
+            status.value = "Undone: the notebook is back to how it was before the edit."
+        elif event["type"] == "refused":
+            status.value = f"Could not undo: {event['reason']}. Use Edit → Undo in the notebook."
 
-    undo_last(apply_context(session, req, entry["notebook"]), done)
+    undo_last(ctx, on_event)
     return None
 
 

@@ -1,23 +1,18 @@
 """``%codex notebook PATH "description"``: generate a new notebook, write it, validate it.
 
-A new file has no editor open on it, so it is written directly (atomically).
-If the fresh-kernel run fails, the file is removed again — the same "keep
-only what runs" rule as for edits — and the failure and the proposed cells are shown.
+The engine writes the new file (atomically), validates it with a full run, and
+removes it again if that fails; the failure and the proposed cells are shown.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import audit
 from ..errors import UsageProblem
 
 
 def new_notebook(session, req):
-    import nbformat
-
-    from ..config import load_config
-    from ..edits.live_ops import apply_proposal
-    from ..notebook_io import write_notebook
+    from ..engine import FileApplier, build_engine, run_sync
+    from ..engine.appliers import empty_notebook
     from .run import call_model
 
     if len(req.words) < 2:
@@ -31,34 +26,31 @@ def new_notebook(session, req):
         raise UsageProblem(f"{target} already exists", hint="choose a new path, or delete the file first")
     if not target.parent.is_dir():
         raise UsageProblem(f"the directory {target.parent} does not exist", hint="create it first, or choose another path")
-    empty = nbformat.v4.new_notebook()
-    empty.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    empty = empty_notebook()
     result, stream = call_model(session, "notebook", description, req, None, empty, None, None, None)
     proposal = result.proposal
-    made, _undo = apply_proposal(empty, proposal)
-    write_notebook(target, made)
-    audit.record("apply", target, notebook=str(target.resolve()), proposal_id=proposal.id, decision="accepted",
-                 edits=[e.op for e in proposal.edits], new_notebook=True)
-    config = load_config()
-    validate = config.validate if req.validate is None else req.validate
-    report = _validate(session, target, validate, stream)
-    if report is not None and not report.ok:
-        target.unlink()
-        audit.record("rollback", target, notebook=str(target.resolve()), proposal_id=proposal.id, ok=True)
-    _show(session, stream, target, proposal, empty, report, len(made.cells))
+    # A new file has no editor open on it: the engine writes it (file applier, creating it), re-runs it
+    # top to bottom, and removes it again if it fails — the same "keep only what runs" rule as for edits.
+    engine = build_engine(source="kernel", anchor=target.resolve(), repo_root=req.repo, validator=session.validator,
+                          history=session.history, validate=req.validate, validate_mode="full", model=req.model)
+    progress = _Progress(session)
+
+    def on_event(event: dict) -> None:
+        if event["type"] == "progress":
+            progress(event["event"])
+
+    outcome = run_sync(engine.accept(proposal, FileApplier(target.resolve(), create=True), emit=on_event))
+    report = _notebook_report(outcome)
+    made = len(proposal.cell_edits)
+    _show(session, stream, target, proposal, empty, report, made, outcome)
     return None
 
 
-def _validate(session, target: Path, validate: bool, stream):
-    if not validate:
-        return None
-    validator = session.validator
-    if validator is None:
-        from ..validate import validate_notebook as validator
-    progress = _Progress(session)
-    report = validator(str(target), mode="full", progress=progress)
-    audit.record("validate", target, notebook=str(target.resolve()), ok=report.ok, failed=report.failed, mode="full")
-    return report
+def _notebook_report(outcome):
+    from ..validate.api import ValidationReport
+
+    detail = next((g["detail"] for g in outcome.gates if g["gate"] == "notebook"), None)
+    return ValidationReport.from_json(detail) if detail else None
 
 
 class _Progress:
@@ -94,11 +86,13 @@ class _Progress:
             self.handle.update(html)
 
 
-def _show(session, stream, target: Path, proposal, empty, report, n_cells: int) -> None:
+def _show(session, stream, target: Path, proposal, empty, report, n_cells: int, outcome) -> None:
     from ..edits.diff import proposal_diffs, render_text
     from ..widgets.render import escape, proposal_html, report_html
 
-    if report is None:
+    if outcome.status == "refused":
+        head = f"Could not write {target}: {outcome.reason}"
+    elif report is None:
         head = f"Wrote {target} ({n_cells} cells); not validated."
     elif report.ok:
         head = f"Wrote {target} ({n_cells} cells); it runs top to bottom in a fresh kernel."

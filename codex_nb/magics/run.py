@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 
 from .. import audit
 from ..errors import CodexError, ProposalError, UsageProblem
@@ -74,19 +73,10 @@ def _focus(session, kind: str, text: str, nb) -> tuple[str, str | None, bool]:
 
 
 def attachments(text: str, ns: dict) -> str | None:
-    """Summaries of the variables named as @name."""
-    names = mentions(text, ns)
-    if not names:
-        return None
-    from ..context.kernel import describe_variable, render_kernel_state
+    """Summaries of the variables named as @name (the same summary the panel attaches)."""
+    from ..context.kernel import variable_summaries
 
-    infos = []
-    for name in names:
-        try:
-            infos.append(describe_variable(name, ns[name]))
-        except Exception as exc:  # a broken __len__ must not stop the request
-            infos.append({"name": name, "type": type(ns[name]).__name__, "error": type(exc).__name__})
-    return render_kernel_state({"variables": infos}).replace("Live kernel variables", "Variables the user pointed at", 1)
+    return variable_summaries(mentions(text, ns), ns)
 
 
 def make_stream(session):
@@ -114,16 +104,14 @@ def call_model(session, kind, instruction, req, path, nb, state, active, extra, 
 
 
 def apply_context(session, req, path):
-    from ..config import load_config
+    """The kernel's door into the engine: settings from config + this magic's flags, the session's undo history."""
+    from ..engine import build_engine
     from ..widgets.apply import ApplyContext
 
-    config = load_config()
-    return ApplyContext(
-        channel=session.channel, notebook_path=path, repo=req.repo,
-        validate=config.validate if req.validate is None else req.validate,
-        mode=req.mode or config.validate_mode, validator=session.validator, history=session.history,
-        run_code=lambda source: session.shell.run_cell(source, store_history=False),
-        cell_timeout=config.cell_timeout, total_timeout=config.total_timeout, skip_tags=tuple(config.skip_tags))
+    engine = build_engine(source="kernel", anchor=path, repo_root=req.repo, validator=session.validator,
+                          history=session.history, validate=req.validate, validate_mode=req.mode, model=req.model)
+    return ApplyContext(channel=session.channel, engine=engine, notebook_path=path, repo=req.repo,
+                        run_code=lambda source: session.shell.run_cell(source, store_history=False))
 
 
 def show_proposal(session, req, path, nb, proposal, stream):
@@ -132,9 +120,8 @@ def show_proposal(session, req, path, nb, proposal, stream):
 
         stream.finish()
         ctx = apply_context(session, req, path)
-        review_in_terminal(proposal, nb, notebook_path=req.notebook and path, validate=ctx.validate, mode=ctx.mode,
+        review_in_terminal(proposal, nb, engine=ctx.engine, notebook_path=req.notebook and path,
                            color=sys.stdout.isatty(),
-                           validator=session.validator, history=session.history,
                            set_next_input=lambda code: session.shell.set_next_input(code, replace=False))
         return None
     if not proposal.edits:
@@ -158,16 +145,18 @@ def proposal_view(session, req, path, nb, proposal):
         code, missed = fallback_cell(proposal, proposal_diffs(nb, proposal))
         if code:
             session.shell.set_next_input(code, replace=False)
-        audit.record("fallback", ctx.anchor, notebook=path, proposal_id=proposal.id, inserted=bool(code), missed=missed)
+        audit.record("fallback", ctx.anchor, source="kernel", notebook=path, proposal_id=proposal.id, inserted=bool(code),
+                     missed=missed)
         return ReviewWidget(proposal, nb, ctx, note=fallback_note(missed, bool(code)), actions=False)
-    return ReviewWidget(proposal, nb, ctx, on_fix=lambda review, failed, subset: fix_followup(session, req, review, failed, subset))
+    return ReviewWidget(proposal, nb, ctx, on_fix=lambda review, outcome: fix_followup(session, req, review, outcome))
 
 
-def fix_followup(session, req, review, failed: dict, subset) -> threading.Thread:
-    """The Fix button: send the failure back to the model; its new proposal appears under the old one."""
+def fix_followup(session, req, review, outcome):
+    """The Fix button: the engine sends the failure (traceback, failing cell, failed diffs) back to the model;
+    the fixed proposal appears under the old one, for review like any other."""
     import ipywidgets as W
 
-    from ..widgets.apply import notebook_from_reply
+    from ..widgets.apply import kernel_loop
     from ..widgets.render import escape
     from ..widgets.review import ReviewWidget
     from ..widgets.stream import StreamView
@@ -176,24 +165,23 @@ def fix_followup(session, req, review, failed: dict, subset) -> threading.Thread
     out.add_class("codex-fix-stream")
     review.followup.children = (*review.followup.children, out)
     stream = StreamView(widget=out)
-    snap = session.channel.snapshot  # the rollback's reply: the notebook as it is now
-    nb_now = notebook_from_reply(snap) if snap else review.nb
 
-    def work():
-        from .. import assistant
+    def on_event(event: dict) -> None:
+        if event["type"] == "repair_delta":
+            stream.on_delta(event["text"])
+        elif event["type"] == "repair_failed":
+            out.value = f"<pre class='codex-error' style='color:#cf222e'>{escape(event['error'])}</pre>"
 
-        try:
-            fixed = assistant.repair(review.ctx.notebook_path, subset, failed or {}, notebook_node=nb_now,
-                                     repo=req.repo, model=req.model, on_delta=stream.on_delta)
-        except CodexError as exc:
-            out.value = f"<pre class='codex-error' style='color:#cf222e'>{escape(str(exc))}</pre>"
-            return
+    async def work():
+        applier = review.ctx.applier()
+        fixed = await review.ctx.engine.repair(outcome, applier, emit=on_event)
+        if fixed is None:
+            return None
+        nb_now = await applier.read()
         stream.finish()
         out.layout.display = "none"
-        follow = ReviewWidget(fixed, nb_now, review.ctx,
-                              on_fix=lambda r, f, s: fix_followup(session, req, r, f, s))
+        follow = ReviewWidget(fixed, nb_now, review.ctx, on_fix=lambda r, o: fix_followup(session, req, r, o))
         review.followup.children = (*review.followup.children, follow)
+        return follow
 
-    thread = threading.Thread(target=work, name="codex-nb-fix", daemon=True)
-    thread.start()
-    return thread
+    return kernel_loop().submit(work())

@@ -12,7 +12,8 @@ from typing import AsyncIterator, Iterator
 from ..errors import ConfigurationError, ProviderError
 from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
 from .clients import aiohttp_transport, shared_async_client, shared_client
-from .retry import PartialStream, aretrying, retrying
+from ..limits import clean_text
+from .retry import PartialStream, aretrying, is_connection_failure, retrying
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 
@@ -71,16 +72,17 @@ class AnthropicProvider(Provider):
     def stream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
                temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         req = self._request(messages, structured, max_tokens)
-        yield from retrying(lambda: self._stream_once(req, cancel), attempts=self.attempts, retryable=_retryable,
-                            translate=self._translate, cancel=cancel, model_id=self.model_id)
+        yield from retrying(lambda stop: self._stream_once(req, stop), attempts=self.attempts, retryable=_retryable,
+                            translate=self._translate, cancel=cancel, model_id=self.model_id,
+                            where=self.base_url or "api.anthropic.com")
 
     async def astream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
                       temperature: float = 0.2, cancel: threading.Event | None = None) -> AsyncIterator[StreamEvent]:
         """``stream`` read on the event loop through the SDK's async client: no thread per chat."""
         req = self._request(messages, structured, max_tokens)
-        async for event in aretrying(lambda: self._astream_once(req, cancel), attempts=self.attempts,
+        async for event in aretrying(lambda stop: self._astream_once(req, stop), attempts=self.attempts,
                                      retryable=_retryable, translate=self._translate, cancel=cancel,
-                                     model_id=self.model_id):
+                                     model_id=self.model_id, where=self.base_url or "api.anthropic.com"):
             yield event
 
     def _stream_once(self, req, cancel) -> Iterator[StreamEvent]:
@@ -161,6 +163,7 @@ class _EventReader:
         elif kind == "content_block_delta":
             text = getattr(event.delta, "text", None) or getattr(event.delta, "partial_json", None) or ""
             if text:
+                text = clean_text(text)  # a lone surrogate cannot be printed or stored
                 self.shown.append(text)
             return text
         elif kind == "message_delta":
@@ -181,5 +184,7 @@ def _retryable(exc: Exception) -> bool:
     except ImportError:
         return False
     if isinstance(exc, (anthropic.APIConnectionError, anthropic.RateLimitError, anthropic.InternalServerError)):
+        return True
+    if is_connection_failure(exc):
         return True
     return isinstance(exc, anthropic.APIStatusError) and (exc.status_code in (408, 429) or exc.status_code >= 500)

@@ -33,6 +33,8 @@ class TextDelta:
     text: str
     #: the stream was retried after a dropped connection: discard the text shown so far
     restart: bool = False
+    #: a message about the stream for the person (a silent model, a retry after a rate limit), not answer text
+    notice: bool = False
 
 
 @dataclass(frozen=True)

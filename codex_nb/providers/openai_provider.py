@@ -14,7 +14,8 @@ from typing import AsyncIterator, Iterator
 from ..errors import ConfigurationError, ProviderError
 from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
 from .clients import aiohttp_transport, shared_async_client, shared_client
-from .retry import PartialStream, aretrying, retrying
+from ..limits import clean_text
+from .retry import PartialStream, aretrying, is_connection_failure, retrying
 
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
 
@@ -95,27 +96,27 @@ class OpenAIProvider(Provider):
                temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
         import openai
 
-        def attempt():
+        def attempt(stop):
             while True:
                 try:
-                    yield from self._stream_once(self._request(messages, structured, max_tokens, temperature), cancel)
+                    yield from self._stream_once(self._request(messages, structured, max_tokens, temperature), stop)
                     return
                 except openai.BadRequestError:
                     if not self._drop_an_option(structured):
                         raise
 
         yield from retrying(attempt, attempts=self.attempts, retryable=_retryable, translate=self._translate,
-                            cancel=cancel, model_id=self.model_id)
+                            cancel=cancel, model_id=self.model_id, where=self._where())
 
     async def astream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
                       temperature: float = 0.2, cancel: threading.Event | None = None) -> AsyncIterator[StreamEvent]:
         """``stream`` read on the event loop through the SDK's async client: no thread per chat."""
         import openai
 
-        async def attempt():
+        async def attempt(stop):
             while True:
                 try:
-                    async for event in self._astream_once(self._request(messages, structured, max_tokens, temperature), cancel):
+                    async for event in self._astream_once(self._request(messages, structured, max_tokens, temperature), stop):
                         yield event
                     return
                 except openai.BadRequestError:
@@ -123,7 +124,7 @@ class OpenAIProvider(Provider):
                         raise
 
         async for event in aretrying(attempt, attempts=self.attempts, retryable=_retryable, translate=self._translate,
-                                     cancel=cancel, model_id=self.model_id):
+                                     cancel=cancel, model_id=self.model_id, where=self._where()):
             yield event
 
     def _drop_an_option(self, structured) -> bool:
@@ -192,6 +193,9 @@ class OpenAIProvider(Provider):
                                  hint="is the server running? check OPENAI_BASE_URL and any proxy settings")
         if isinstance(exc, openai.RateLimitError):
             return ProviderError(f"{self._where()} is rate-limiting requests (429){tries}", hint="wait a minute and try again")
+        if is_connection_failure(exc):
+            return ProviderError(f"the connection to {self._where()} was dropped{tries}: {exc or type(exc).__name__}",
+                                 hint="try again; if it keeps happening, check the server and any proxy in between")
         if isinstance(exc, openai.APIStatusError):
             return ProviderError(f"{self._where()} answered {exc.status_code}{tries}: {_short(exc)}",
                                  hint="try again later; if it persists, check the server's logs")
@@ -253,6 +257,9 @@ class _ChunkReader:
             return ""
         try:
             chunk = json.loads(data)
+        except RecursionError:
+            raise ProviderError(f"{self.where} sent a stream chunk nested too deeply to read",
+                                hint="is this an OpenAI-compatible chat completions endpoint?") from None
         except ValueError:
             raise ProviderError(f"{self.where} sent a stream chunk that is not JSON: {data[:120]!r}",
                                 hint="is this an OpenAI-compatible chat completions endpoint?") from None
@@ -276,6 +283,7 @@ class _ChunkReader:
             if choice.get("finish_reason"):
                 self.finish = choice["finish_reason"]
         if text:
+            text = clean_text(text)  # a lone surrogate (a JSON escape) cannot be printed or stored
             self.parts.append(text)
         return text
 
@@ -323,9 +331,7 @@ def _retryable(exc: Exception) -> bool:
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    import httpx
-
-    return isinstance(exc, (httpx.TransportError, ConnectionError))
+    return is_connection_failure(exc)
 
 
 def _short(exc) -> str:

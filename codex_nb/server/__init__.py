@@ -18,12 +18,19 @@ from .base import ServerState
 
 
 def setup_handlers(web_app, root_dir: str) -> ServerState:
+    from ..completion.handlers import completion_handlers
+    from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler
     from .chat import CancelHandler, ChatHandler
-    from .handlers import (AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler,
-                           OpsHandler, SchemaHandler, ValidateHandler)
+    from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
+    from .map_handler import MapHandler
 
     workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
-    state = ServerState(root_dir=Path(root_dir), executor=ThreadPoolExecutor(workers, thread_name_prefix="codex-nb"))
+    from ..notebook_io import confine_repo_roots
+
+    # every worker thread finds repository roots inside root_dir only: no read or write outside it
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="codex-nb", initializer=confine_repo_roots,
+                                  initargs=(root_dir,))
+    state = ServerState(root_dir=Path(root_dir), executor=executor)
     web_app.settings["codex_nb"] = state
     base = url_path_join(web_app.settings["base_url"], "codex-nb")
     web_app.add_handlers(".*$", [
@@ -32,11 +39,15 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "chat"), ChatHandler),
         (url_path_join(base, "chat", r"([A-Za-z0-9_.-]+)", "cancel"), CancelHandler),
         (url_path_join(base, "context"), ContextHandler),
-        (url_path_join(base, "ops"), OpsHandler),
-        (url_path_join(base, "validate"), ValidateHandler),
+        (url_path_join(base, "accept"), AcceptHandler),
+        (url_path_join(base, "accept", r"(run-[0-9a-f]+)", "reply"), AcceptReplyHandler),
+        (url_path_join(base, "reject"), RejectHandler),
+        (url_path_join(base, "repair"), RepairHandler),
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),
+        (url_path_join(base, "map"), MapHandler),
+        *completion_handlers(web_app, base),
     ])
     return state
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,11 @@ from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError
 
 from ..errors import CodexError, ConfigurationError, ProviderError
+from ..limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, TooDeep, check_depth
 from .paths import relative_to_root, resolve_in_root
+
+# bodies above this are parsed in the thread pool: json.loads of megabytes would stall the event loop
+_PARSE_INLINE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -22,6 +27,9 @@ class ServerState:
     root_dir: Path
     executor: ThreadPoolExecutor
     chats: dict = field(default_factory=dict)  # chat_id -> chat.ChatControl
+    accepts: dict = field(default_factory=dict)  # run_id -> accept.PageBridge (an acceptance waiting on its page)
+    outcomes: OrderedDict = field(default_factory=OrderedDict)  # outcome id -> engine Outcome (for Fix), newest last
+    validator: object = None  # validate_notebook-compatible; None: the real one (tests swap in another)
 
 
 def error_status(exc: CodexError) -> int:
@@ -38,19 +46,53 @@ def error_json(exc: BaseException) -> dict:
     return {"error": type(exc).__name__, "message": str(exc) or type(exc).__name__, "hint": ""}
 
 
+def parse_body(raw: bytes) -> dict:
+    """A request body as a JSON object, or HTTPError 400 that says what is wrong with it."""
+    try:
+        text = (raw or b"{}").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPError(400, f"the request body is not UTF-8 (invalid byte at offset {exc.start}); "
+                             "send JSON encoded as UTF-8") from None
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        raise HTTPError(400, f"the request body is nested too deeply (limit {MAX_JSON_DEPTH} levels)") from None
+    except ValueError as exc:
+        raise HTTPError(400, f"the request body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, "the request body must be a JSON object")
+    try:
+        check_depth(body, "the request body")
+    except TooDeep as exc:
+        raise HTTPError(400, exc.message) from None
+    return body
+
+
 class CodexHandler(APIHandler):
+    _parsed_body: dict | None = None
+
     @property
     def codex(self) -> ServerState:
         return self.settings["codex_nb"]
 
+    async def prepare(self) -> None:
+        """Check the body's size as it arrives, and parse a large one off the event loop."""
+        await super().prepare()
+        if self._finished or self.request.method not in ("POST", "PUT", "PATCH"):
+            return
+        declared = self.request.headers.get("Content-Length")
+        size = int(declared) if declared and declared.isdigit() else len(self.request.body or b"")
+        if max(size, len(self.request.body or b"")) > MAX_BODY_BYTES:
+            raise HTTPError(413, f"the request body is too large ({size:,} bytes; the limit is {MAX_BODY_BYTES:,})")
+        if self.current_user is None or len(self.request.body or b"") <= _PARSE_INLINE_BYTES:
+            return  # small bodies are parsed where they are used; strangers get their 403 first
+        loop = asyncio.get_running_loop()
+        self._parsed_body = await loop.run_in_executor(self.codex.executor, parse_body, self.request.body)
+
     def json_body(self) -> dict:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError as exc:
-            raise HTTPError(400, f"the request body is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise HTTPError(400, "the request body must be a JSON object")
-        return body
+        if self._parsed_body is not None:
+            return self._parsed_body
+        return parse_body(self.request.body)
 
     def resolve(self, rel: object, *, must_exist: bool = False) -> Path:
         return resolve_in_root(self.codex.root_dir, rel, must_exist=must_exist)

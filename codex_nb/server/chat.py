@@ -21,7 +21,7 @@ from . import heap, history
 from .base import CodexHandler, SSEMixin, error_json
 from .requests import ChatRequest, load_notebook_node
 
-MAX_CONTEXT_FILE_CHARS = 20_000
+from ..limits import MAX_ATTACHMENT_CHARS, MAX_ATTACHMENTS_TOTAL_CHARS, cut
 
 
 def _prepare(req: ChatRequest):
@@ -54,20 +54,25 @@ class ChatControl:
 
 
 def _attachments(req: ChatRequest) -> str | None:
-    """@file / @variable attachments, as text the model reads (None when there are none)."""
+    """@file / @variable attachments, as text the model reads (None when there are none).
+
+    Each is redacted before it is cut to its bound: a key cut in half would pass unrecognised.
+    """
+    from ..context.redact import redact_text
+
     parts: list[str] = []
     for item in req.files:
         try:
-            text = item["abs"].read_text(encoding="utf-8", errors="replace")
+            with open(item["abs"], "rb") as fh:  # a bounded read: the file may be huge
+                text = fh.read(4 * MAX_ATTACHMENT_CHARS).decode("utf-8", errors="replace")
         except OSError as exc:
             text = f"(cannot be read: {exc.strerror})"
-        if len(text) > MAX_CONTEXT_FILE_CHARS:
-            text = text[:MAX_CONTEXT_FILE_CHARS] + "\n… (truncated)"
+        text = cut(redact_text(text)[0], MAX_ATTACHMENT_CHARS)
         parts.append(f"\n\nAttached file `{item['path']}`:\n```\n{text}\n```")
     for var in req.variables:
-        summary = var.get("summary") or "(no summary)"
+        summary = cut(redact_text(var.get("summary") or "(no summary)")[0], MAX_ATTACHMENT_CHARS)
         parts.append(f"\n\nAttached variable `{var['name']}`: {summary}")
-    return "".join(parts).strip() or None
+    return cut("".join(parts).strip(), MAX_ATTACHMENTS_TOTAL_CHARS) or None
 
 
 class ChatHandler(SSEMixin, CodexHandler):
@@ -75,8 +80,10 @@ class ChatHandler(SSEMixin, CodexHandler):
 
     @tornado.web.authenticated
     async def post(self):
-        req = ChatRequest.parse(self.json_body(), self.resolve)
         state = self.codex
+        # checking attachments touches the disk and sizes the kernel state: not on the event loop
+        req = await asyncio.get_running_loop().run_in_executor(state.executor, ChatRequest.parse, self.json_body(),
+                                                               self.resolve)
         if req.chat_id in state.chats:
             raise HTTPError(409, f"chat {req.chat_id!r} is already running")
         self.control = state.chats[req.chat_id] = ChatControl()
@@ -159,6 +166,12 @@ class ChatHandler(SSEMixin, CodexHandler):
         """Append the exchange to the notebook's history and, for a finished turn, the audit log: one worker hop."""
         def write():
             history.append(req.notebook_abs, self._user_msg, message)
+            if message.get("error"):
+                from .. import audit
+
+                # a failed chat is still on the record: what was asked, and why it failed
+                audit.record("failed", req.notebook_abs, notebook=str(req.notebook_abs), kind=req.kind, source="panel",
+                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"])
             if turn is not None:
                 from .. import assistant
 

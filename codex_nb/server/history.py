@@ -88,7 +88,12 @@ def clear(notebook_abs: Path) -> None:
 
 
 def _append_lines(path: Path, entries: list[dict]) -> None:
-    data = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries).encode("utf-8")
+    """Append entries redacted (the history is local, but a key must not rest in it either) and as valid UTF-8."""
+    from ..context.redact import redact_data
+    from ..limits import clean_text
+
+    data = "".join(clean_text(json.dumps(redact_data(e), ensure_ascii=False, default=str)) + "\n"
+                   for e in entries).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:

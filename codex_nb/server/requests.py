@@ -9,9 +9,12 @@ from typing import Callable
 
 from tornado.web import HTTPError
 
+from ..limits import MAX_ATTACHMENTS, MAX_INSTRUCTION_CHARS, MAX_SUMMARY_CHARS, clean_text
+
 KINDS = ("propose", "ask", "fix", "explain", "review")
 _CHAT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-MAX_INSTRUCTION_CHARS = 20_000
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
+MAX_KERNEL_STATE_CHARS = 200_000  # the kernel's own collector stays far below (50 variables, short previews)
 
 
 def _str(body: dict, key: str, *, required: bool = False, default=None) -> str | None:
@@ -61,7 +64,7 @@ class ChatRequest:
         kind = _str(body, "kind", default="propose")
         if kind not in KINDS:
             raise HTTPError(400, f"'kind' must be one of {', '.join(KINDS)}")
-        instruction = _str(body, "instruction", default="") or ""
+        instruction = clean_text(_str(body, "instruction", default="") or "")
         if not instruction.strip() and kind in ("propose", "ask"):
             raise HTTPError(400, "'instruction' must not be empty")
         if len(instruction) > MAX_INSTRUCTION_CHARS:
@@ -76,27 +79,61 @@ class ChatRequest:
         kernel_state = body.get("kernel_state")
         if kernel_state is not None and not isinstance(kernel_state, dict):
             raise HTTPError(400, "'kernel_state' must be an object")
+        if kernel_state is not None and _json_size(kernel_state) > MAX_KERNEL_STATE_CHARS:
+            raise HTTPError(413, f"'kernel_state' is larger than {MAX_KERNEL_STATE_CHARS:,} characters")
         files, variables = [], []
         context = body.get("context") or []
         if not isinstance(context, list):
             raise HTTPError(400, "'context' must be a list")
+        if len(context) > MAX_ATTACHMENTS:
+            raise HTTPError(413, f"at most {MAX_ATTACHMENTS} attachments ('context' items) per request")
         for item in context:
             if not isinstance(item, dict) or item.get("type") not in ("file", "variable"):
                 raise HTTPError(400, "each 'context' item is {'type': 'file', 'path'} or {'type': 'variable', 'name'}")
             if item["type"] == "file":
-                path = resolve(item.get("path"), must_exist=True)
-                if not path.is_file():
-                    raise HTTPError(400, f"{item.get('path')!r} is not a file")
-                files.append({"path": item["path"], "abs": path})
+                files.append(_attached_file(item.get("path"), resolve))
             else:
-                name = _str(item, "name", required=True)
-                variables.append({"name": name, "summary": _str(item, "summary", default="")})
+                variables.append(_attached_variable(item))
         if not nb_abs.exists() and body.get("notebook") is None:
             raise HTTPError(404, f"{rel!r} does not exist")
         return cls(kind=kind, instruction=instruction, path=rel, notebook_abs=nb_abs, chat_id=chat_id,
                    notebook=notebook_json(body), model=_str(body, "model") or None,
                    active_cell=_str(body, "active_cell"), selected_cells=_str_list(body, "selected_cells"),
                    kernel_state=kernel_state, files=files, variables=variables)
+
+
+def _json_size(obj) -> int:
+    import json
+
+    return len(json.dumps(obj, default=str))
+
+
+def _attached_file(rel: object, resolve: Callable[..., Path]) -> dict:
+    """An @file attachment: inside the root, a regular file, and not one that is never read (symlinks resolved)."""
+    from ..context.redact import never_read_path
+
+    path = resolve(rel, must_exist=True)
+    if not path.is_file():
+        raise HTTPError(400, f"{rel!r} is not a file")
+    root = resolve(".")
+    if never_read_path(root / str(rel), root) or never_read_path(path, root):
+        raise HTTPError(403, f"{rel!r} is a credential file or listed in .codexignore: codex-nb never reads it")
+    return {"path": rel, "abs": path}
+
+
+def _attached_variable(item: dict) -> dict:
+    """An @variable attachment: a plain name, and a summary that is bounded and never shows a secret-named value."""
+    from ..context.redact import REDACTED, is_secret_name
+
+    name = _str(item, "name", required=True)
+    if not _VARIABLE.match(name):
+        raise HTTPError(400, "a variable 'name' is a Python identifier")
+    summary = clean_text(_str(item, "summary", default="") or "")
+    if len(summary) > MAX_SUMMARY_CHARS:
+        raise HTTPError(413, f"the summary of @{name} is longer than {MAX_SUMMARY_CHARS:,} characters")
+    if is_secret_name(name):
+        summary = f"{name}: {REDACTED}"
+    return {"name": name, "summary": summary}
 
 
 def node_from_json(nb_json: dict):

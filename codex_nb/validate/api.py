@@ -189,7 +189,7 @@ def _report(selection: Selection, outcome, failed, drift, mode, started, label) 
 def _recorded(report: ValidationReport, workdir) -> ValidationReport:
     from .. import audit
 
-    audit.record("validate", report.notebook or workdir, notebook=report.notebook, proposal_id=None,
+    audit.record("validation_run", report.notebook or workdir, notebook=report.notebook, proposal_id=None,
                  ok=report.ok, mode=report.mode, cells_run=report.cells_run, failed=report.failed,
                  seconds=report.seconds, drift=len(report.drift))
     return report

@@ -17,6 +17,9 @@ import re
 import symtable
 from dataclasses import dataclass, field
 
+from .files import FILE_PREFIX, file_links  # noqa: F401 - FILE_PREFIX is part of this module's vocabulary
+from .libstate import library_setup, setting_functions
+
 # Magics that run their argument (or body) as Python in the user namespace.
 _CODE_LINE_MAGICS = {"time", "timeit", "prun"}
 _CODE_CELL_MAGICS = {"time", "timeit", "prun", "capture"}
@@ -29,13 +32,15 @@ _SETUP_MAGICS = {
 }
 # Magics with no effect on the Python namespace beyond interpolated names.
 _INERT_MAGICS = {
-    "pwd", "ls", "ll", "lsmagic", "history", "hist", "who", "whos", "who_ls", "magic",
+    "pwd", "ls", "ll", "lsmagic", "history", "hist", "magic",
     "pinfo", "pinfo2", "pdef", "pdoc", "psource", "pfile", "psearch", "page", "quickref",
     "html", "markdown", "javascript", "js", "latex", "svg", "bash", "sh", "script",
     "system", "sx", "sc", "perl", "ruby", "python", "python3", "pypy", "doctest_mode",
     "killbgscripts", "notebook", "tb", "debug", "clear", "cat", "less", "more", "mkdir",
     "rmdir", "mv", "cp", "rm", "rep", "dhist", "dirs", "popd", "pushd", "bookmark",
 }
+# Magics that read (and print) every variable: they depend on whatever any earlier cell binds.
+_NAMESPACE_MAGICS = {"who", "whos", "who_ls"}
 # Magics whose namespace effect is invisible to a static analysis.
 _OPAQUE_MAGICS = {
     "run": "runs another file in the notebook's namespace",
@@ -103,6 +108,12 @@ class CellFacts:
     deferred: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
     called_on: set[str] = field(default_factory=set)
+    mutates: set[str] = field(default_factory=set)  # roots changed in place (stores, method calls, arguments)
+    aliases: dict[str, set[str]] = field(default_factory=dict)  # name -> roots of the object it was bound to
+    files_any_write: bool = False  # writes a file whose name is computed
+    files_any_read: bool = False  # reads a file whose name is computed
+    reads_all: str | None = None  # why the cell reads the whole namespace (%whos)
+    setting_functions: set[str] = field(default_factory=set)  # functions defined here that set library state
     setup: str | None = None  # why the cell prepares kernel state for every later cell
     opaque: str | None = None  # why the analysis cannot be sure about this cell
 
@@ -142,6 +153,11 @@ def _analyse_python(python: str) -> CellFacts:
         facts.deferred |= visitor.deferred
         facts.defines |= visitor.mutated
         facts.called_on |= visitor.called_on
+        facts.mutates |= visitor.mutated | visitor.called_on
+        facts.reads_all = facts.reads_all or visitor.reads_all
+        if visitor.depth == 0:
+            for target, roots in _aliases_of(stmt).items():
+                facts.aliases.setdefault(target, set()).update(roots)
         for sub in visitor.subcells:
             # Code run by %time / %%capture etc. behaves like inline statements.
             facts.uses |= sub.uses - bound
@@ -149,6 +165,7 @@ def _analyse_python(python: str) -> CellFacts:
             facts.defines |= sub.defines
             facts.imports |= sub.imports
             facts.called_on |= sub.called_on
+            facts.mutates |= sub.mutates
             facts.setup = facts.setup or sub.setup
             facts.opaque = facts.opaque or sub.opaque
             if certain:
@@ -158,49 +175,48 @@ def _analyse_python(python: str) -> CellFacts:
         if certain:
             bound |= _bound_by(stmt)
     facts.kills = bound & facts.defines
-    written, mentioned = _file_links(tree)
-    facts.defines |= written
-    facts.uses |= mentioned - written
+    links = file_links(tree)
+    facts.defines |= links.written
+    facts.uses |= links.mentioned - links.written
+    facts.files_any_write, facts.files_any_read = links.any_write, links.any_read
+    facts.setup = facts.setup or library_setup(tree)
+    facts.setting_functions = setting_functions(tree)
     return facts
 
 
-# Files link cells as names do: a cell that writes out.csv binds the pseudo-name
-# "file:out.csv", and a later cell that mentions "out.csv" reads it.
-FILE_PREFIX = "file:"
-_PATH_LIKE = re.compile(r"[\w.~/\\-]*[\w-]\.[A-Za-z][A-Za-z0-9]{0,7}")
-_FILE_WRITERS = {
-    "to_csv", "to_parquet", "to_json", "to_excel", "to_pickle", "to_feather", "to_hdf", "to_netcdf",
-    "to_stata", "to_orc", "to_xml", "to_html", "to_file", "to_zarr", "savefig", "save", "savez",
-    "savez_compressed", "savetxt", "write_text", "write_bytes", "imwrite", "imsave", "dump", "write",
-    "write_csv", "write_parquet", "write_json", "write_ipc", "urlretrieve", "copy", "copyfile", "move",
-}
-
-
-def _paths_in(node: ast.AST) -> set[str]:
-    """File names written as string constants anywhere in ``node`` (shell commands split into words)."""
-    found = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < 500:
-            found.update(word for word in sub.value.split() if _PATH_LIKE.fullmatch(word))
+def _aliases_of(stmt: ast.stmt) -> dict[str, set[str]]:
+    """``tmp = states`` (or ``part = frame.loc``, ``a, b = x, y``): names bound to an existing object."""
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+        return {}
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    found: dict[str, set[str]] = {}
+    for target in targets:
+        pairs = [(target, stmt.value)]
+        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(stmt.value, (ast.Tuple, ast.List)) \
+                and len(target.elts) == len(stmt.value.elts):
+            pairs = list(zip(target.elts, stmt.value.elts))
+        for tgt, value in pairs:
+            roots = _object_roots(value)
+            for name in _target_names(tgt):
+                if roots - {name}:
+                    found.setdefault(name, set()).update(roots - {name})
     return found
 
 
-def _writes_a_file(call: ast.Call) -> bool:
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-    if name == "open":
-        mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
-        return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax+")
-    return name in _FILE_WRITERS
-
-
-def _file_links(tree: ast.AST) -> tuple[set[str], set[str]]:
-    """(pseudo-names of files the cell writes, pseudo-names of files it mentions)."""
-    written = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _writes_a_file(node):
-            written |= _paths_in(node)
-    return {FILE_PREFIX + p for p in written}, {FILE_PREFIX + p for p in _paths_in(tree)}
+def _object_roots(value: ast.AST) -> set[str]:
+    """Names whose object ``value`` may be (or be a view of): a name, its attributes or items."""
+    if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Starred)):
+        root = _root_name(value.value if isinstance(value, ast.Starred) else value)
+        return {root} if root else set()
+    if isinstance(value, ast.IfExp):
+        return _object_roots(value.body) | _object_roots(value.orelse)
+    if isinstance(value, ast.BoolOp):
+        return set().union(*(_object_roots(v) for v in value.values))
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return set().union(*(_object_roots(v) for v in value.elts)) if value.elts else set()
+    if isinstance(value, ast.NamedExpr):
+        return _object_roots(value.value)
+    return set()
 
 
 def _nested_scope_globals(table: symtable.SymbolTable) -> tuple[set[str], set[str]]:
@@ -294,6 +310,7 @@ class _StatementVisitor(ast.NodeVisitor):
         self.subcells: list[CellFacts] = []
         self.setup: str | None = None
         self.opaque: str | None = None
+        self.reads_all: str | None = None
         self.depth = 0  # inside any nested scope (function, lambda, class, comprehension)
         self.function_depth = 0  # inside a function or lambda body: runs when called, not now
 
@@ -443,6 +460,8 @@ class _StatementVisitor(ast.NodeVisitor):
                 self.subcells.append(analyse_source(body))
             if name == "capture":
                 self._captured_names(line)
+        elif name in _NAMESPACE_MAGICS:
+            self.reads_all = self.reads_all or f"%{name} shows every variable"
         elif name in _INERT_MAGICS:
             self._interpolated(line)
             self._script_outputs(line)

@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..errors import UsageProblem
-from .defuse import CellFacts, analyse_source
+from .defuse import FILE_PREFIX, CellFacts, analyse_source
 
 PARAMETERS_TAG = "parameters"
 # Names an IPython kernel provides before any cell runs.
@@ -93,18 +93,37 @@ def select_full(nb, skip_tags=("codex-skip",), widened: str | None = None) -> Se
     )
 
 
+def changed_from(previous, nb, changed=()) -> list[str]:
+    """``changed`` plus every cell of ``nb`` whose source differs from ``previous`` (or is new there)."""
+    old = {c.get("id"): c.get("source", "") for c in previous.cells}
+    found = list(dict.fromkeys(changed))
+    for cell in nb.cells:
+        cid = cell.get("id")
+        if cid not in found and (cid not in old or old[cid] != cell.get("source", "")):
+            found.append(cid)
+    return found
+
+
 def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
                     predefined=()) -> Selection:
     """Edited cells, the cells they depend on and the cells that depend on them.
 
-    ``previous`` is the notebook before the edit, if known: names its edited or
-    deleted cells bound may now be missing, so later readers of those names run
-    too. ``predefined`` names exist before any cell (papermill parameters).
+    Dependents are computed from the edited cells as they are and, with
+    ``previous`` (the notebook before the edit), as they were: readers of names
+    or files an old version bound run too, as do every cell after an edited
+    cell that set library-wide state. Cells whose source differs from
+    ``previous`` count as edited. Without ``previous`` the old versions are
+    unknown, so every later cell that reads anything an edited cell could have
+    rebound runs. ``predefined`` names exist before any cell (papermill parameters).
     """
-    if not changed:
+    if not changed and previous is not None:
+        changed = changed_from(previous, nb)
+        if not changed and not _deleted(previous, nb):
+            return Selection(mode="targeted", cell_ids=[], skipped=runnable_cells(nb, skip_tags)[1])
+    if not changed and (previous is None or not _deleted(previous, nb)):
         raise SelectionError(
             "targeted validation needs the ids of the edited cells",
-            hint="pass --changed CELL_ID (repeatable), or use --mode full",
+            hint="name the edited cells, give the notebook as it was before the edit, or validate in full",
         )
     known = {c["id"]: (i, c) for i, c in enumerate(nb.cells)}
     unknown = [cid for cid in changed if cid not in known]
@@ -114,32 +133,57 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
             hint="cell ids are listed by `codex-nb context NOTEBOOK`; deleted cells have no id left",
             unknown=unknown,
         )
+    if previous is not None:
+        changed = changed_from(previous, nb, changed)
     cells, skipped = runnable_cells(nb, skip_tags)
     facts = [analyse_source(c["source"]) for _, c in cells]
     for (index, cell), fact in zip(cells, facts):
         if fact.opaque:
             return select_full(nb, skip_tags, widened=f"{_label(index, cell)} {fact.opaque}")
+    old_facts = {}
+    if previous is not None:
+        for cell in previous.cells:
+            if cell.get("cell_type") == "code" and cell.get("id") in set(changed):
+                old_facts[cell["id"]] = analyse_source(cell.get("source", ""))
+        for cid, fact in old_facts.items():
+            if fact.opaque:
+                return select_full(nb, skip_tags, widened=f"the edited cell {cid} was one that {fact.opaque}")
 
     pos_of = {c["id"]: p for p, (_, c) in enumerate(cells)}
     reasons: dict[int, str] = {pos_of[cid]: "edited" for cid in changed if cid in pos_of}
     may_bind = _may_bind(facts)
+    _expand_wildcards(facts, may_bind)
     deps, inherited = _reaching(facts, may_bind)
+    setup = _setup_reasons(facts)
 
     # Readers of names no earlier cell binds fail in a full run, so they must fail here too;
-    # so may readers of names the edit took away (known when the old notebook is given).
-    removed = _removed_names(previous, changed, nb) if previous is not None else set()
-    first_index = min(known[cid][0] for cid in changed)
-    for p, ((index, _), fact) in enumerate(zip(cells, facts)):
+    # so may readers of names the edit took away.
+    positions = [known[cid][0] for cid in changed]
+    deleted_at = _deleted_positions(previous, nb) if previous is not None else []
+    first_index = min(positions + deleted_at)
+    removed = _removed_names(previous, changed, nb, now_bound={
+        cells[p][1]["id"]: may_bind[p] for p in reasons}) if previous is not None else set()
+    edited_setup = {cid: f.setup for cid, f in old_facts.items() if f.setup}
+    edited_setup.update({cells[p][1]["id"]: setup[p] for p in reasons if setup.get(p)})
+    setup_from = min((known[cid][0] for cid in edited_setup if cid in known), default=None)
+    for p, ((index, cell), fact) in enumerate(zip(cells, facts)):
         if p in reasons or index < first_index:
             continue
         reads = fact.uses | inherited[p]
         unbound = {n for n in reads - KERNEL_NAMES - set(predefined)
-                   if not any(n in may_bind[j] for j in range(p))}
+                   if not n.startswith(FILE_PREFIX) and not any(n in may_bind[j] for j in range(p))}
         lost = reads & removed
         if unbound:
             reasons[p] = f"reads {_names(unbound)}, which no earlier cell binds"
         elif lost:
             reasons[p] = f"reads {_names(lost)}, which the edit changed or removed"
+        elif setup_from is not None and index > setup_from:
+            reasons[p] = "runs after an edited cell that sets library-wide state"
+        elif previous is None:
+            crossing = _read_across(p, reads, positions, cells, facts)
+            if crossing:
+                reasons[p] = (f"reads {_names(crossing)}, which the edited cell may have bound before the edit "
+                              "(the notebook before the edit is unknown)")
     if not reasons:
         return Selection(mode="targeted", cell_ids=[], skipped=skipped)
 
@@ -156,14 +200,14 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
                 reasons[reader] = f"reads {_names(names)} bound by {_label(*cells[source])}"
                 queue.append(reader)
 
-    # Kernel set-up cells (and the parameters cell) run before anything selected.
+    # Kernel set-up cells (library state, magics, the parameters cell) run before anything selected.
     last = max(reasons)
-    for p, ((index, cell), fact) in enumerate(zip(cells, facts)):
+    for p, (index, cell) in enumerate(cells):
         if p < last and p not in reasons:
             if PARAMETERS_TAG in _tags(cell):
                 reasons[p] = "papermill parameters cell"
-            elif fact.setup:
-                reasons[p] = fact.setup
+            elif setup.get(p):
+                reasons[p] = setup[p]
 
     # Upstream: whatever the selected cells read must be bound first, transitively.
     queue = deque(sorted(reasons))
@@ -183,18 +227,64 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
     )
 
 
-def _removed_names(previous, changed, nb) -> set[str]:
-    """Names the old versions of edited cells, and deleted cells, bound or mutated."""
+def _deleted(previous, nb) -> list[str]:
+    now = {c.get("id") for c in nb.cells}
+    return [c.get("id") for c in previous.cells if c.get("cell_type") == "code" and c.get("id") not in now]
+
+
+def _deleted_positions(previous, nb) -> list[int]:
+    """Where in ``nb`` each deleted cell used to be (the index of the cell that now follows it)."""
+    now = {c.get("id"): i for i, c in enumerate(nb.cells)}
+    found, following = [], len(nb.cells)
+    for cell in reversed(previous.cells):
+        if cell.get("id") in now:
+            following = now[cell.get("id")]
+        elif cell.get("cell_type") == "code":
+            found.append(following)
+    return found
+
+
+def _setup_reasons(facts: list[CellFacts]) -> dict[int, str]:
+    """Cells that set up kernel or library state, including those calling a function that does."""
+    reasons: dict[int, str] = {}
+    setters: set[str] = set()
+    for p, fact in enumerate(facts):
+        called = (fact.uses | fact.deferred) & setters
+        if fact.setup:
+            reasons[p] = fact.setup
+        elif called:
+            reasons[p] = f"calls {_names(called)}, which sets library-wide state"
+        setters = (setters - fact.kills) | fact.setting_functions
+    return reasons
+
+
+def _read_across(p: int, reads: set[str], positions: list[int], cells, facts) -> set[str]:
+    """Names cell ``p`` reads that no cell between an edited cell and ``p`` certainly rebinds."""
+    index_of = [index for index, _ in cells]
+    found: set[str] = set()
+    for edited in positions:
+        if edited >= index_of[p]:
+            continue
+        between = [f for (index, _), f in zip(cells, facts) if edited < index < index_of[p]]
+        killed = set().union(*(f.kills for f in between)) if between else set()
+        found |= {n for n in reads - killed if n not in KERNEL_NAMES or n in set().union(*(f.defines for f in facts))}
+    return found
+
+
+def _removed_names(previous, changed, nb, now_bound: dict[str, set[str]]) -> set[str]:
+    """Names and files the old versions of edited cells, and deleted cells, bound or mutated, and no longer do."""
     now = {c["id"] for c in nb.cells}
     gone = set(changed)
     old = [c for c in previous.cells if c.get("cell_type") == "code"]
     facts = [analyse_source(c.get("source", "")) for c in old]
     may_bind = _may_bind(facts)
-    return set().union(*(bound for c, bound in zip(old, may_bind) if c["id"] in gone or c["id"] not in now))
+    _expand_wildcards(facts, may_bind)
+    return set().union(*(bound - now_bound.get(c["id"], set()) for c, bound in zip(old, may_bind)
+                         if c["id"] in gone or c["id"] not in now))
 
 
 def _names(names: set[str], limit: int = 4) -> str:
-    ordered = sorted(names)
+    ordered = sorted(f"file {n[len(FILE_PREFIX):]}" if n.startswith(FILE_PREFIX) else n for n in names)
     shown = ", ".join(ordered[:limit])
     return shown + (f" (+{len(ordered) - limit} more)" if len(ordered) > limit else "")
 
@@ -203,10 +293,48 @@ def _may_bind(facts: list[CellFacts]) -> list[set[str]]:
     """Names each cell may bind or mutate.
 
     A method call on a name counts as a possible mutation, except on imported
-    modules: ``np.mean(x)`` must not make every cell a writer of ``np``.
+    modules: ``np.mean(x)`` must not make every cell a writer of ``np``. A
+    mutation reaches every name bound to the same object (``tmp = states``
+    anywhere in the notebook makes ``tmp.drop(inplace=True)`` a change of
+    ``states`` too, and the other way round).
     """
     imported = set().union(*(f.imports for f in facts)) if facts else set()
-    return [f.defines | (f.called_on - imported) for f in facts]
+    aliases: dict[str, set[str]] = {}
+    for fact in facts:
+        for name, roots in fact.aliases.items():
+            for root in roots - imported:
+                aliases.setdefault(name, set()).add(root)
+                aliases.setdefault(root, set()).add(name)
+    result = []
+    for fact in facts:
+        bound = fact.defines | (fact.called_on - imported)
+        stack = list((fact.mutates - imported) & set(aliases))
+        shared: set[str] = set()
+        while stack:
+            name = stack.pop()
+            for other in aliases.get(name, ()):
+                if other not in shared:
+                    shared.add(other)
+                    stack.append(other)
+        result.append(bound | shared)
+    return result
+
+
+def _expand_wildcards(facts: list[CellFacts], may_bind: list[set[str]]) -> None:
+    """Cells that write or read a file by a computed name link to every file the notebook names.
+
+    ``%whos``-like cells read every name; they are given every name bound anywhere.
+    """
+    named = set().union(*(f.uses | f.defines for f in facts)) if facts else set()
+    files = {n for n in named if n.startswith(FILE_PREFIX)}
+    written = set().union(*may_bind) if may_bind else set()
+    for fact, bound in zip(facts, may_bind):
+        if fact.files_any_write:
+            bound |= files
+        if fact.files_any_read:
+            fact.uses |= {n for n in written if n.startswith(FILE_PREFIX)} - fact.defines
+        if fact.reads_all:
+            fact.uses |= {n for n in written if not n.startswith(FILE_PREFIX)} - fact.kills
 
 
 def _reaching(facts: list[CellFacts], may_bind: list[set[str]]) -> tuple[list[dict[int, set[str]]], list[set[str]]]:

@@ -13,7 +13,6 @@ from typing import Callable
 
 import ipywidgets as W
 
-from .. import audit
 from ..edits.diff import proposal_diffs, render_text
 from .apply import Acceptance, ApplyContext
 from .render import card_title_html, diff_html, escape, progress_html, proposal_html, report_html
@@ -79,6 +78,8 @@ class ReviewWidget(W.VBox):
         self.diffs = proposal_diffs(nb, proposal)
         self.busy = False
         self.acceptance: Acceptance | None = None
+        self.report = None  # the notebook validation of the newest acceptance
+        self.failure: dict | None = None
         self.events: list[dict] = []
         self.note = note
         self.explanation = W.HTML(f"<div style='white-space:pre-wrap'>{escape(proposal.explanation)}</div>")
@@ -147,8 +148,7 @@ class ReviewWidget(W.VBox):
         for i in indexes:
             self.cards[i].set_state("rejected")
         self._refresh_toolbar()
-        audit.record("reject", self.ctx.anchor, notebook=self.ctx.notebook_path, proposal_id=self.proposal.id,
-                     edits=list(indexes), decision="rejected")
+        self.ctx.engine.reject(self.proposal, list(indexes), notebook=self.ctx.notebook_path)
 
     def replace_source(self, index: int, source: str) -> None:
         """Edit: the person's version of the new source replaces the model's before accepting."""
@@ -158,54 +158,76 @@ class ReviewWidget(W.VBox):
         self.diffs = proposal_diffs(self.nb, self.proposal)
         self.cards[index].update_diff(self.diffs[index])
 
-    # -- events from the acceptance (kernel thread or validation thread) ---------------------
+    # -- events from the engine (its loop's thread, or a validation worker) ---------------------
     def _on_event(self, event: dict) -> None:
         self.events.append(event)
-        kind = event["type"]
-        if kind == "status":
-            self._say(event["text"])
-        elif kind == "refused":
-            self.busy = False
-            extra = (" Nothing was changed; the new code is in the card (Edit shows it as text to copy)."
-                     if event.get("no_frontend") else " Nothing was changed.")
-            self._say(f"Could not apply: {event['reason']}.{extra}", "codex-refused", "#cf222e")
-        elif kind == "applied":
-            for i in event["indexes"]:
-                self.cards[i].set_state("accepted")
-            self._refresh_toolbar()
-            self._say("Applied to the notebook as one change (undo with Ctrl+Z in the notebook or `%codex undo`)."
-                      + (" Validating…" if self.ctx.validate else ""))
-        elif kind == "start":
-            self.cell_order = list(event.get("cells") or [])
+        handler = getattr(self, f"_on_{event['type']}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_status(self, event: dict) -> None:
+        self._say(event["text"])
+
+    def _on_refused(self, event: dict) -> None:
+        self.busy = False
+        extra = (" Nothing was changed; the new code is in the card (Edit shows it as text to copy)."
+                 if event.get("no_frontend") else " Nothing was changed.")
+        hint = f" ({event['hint']})" if event.get("hint") else ""
+        self._say(f"Could not apply: {event['reason']}{hint}.{extra}", "codex-refused", "#cf222e")
+
+    def _on_applied(self, event: dict) -> None:
+        for i in self.acceptance.indexes:
+            self.cards[i].set_state("accepted")
+        self._refresh_toolbar()
+        self._say("Applied to the notebook as one change (undo with Z in command mode, or `%codex undo`)."
+                  + (" Validating…" if self.ctx.validate else ""))
+
+    def _on_progress(self, event: dict) -> None:
+        step = event["event"]
+        kind = step.get("type")
+        if kind == "start":
+            self.cell_order = list(step.get("cells") or [])
             self.cell_marks = {c: "queued" for c in self.cell_order}
-            self.bar.max, self.bar.value, self.bar.layout.display = max(1, event.get("total") or 0), 0, ""
+            self.bar.max, self.bar.value, self.bar.layout.display = max(1, step.get("total") or 0), 0, ""
             self.cells.value = progress_html(self.cell_marks, self.cell_order)
         elif kind in ("cell_start", "cell_done", "cell_error"):
-            cid = event.get("cell_id")
+            cid = step.get("cell_id")
             self.cell_marks[cid] = {"cell_start": "running", "cell_done": "done", "cell_error": "error"}[kind]
             if kind != "cell_start":
                 self.bar.value = min(self.bar.max, self.bar.value + 1)
             self.cells.value = progress_html(self.cell_marks, self.cell_order)
-        elif kind == "validated":
-            self.busy = False
-            report = event["report"]
-            self.badge.value = (report_html(report) if report is not None else
-                                "<div class='codex-validation-skipped'>applied; not validated</div>")
-            self._say("Applied and kept." if report is not None else "Applied (validation is off).")
-        elif kind == "rolled_back":
-            self.busy = False
-            report = event["report"]
-            self.badge.value = report_html(report, report.failure_text())
-            if event["ok"]:
-                for i in self.acceptance.indexes:
-                    self.cards[i].set_state("rolled_back")
-                self._refresh_toolbar()
-                self._say("The edit broke the notebook, so it was rolled back: the notebook is as it was before.",
-                          "codex-rollback", "#cf222e")
-            else:
-                self._say(f"Validation failed and the rollback was refused ({event['reason']}); "
-                          "use Edit → Undo in the notebook.", "codex-rollback-failed", "#cf222e")
-            self.fix.layout.display = "" if self.on_fix else "none"
+
+    def _on_validated(self, event: dict) -> None:
+        self.report = notebook_report(event)
+        if self.report is not None:
+            self.badge.value = report_html(self.report, "" if event["ok"] else self.report.failure_text())
+        else:
+            self.badge.value = f"<div class='codex-validation'>{escape(event['summary'])}</div>"
+
+    def _on_kept(self, event: dict) -> None:
+        self.busy = False
+        if not self.ctx.validate:
+            self.badge.value = "<div class='codex-validation-skipped'>applied; not validated</div>"
+        self._say("Applied and kept." if self.ctx.validate else "Applied (validation is off).")
+
+    def _on_rolled_back(self, event: dict) -> None:
+        self.busy = False
+        self.failure = event["failure"]
+        if event["exact"]:
+            for i in self.acceptance.indexes:
+                self.cards[i].set_state("rolled_back")
+            self._refresh_toolbar()
+            gate = (self.failure or {}).get("gate")
+            what = "the notebook" if gate == "notebook" else f"the {gate} check"
+            self._say(f"The change failed {what}, so it was rolled back: the notebook and files are as they were before.",
+                      "codex-rollback", "#cf222e")
+        else:
+            self._say(f"Validation failed and the rollback was not exact ({event['reason']}); "
+                      "use Edit → Undo in the notebook.", "codex-rollback-failed", "#cf222e")
+        self.fix.layout.display = "" if self.on_fix else "none"
+
+    def _on_finished(self, event: dict) -> None:
+        self.busy = False
 
     def _refresh_toolbar(self) -> None:
         self.accept_all.disabled = self.reject_all.disabled = not self._pending()
@@ -214,7 +236,15 @@ class ReviewWidget(W.VBox):
         self.notice.value = f"<div class='{cls}' style='color:{color}'>{escape(text)}</div>"
 
     def _fix(self) -> None:
-        if self.on_fix is None or self.acceptance is None or self.acceptance.report is None:
+        if self.on_fix is None or self.acceptance is None or self.acceptance.outcome is None:
             return
         self.fix.disabled = True
-        self.on_fix(self, self.acceptance.report.failed, self.acceptance.subset)
+        self.on_fix(self, self.acceptance.outcome)
+
+
+def notebook_report(validated: dict):
+    """The notebook gate's ValidationReport from a ``validated`` event (None if the notebook was not re-run)."""
+    from ..validate.api import ValidationReport
+
+    detail = next((g["detail"] for g in validated.get("gates", []) if g["gate"] == "notebook"), None)
+    return ValidationReport.from_json(detail) if detail else None

@@ -1,9 +1,8 @@
 """Plain-text review for a terminal IPython, and the no-extension fallback shared with the widgets.
 
 A terminal has no live notebook to change. With ``--notebook PATH`` accepted
-edits are applied to that file (all or nothing), validated, and rolled back
-on failure, as ``codex-nb apply`` does; without one, the new code goes to the
-next input prompt.
+edits go through the engine into that file, exactly as ``codex-nb apply`` does;
+without one, the new code goes to the next input prompt.
 """
 from __future__ import annotations
 
@@ -34,11 +33,10 @@ def fallback_note(missed: list[str], inserted: bool) -> str:
     return head + (f"Not applied, do it by hand: {'; '.join(missed)}." if missed else "")
 
 
-def review_in_terminal(proposal, nb, *, notebook_path: str | None, ask: Callable[[str], str] | None = None,
+def review_in_terminal(proposal, nb, *, engine, notebook_path: str | None, ask: Callable[[str], str] | None = None,
                        out: Callable[[str], None] = print, set_next_input: Callable[[str], None] | None = None,
-                       validate: bool = True, mode: str = "targeted", validator: Callable | None = None,
-                       history: list | None = None, color: bool = True) -> list[int]:
-    """Ask y/n per edit; apply the accepted ones; return their indexes."""
+                       color: bool = True) -> list[int]:
+    """Ask y/n per edit; accept the chosen ones through the engine (into the file); return their indexes."""
     ask = ask or input  # looked up now, so a patched or replaced input() is the one asked
     diffs = proposal_diffs(nb, proposal)
     out(proposal.explanation.strip())
@@ -55,30 +53,29 @@ def review_in_terminal(proposal, nb, *, notebook_path: str | None, ask: Callable
             break
         if answer == "y":
             accepted.append(d["edit_index"])
-    anchor = notebook_path or "."
     rejected = [d["edit_index"] for d in diffs if d["edit_index"] not in accepted]
     if rejected:
-        audit.record("reject", anchor, notebook=notebook_path, proposal_id=proposal.id, edits=rejected, decision="rejected")
+        engine.reject(proposal, rejected, notebook=notebook_path)
     if not accepted:
         out("Nothing applied.")
         return []
-    subset = dataclasses.replace(proposal, edits=tuple(proposal.edits[i] for i in accepted))
     if notebook_path is None:
+        subset = dataclasses.replace(proposal, edits=tuple(proposal.edits[i] for i in accepted))
         code, missed = fallback_cell(subset, [d for d in diffs if d["edit_index"] in accepted])
         if code and set_next_input is not None:
             set_next_input(code)
         out(("The proposed code is at the next prompt: review it, then press Enter. " if code else "")
             + (f"Not applied, do it by hand: {'; '.join(missed)}." if missed else ""))
-        audit.record("accept", anchor, notebook=None, proposal_id=proposal.id, edits=accepted, decision="accepted", live=False)
+        audit.record("fallback", ".", source="kernel", notebook=None, proposal_id=proposal.id, inserted=bool(code),
+                     missed=missed)
         return accepted
-    if not _apply_to_file(notebook_path, proposal, subset, accepted, out, validate, mode, validator, history):
-        return []
-    return accepted
+    return accepted if _accept_into_file(engine, notebook_path, proposal, accepted, out, color) else []
 
 
-def _apply_to_file(path, proposal, subset, accepted, out, validate, mode, validator, history) -> bool:
-    """Write the accepted edits (then validate if asked); False if the file could not be written."""
-    from ..assistant import apply_proposal
+def _accept_into_file(engine, path, proposal, accepted, out, color) -> bool:
+    """The engine, with the file applier; True when the change was kept."""
+    from ..cli.engine_events import TerminalEvents
+    from ..engine import FileApplier, run_sync
     from ..errors import EditRefused
     from ..open_sessions import refuse_if_open
 
@@ -87,24 +84,22 @@ def _apply_to_file(path, proposal, subset, accepted, out, validate, mode, valida
     except EditRefused as exc:
         out(f"Not applied: {exc}")
         return False
-    change = apply_proposal(path, subset)
-    audit.record("accept", path, notebook=path, proposal_id=proposal.id, edits=accepted, decision="accepted", live=False)
-    if history is not None:
-        history.append({"notebook": path, "proposal_id": proposal.id, "edits": accepted, "change": change})
-    out(f"Applied {len(accepted)} edit(s) to {path}.")
-    if not validate:
-        return True
-    if validator is None:
-        from ..validate import validate_notebook as validator
-    report = validator(path, changed=change.changed_cell_ids, mode=mode, previous=change.before,
-                       progress=lambda e: out(f"  {e['type']} {e.get('cell_id') or ''}".rstrip())
-                       if e["type"] in ("cell_done", "cell_error") else None)
-    audit.record("validate", path, notebook=path, proposal_id=proposal.id, ok=report.ok, failed=report.failed)
-    out(report.summary())
-    if not report.ok:
-        change.rollback()
-        if history is not None and history and history[-1].get("change") is change:
-            history.pop()
-        audit.record("rollback", path, notebook=path, proposal_id=proposal.id, edits=accepted, ok=True)
-        out(f"Rolled back {path}: it is exactly as before.\n{report.failure_text()}")
-    return True
+    view = TerminalEvents(path, color=color)
+    view.out = _Printer(out)
+    outcome = run_sync(engine.accept(proposal, FileApplier(path), accepted, emit=view))
+    out(view.closing_line(outcome, len(accepted)))
+    return outcome.kept
+
+
+class _Printer:
+    """A file-like object over the door's ``out`` function (tests pass their own)."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, text: str) -> None:
+        if text.strip():
+            self.out(text.rstrip("\n"))
+
+    def flush(self) -> None:
+        pass

@@ -170,17 +170,8 @@ export class ContextChips {
   }
 
   private async evaluate(expression: string): Promise<string | null> {
-    const kernel = this.tracker.currentWidget?.sessionContext.session?.kernel;
-    if (!kernel) {
-      return null;
-    }
-    try {
-      const reply = await kernel.requestExecute({ code: '', silent: true, store_history: false, user_expressions: { v: expression } }).done;
-      const value = (reply.content as any).user_expressions?.v;
-      return value?.status === 'ok' ? String(value.data['text/plain']) : null;
-    } catch {
-      return null;
-    }
+    const data = await this.evaluateData(expression);
+    return data ? String(data['text/plain']) : null;
   }
 
   private async variables(prefix: string): Promise<ICompletion[]> {
@@ -192,9 +183,37 @@ export class ContextChips {
     return names.filter(n => n.startsWith(prefix)).map(n => ({ type: 'variable' as const, value: n }));
   }
 
+  /**
+   * The variable's summary as codex-nb builds it for every door (secret names hidden, values
+   * redacted before they are cut), computed by the kernel; the server redacts and bounds it again.
+   */
   private async summary(name: string): Promise<string> {
-    const expr = `(lambda x: type(x).__name__ + (' shape=' + str(getattr(x, 'shape', '')) if hasattr(x, 'shape') else '') + ' ' + repr(x)[:800])(${name})`;
-    const text = await this.evaluate(expr);
-    return text ? text.replace(/^'|'$/g, '').replace(/\\n/g, '\n') : '';
+    if (!/^[A-Za-z_]\w*$/.test(name)) {
+      return '';
+    }
+    const data = await this.evaluateData(`__import__('codex_nb.context.kernel', fromlist=['summary_json']).summary_json('${name}', globals())`);
+    if (!data) {
+      return '';
+    }
+    try {
+      const parsed = (data['application/json'] as { summary?: string } | undefined) ?? JSON.parse(String(data['text/plain']));
+      return typeof parsed.summary === 'string' ? parsed.summary : '';
+    } catch {
+      return '';
+    }
+  }
+
+  private async evaluateData(expression: string): Promise<Record<string, unknown> | null> {
+    const kernel = this.tracker.currentWidget?.sessionContext.session?.kernel;
+    if (!kernel) {
+      return null;
+    }
+    try {
+      const reply = await kernel.requestExecute({ code: '', silent: true, store_history: false, user_expressions: { v: expression } }).done;
+      const value = (reply.content as any).user_expressions?.v;
+      return value?.status === 'ok' ? (value.data as Record<string, unknown>) : null;
+    } catch {
+      return null;
+    }
   }
 }

@@ -8,12 +8,16 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { watchErrors } from './fixbutton';
+import { inlinePlugin } from './inline';
 import { sendSnapshotsBeforeCodexCells, watchPanel } from './liveapply';
 import { applyOps } from './ops';
+import { mapPlugin } from './map';
 import { CodexPanel } from './panel';
+import { settingsPlugin } from './settings';
 import { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
 
 export { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
+export { ICodexSettings } from './settings';
 
 const codexIcon = new LabIcon({
   name: 'codex-nb:icon',
@@ -124,4 +128,4 @@ const fixButton: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [liveApply, panelPlugin, commandsPlugin, fixButton];
+export default [liveApply, panelPlugin, commandsPlugin, fixButton, mapPlugin, settingsPlugin, inlinePlugin];

@@ -56,9 +56,26 @@ export function watchPanel(panel: NotebookPanel): void {
       comms.set(panel.content, { panel, comm });
       comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => handleMessage(panel, comm, msg);
     });
+    openFromPage(panel, kernel);
   };
   register(session.session?.kernel);
   session.kernelChanged.connect((_, args) => register(args.newValue));
+}
+
+/**
+ * A page that (re)connects to a kernel where codex-nb is loaded opens the comm itself, so cards
+ * drawn before a reload work at once: the kernel adopts the newest page's comm. Where codex-nb is
+ * not loaded the kernel closes it again, and %load_ext opens one later from its side.
+ */
+function openFromPage(panel: NotebookPanel, kernel: Kernel.IKernelConnection): void {
+  try {
+    const comm = kernel.createComm(COMM_TARGET);
+    comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => handleMessage(panel, comm, msg);
+    comms.set(panel.content, { panel, comm });
+    comm.open({ page: true }).done.catch(() => undefined);
+  } catch (err) {
+    console.debug('codex-nb: no comm from the page', err);
+  }
 }
 
 function handleMessage(panel: NotebookPanel, comm: Kernel.IComm, msg: KernelMessage.ICommMsgMsg): void {

@@ -171,8 +171,7 @@ export class CodexPanel extends Widget implements ICodexPanel {
       status,
       settings: this.settings,
       notebook: () => this.notebook(),
-      onFix: (failure, cellId) =>
-        this.send({ kind: 'fix', instruction: `The accepted change failed validation: ${failure}. Fix it.`, activeCell: cellId })
+      onFix: outcomeId => this.repair(outcomeId)
     });
   }
 
@@ -199,6 +198,15 @@ export class CodexPanel extends Widget implements ICodexPanel {
     });
   }
 
+  /** Fix: the engine sends the rolled-back change's failure to the model; the fix streams in like an answer. */
+  repair(outcomeId: string): void {
+    const panel = this.notebook();
+    if (!panel || !panel.content.model) {
+      return;
+    }
+    this.stream('repair', { path: panel.context.path, outcome_id: outcomeId }, 'fix', 'Fix the change that failed validation.');
+  }
+
   send(options: ISendOptions): void {
     const panel = this.notebook();
     if (!panel || !panel.content.model) {
@@ -209,15 +217,6 @@ export class CodexPanel extends Widget implements ICodexPanel {
       return;
     }
     const chatId = 'c-' + Math.random().toString(36).slice(2, 12);
-    const abort = new AbortController();
-    this.running = { chatId, abort };
-    this.stopButton.disabled = false;
-    this.sendButton.disabled = true;
-    this.addUser(options.instruction, options.kind);
-    const box = this.addAssistant();
-    const answer = box.querySelector('.codex-answer') as HTMLElement;
-    answer.classList.add('codex-streaming');
-    let text = '';
     const context = this.chips.requestContext(panel);
     const body = {
       chat_id: chatId,
@@ -228,6 +227,25 @@ export class CodexPanel extends Widget implements ICodexPanel {
       ...context,
       active_cell: options.activeCell ?? context.active_cell
     };
+    this.stream('chat', body, options.kind, options.instruction, chatId);
+  }
+
+  /** Stream a chat (or a repair) into a new assistant message; the page answers the engine's read requests. */
+  private stream(route: string, body: any, kind: string, shown: string, chatId: string = ''): void {
+    const model = this.notebook()?.content.model;
+    if (this.running) {
+      return;
+    }
+    const abort = new AbortController();
+    this.running = { chatId, abort };
+    this.stopButton.disabled = !chatId;
+    this.sendButton.disabled = true;
+    this.addUser(shown, kind);
+    const box = this.addAssistant();
+    const answer = box.querySelector('.codex-answer') as HTMLElement;
+    answer.classList.add('codex-streaming');
+    let text = '';
+    let runId = '';
     const finish = async () => {
       answer.classList.remove('codex-streaming');
       this.running = null;
@@ -238,11 +256,18 @@ export class CodexPanel extends Widget implements ICodexPanel {
       let finalText: string | null = null;
       try {
         await streamAPI(
-          'chat',
+          route,
           this.settings,
           body,
           ({ event, data }) => {
-            if (event === 'delta') {
+            if (event === 'accept') {
+              runId = data.run_id;
+            } else if (event === 'apply_request' && model) {
+              void requestAPI(`accept/${runId}/reply`, this.settings, {
+                method: 'POST',
+                body: JSON.stringify({ request_id: data.request_id, ok: data.action === 'read', reason: data.action === 'read' ? null : 'a repair only reads the notebook', notebook: model.toJSON() })
+              });
+            } else if (event === 'delta') {
               text += data.text;
               answer.textContent = text;
               this.scroll();

@@ -1,7 +1,7 @@
 /**
  * One proposal in the panel: per-cell diffs (from the server's proposal_diffs, the
- * same data the ipywidgets draw), Accept / Reject per edit or all, then apply
- * through the notebook model, validate on the server, roll back on failure.
+ * same data the ipywidgets draw) and Accept / Reject per edit or all. Accepting hands
+ * the proposal to the server's engine, with this page as the applier of cell ops.
  */
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { ServerConnection } from '@jupyterlab/services';
@@ -26,7 +26,7 @@ export interface IProposalOptions {
   status: string | null;
   settings: ServerConnection.ISettings;
   notebook: () => NotebookPanel | null;
-  onFix: (failure: string, cellId: string | null) => void;
+  onFix: (outcomeId: string) => void;
 }
 
 type EditState = 'pending' | 'accepted' | 'rejected';
@@ -98,24 +98,6 @@ export class ProposalView {
     return this.options.notebook()?.context.path ?? this.options.proposal.notebook ?? '';
   }
 
-  private async decide(event: string, indexes: number[], status: string | null, fields: object = {}): Promise<void> {
-    try {
-      await requestAPI('audit', this.options.settings, {
-        method: 'POST',
-        body: JSON.stringify({
-          path: this.path(),
-          event,
-          proposal_id: this.options.proposal.id,
-          message_id: this.options.messageId,
-          status,
-          fields: { edit_indexes: indexes, ...fields }
-        })
-      });
-    } catch (err) {
-      console.warn('codex-nb: could not record the decision', err);
-    }
-  }
-
   async reject(indexes: number[]): Promise<void> {
     indexes = indexes.filter(i => this.states[i] === 'pending');
     if (!indexes.length) {
@@ -124,12 +106,30 @@ export class ProposalView {
     indexes.forEach(i => (this.states[i] = 'rejected'));
     this.lock();
     const final = this.states.includes('pending') ? null : this.states.includes('accepted') ? 'partial' : 'rejected';
-    await this.decide('reject', indexes, final);
+    try {
+      await requestAPI('reject', this.options.settings, {
+        method: 'POST',
+        body: JSON.stringify({
+          path: this.path(),
+          proposal: this.options.proposal,
+          edit_indexes: indexes,
+          message_id: this.options.messageId,
+          status: final
+        })
+      });
+    } catch (err) {
+      console.warn('codex-nb: could not record the decision', err);
+    }
     if (final === 'rejected') {
       this.setBadge('rejected', 'info');
     }
   }
 
+  /**
+   * Accept: the server's engine does the work (plan, lock, write files, validate, keep or roll back,
+   * audit); this page is its applier — it applies the ops the engine sends to the notebook model and
+   * answers with the notebook as it then is. The card only draws the engine's events.
+   */
   async accept(indexes: number[]): Promise<void> {
     indexes = indexes.filter(i => this.states[i] === 'pending');
     const panel = this.options.notebook();
@@ -140,76 +140,96 @@ export class ProposalView {
       }
       return;
     }
-    const path = panel.context.path;
-    let plan: { ops: LiveOp[]; inverse: LiveOp[]; changed: string[] };
-    try {
-      plan = await requestAPI('ops', this.options.settings, {
+    this.buttons.forEach(b => (b.disabled = true));
+    this.setBadge('applying…', 'running');
+    let runId = '';
+    const answer = async (request: any) => {
+      const result = request.action === 'apply' ? applyOps(model, request.ops as LiveOp[]) : { ok: true, reason: null };
+      await requestAPI(`accept/${runId}/reply`, this.options.settings, {
         method: 'POST',
-        body: JSON.stringify({ path, notebook: model.toJSON(), proposal: this.options.proposal, edit_indexes: indexes })
+        body: JSON.stringify({ request_id: request.request_id, ok: result.ok, reason: result.reason, notebook: model.toJSON() })
       });
-    } catch (err) {
-      this.setBadge(`cannot apply: ${(err as Error).message}`, 'failed');
-      return;
-    }
-    const before = model.toJSON();
-    const applied = applyOps(model, plan.ops);
-    if (!applied.ok) {
-      this.setBadge(`not applied: ${applied.reason}`, 'failed');
-      await this.decide('accept', indexes, null, { applied: false, reason: applied.reason });
-      return;
-    }
-    indexes.forEach(i => (this.states[i] = 'accepted'));
-    this.lock();
-    await this.decide('accept', indexes, this.states.includes('pending') ? null : 'accepted', { applied: true });
-    await this.validate(panel, plan, before);
-  }
-
-  private async validate(panel: NotebookPanel, plan: { inverse: LiveOp[]; changed: string[] }, before: unknown): Promise<void> {
-    const model = panel.content.model!;
-    this.setBadge('validating…', 'running');
-    let result: any = null;
-    let failure: string | null = null;
+    };
+    const replies: Promise<void>[] = [];
+    let outcome: any = null;
     try {
       await streamAPI(
-        'validate',
+        'accept',
         this.options.settings,
-        {
-          path: panel.context.path,
-          notebook: model.toJSON(),
-          previous: before,
-          changed: plan.changed,
-          mode: 'targeted',
-          proposal_id: this.options.proposal.id
-        },
+        { path: panel.context.path, proposal: this.options.proposal, edit_indexes: indexes, message_id: this.options.messageId },
         ({ event, data }) => {
-          if (event === 'progress' && data.type === 'start') {
-            this.setBadge(`validating: ${data.total ?? 0} cell(s) to run`, 'running');
-          } else if (event === 'progress' && data.type?.startsWith('cell_')) {
-            const step = `${(data.index ?? 0) + 1}/${data.total ?? '?'}`;
-            const what = data.type === 'cell_error' ? 'error in cell' : data.type === 'cell_done' ? 'ran cell' : 'running cell';
-            this.setBadge(`validating: ${what} ${step}`, 'running');
-          } else if (event === 'result') {
-            result = data;
-          } else if (event === 'error') {
-            failure = data.message;
+          if (event === 'accept') {
+            runId = data.run_id;
+          } else if (event === 'apply_request') {
+            replies.push(answer(data));
+          } else if (event === 'finished') {
+            outcome = data.outcome;
+          } else {
+            this.draw(event, data, indexes);
           }
         }
       );
+      await Promise.all(replies);
     } catch (err) {
-      failure = (err as Error).message;
+      this.setBadge(`cannot apply: ${(err as Error).message}`, 'failed');
     }
-    if (result && result.ok) {
-      this.setBadge(`validation passed${summary(result)}`, 'passed');
-      return;
+    if (!outcome || outcome.status !== 'kept') {
+      indexes.forEach(i => (this.states[i] = this.states[i] === 'accepted' ? 'pending' : this.states[i]));
     }
-    failure = failure ?? describeFailure(result);
-    const rolled = applyOps(model, plan.inverse);
-    const text = rolled.ok ? `validation failed — rolled back: ${failure}` : `validation failed: ${failure}; rollback refused: ${rolled.reason}`;
-    this.setBadge(text, 'failed');
-    await this.decide('rollback', [], rolled.ok ? 'rolled_back' : 'accepted', { reason: failure, rolled_back: rolled.ok });
-    const fix = el('button', { class: 'jp-Button codex-button codex-fix', type: 'button' }, 'Fix with Codex') as HTMLButtonElement;
-    fix.addEventListener('click', () => this.options.onFix(failure ?? 'validation failed', result?.failed?.cell_id ?? null));
-    this.badge.appendChild(fix);
+    this.lock();
+    if (outcome && outcome.status === 'rolled_back') {
+      const fix = el('button', { class: 'jp-Button codex-button codex-fix', type: 'button' }, 'Fix with Codex') as HTMLButtonElement;
+      fix.addEventListener('click', () => {
+        fix.disabled = true;
+        this.options.onFix(outcome.id);
+      });
+      this.badge.appendChild(fix);
+    }
+  }
+
+  /** One engine event on the card (the same vocabulary the widget, terminal and CLI draw). */
+  private draw(event: string, data: any, indexes: number[]): void {
+    switch (event) {
+      case 'status':
+        this.setBadge(data.text, 'running');
+        break;
+      case 'refused':
+        this.setBadge(`not applied: ${data.reason}${data.hint ? ' — ' + data.hint : ''}`, 'failed');
+        break;
+      case 'applied':
+        indexes.forEach(i => (this.states[i] = 'accepted'));
+        this.lock();
+        this.setBadge(data.files.length ? `applied (and ${data.files.join(', ')}); validating…` : 'applied; validating…', 'running');
+        break;
+      case 'progress':
+        if (data.event?.type === 'start') {
+          this.setBadge(`validating: ${data.event.total ?? 0} cell(s) to run`, 'running');
+        } else if (data.event?.type?.startsWith('cell_')) {
+          const step = `${(data.event.index ?? 0) + 1}/${data.event.total ?? '?'}`;
+          const what = data.event.type === 'cell_error' ? 'error in cell' : data.event.type === 'cell_done' ? 'ran cell' : 'running cell';
+          this.setBadge(`validating: ${what} ${step}`, 'running');
+        }
+        break;
+      case 'validated':
+        this.setBadge(data.ok ? `validation passed (${data.summary})` : `validation failed: ${data.summary}`, data.ok ? 'passed' : 'failed');
+        break;
+      case 'kept':
+        if (!this.badge.className.includes('passed')) {
+          this.setBadge('applied and kept', 'passed');
+        }
+        break;
+      case 'rolled_back':
+        this.setBadge(
+          data.exact
+            ? `validation failed — rolled back: ${data.failure?.summary ?? ''}`
+            : `validation failed; the rollback was not exact: ${data.reason}`,
+          'failed'
+        );
+        break;
+      case 'error':
+        this.setBadge(`${data.message}${data.hint ? ' — ' + data.hint : ''}`, 'failed');
+        break;
+    }
   }
 }
 
@@ -231,20 +251,4 @@ function diffLines(diff: IDiff): HTMLElement {
     body.appendChild(el('span', { class: cls }, line + '\n'));
   }
   return body;
-}
-
-function summary(result: any): string {
-  const ran = Array.isArray(result?.cells_run) ? result.cells_run.length : null;
-  return ran !== null ? ` (${result.mode ?? 'targeted'}, ${ran} cell${ran === 1 ? '' : 's'} ran)` : '';
-}
-
-function describeFailure(result: any): string {
-  if (!result) {
-    return 'the validation did not finish';
-  }
-  const failed = result.failed;
-  if (failed && typeof failed === 'object') {
-    return failed.message || `${failed.ename ?? 'Error'}: ${failed.evalue ?? ''}`.trim();
-  }
-  return 'the notebook failed to run';
 }

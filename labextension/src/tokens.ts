@@ -9,6 +9,8 @@ export namespace CommandIDs {
   export const fixCell = 'codex-nb:fix-cell';
   export const explainCell = 'codex-nb:explain-cell';
   export const stop = 'codex-nb:stop';
+  export const openMap = 'codex-nb:open-map';
+  export const requestOverrides = 'codex-nb:request-overrides';
 }
 
 /** Applies live-apply ops to notebook models (the comm target and the panel share it). */

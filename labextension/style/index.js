@@ -1,1 +1,3 @@
 import './base.css';
+import './render.css';
+import './map.css';

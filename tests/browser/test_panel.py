@@ -90,7 +90,7 @@ def test_accept_applies_to_the_live_notebook_and_validates(page, jupyter_lab):
     page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.undo()")
     assert cell_sources(page)["c2"] == "y = x + 1\nprint(y)"
     entries = jupyter_lab.api("GET", f"codex-nb/audit?path={name}")["entries"]
-    assert {"propose", "accept", "validate"} <= {e["event"] for e in entries}
+    assert {"proposed", "decided", "validated"} <= {e["event"] for e in entries}
 
 
 def test_reject_leaves_the_notebook_unchanged(page, jupyter_lab):
@@ -111,7 +111,7 @@ def test_reject_leaves_the_notebook_unchanged(page, jupyter_lab):
     assert cell_sources(page) == before
     assert proposal.locator(".codex-accept-all").is_disabled()
     entries = jupyter_lab.api("GET", f"codex-nb/audit?path={name}")["entries"]
-    assert "reject" in {e["event"] for e in entries}
+    assert ("decided", "rejected") in {(e["event"], e.get("decision")) for e in entries}
     screenshot(page, "panel-rejected")
 
 
@@ -133,7 +133,7 @@ def test_failing_edit_rolls_back_and_offers_fix(page, jupyter_lab):
     assert badge.locator(".codex-fix").is_visible()
     screenshot(page, "panel-rolled-back")
     entries = jupyter_lab.api("GET", f"codex-nb/audit?path={name}")["entries"]
-    assert "rollback" in {e["event"] for e in entries}
+    assert "rolled_back" in {e["event"] for e in entries}
 
     # Fix sends the failure back to the model as a "fix" request.
     jupyter_lab.llm.queue({"explanation": "Keep both names.", "edits": [

@@ -1,4 +1,4 @@
-"""apply → validate → keep | exact rollback (+ repair), with real kernels, the audit log and a scripted model."""
+"""The engine with the file applier: apply → validate → keep | exact rollback (+ repair), real kernels, audit, scripted model."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from codex_nb.cli.main import main
 from codex_nb.edits.model import DeleteCell, InsertCell, PatchFile, Proposal, ReplaceCell
 from codex_nb.notebook_io import source_hash
 from codex_nb.validate import ValidationReport
-from codex_nb.validate.workflow import apply_validated
+from codex_nb.engine import accept_file
 
 DATA = Path(__file__).parent / "data" / "validate"
 
@@ -30,6 +30,15 @@ def project(tmp_path, monkeypatch):
     shutil.copy(DATA / "analysis.ipynb", root / "analysis.ipynb")
     monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     return root
+
+
+def apply_validated(nb, proposal, *, repair=0, on_event=None, validator=None, total_timeout=None, repo_root=None):
+    return accept_file(nb, proposal, repo_root=repo_root, emit=on_event, validator=validator, repair=repair,
+                       total_timeout=total_timeout, validate=True, validate_mode="targeted")
+
+
+def report_of(outcome) -> dict:
+    return next(g["detail"] for g in outcome.gates if g["gate"] == "notebook")
 
 
 def cell_source(path: Path, cell_id: str) -> str:
@@ -47,18 +56,19 @@ def test_a_passing_edit_is_kept_and_audited(project):
     proposal = replace(nb, "greet", 'greeting = "hello"\nprint(greeting)')
     events = []
     result = apply_validated(nb, proposal, on_event=events.append)
-    assert result["kept"] and result["report"]["ok"] and len(result["attempts"]) == 1
+    assert result.kept and result.validated and report_of(result)["ok"] and result.attempts == 1
     assert cell_source(nb, "greet") == 'greeting = "hello"\nprint(greeting)'
     # targeted: the edited cell, its reader (report), and what report reads (total, which reads data)
-    assert result["report"]["cells_run"] == ["load", "total", "greet", "report"]
+    assert report_of(result)["cells_run"] == ["load", "total", "greet", "report"]
     kinds = [e["type"] for e in events]
-    assert kinds[0] == "applied" and "validated" in kinds and "rolled_back" not in kinds
+    assert kinds[0] == "decided" and "applied" in kinds and "validated" in kinds and "rolled_back" not in kinds
+    assert kinds.index("applied") < kinds.index("validated") < kinds.index("kept") < kinds.index("finished")
     progress = [e["event"]["type"] for e in events if e["type"] == "progress"]
     assert progress[0] == "start" and progress.count("cell_done") == 4 and progress[-1] == "finish"
-    log = [e for e in audit.read(project) if e["event"] in ("validate", "rollback")]
-    assert [e["event"] for e in log] == ["validate"]
-    assert log[0]["ok"] is True and log[0]["proposal_id"] == proposal.id and log[0]["mode"] == "targeted"
-    assert log[0]["cells_run"] == ["load", "total", "greet", "report"] and log[0]["seconds"] > 0
+    log = [e for e in audit.read(project) if e["proposal_id"] == proposal.id]
+    assert [e["event"] for e in log] == ["decided", "applied", "validated", "kept"]
+    assert log[2]["ok"] is True and log[2]["mode"] == "targeted" and log[2]["seconds"] > 0
+    assert log[1]["cells"] == ["greet"] and log[1]["applier"] == "file"
 
 
 def test_a_failing_edit_restores_every_file_byte_for_byte(project):
@@ -72,17 +82,18 @@ def test_a_failing_edit_restores_every_file_byte_for_byte(project):
         PatchFile(path="pkg/new_module.py", search="", replace="X = 1\n"),
     ))
     result = apply_validated(nb, proposal, repo_root=project)
-    assert not result["kept"]
-    report = ValidationReport.from_json(result["report"])
-    # File patches make a targeted request run in full: any cell may import them.
-    assert report.mode == "full" and "patches repository files" in report.widened
+    assert not result.kept and result.status == "rolled_back"
+    report = ValidationReport.from_json(report_of(result))
+    # No cell imports the new module, so the targeted request widens to a full run, saying why.
+    assert report.mode == "full" and "pkg/new_module.py" in report.widened
     assert report.failed["cell_id"] == "total" and report.failed["ename"] == "KeyError"
+    assert result.failure["cell_id"] == "total" and result.failure["ename"] == "KeyError"
     for path, data in before.items():
         assert path.read_bytes() == data, path
     assert not (project / "pkg" / "new_module.py").exists()
-    log = [e for e in audit.read(project) if e["event"] in ("validate", "rollback")]
-    assert [e["event"] for e in log] == ["validate", "rollback"]
-    assert log[1]["failed"]["cell_id"] == "total" and log[1]["rewritten"] == []
+    log = [e for e in audit.read(project) if e["event"] in ("validated", "rolled_back")]
+    assert [e["event"] for e in log] == ["validated", "rolled_back"]
+    assert log[1]["exact"] is True and sorted(log[1]["files"]) == ["helpers.py", "pkg/new_module.py"]
 
 
 def broken_then_fixed(nb: Path) -> tuple[dict, dict]:
@@ -106,9 +117,9 @@ def test_repair_loop_with_a_scripted_model(project, scripted_llm):
     scripted_llm.queue(bad).queue(good)
     events = []
     result = apply_validated(nb, proposal, repair=2, on_event=events.append)
-    assert result["kept"], result["report"]["failed"]
-    assert [a["kept"] for a in result["attempts"]] == [False, False, True]
-    assert [a["report"]["failed"]["evalue"] for a in result["attempts"][:2]] == ["'b'", "'c'"]
+    assert result.kept, result.failure
+    assert result.attempts == 3
+    assert [e["failure"]["evalue"] for e in events if e["type"] == "rolled_back"] == ["'b'", "'c'"]
     assert cell_source(nb, "total") == "total = sum(sum(v) for v in data.values())\ntotal"
     assert cell_source(nb, "load") == 'data = {"a": [1, 2, 3], "z": [15]}'
     assert nb.read_bytes() != original
@@ -116,9 +127,9 @@ def test_repair_loop_with_a_scripted_model(project, scripted_llm):
     first = json.dumps(scripted_llm.requests[0])
     assert "KeyError" in first and "total" in first and '\\"z\\": [15]' in first
     kinds = [e["type"] for e in events]
-    assert kinds.count("rolled_back") == 2 and kinds.count("repair") == 2
-    assert [e["event"] for e in audit.read(project) if e["event"] in ("validate", "rollback")] == [
-        "validate", "rollback", "validate", "rollback", "validate"]
+    assert kinds.count("rolled_back") == 2 and kinds.count("repair_proposed") == 2
+    assert [e["event"] for e in audit.read(project) if e["event"] in ("validated", "rolled_back", "repair")] == [
+        "validated", "rolled_back", "repair", "validated", "rolled_back", "repair", "validated"]
 
 
 def test_repair_gives_up_after_n_attempts_and_leaves_the_notebook_as_it_was(project, scripted_llm):
@@ -127,7 +138,7 @@ def test_repair_gives_up_after_n_attempts_and_leaves_the_notebook_as_it_was(proj
     bad, _ = broken_then_fixed(nb)
     scripted_llm.queue(bad)
     result = apply_validated(nb, replace(nb, "load", 'data = {"a": [1]}'), repair=1)
-    assert not result["kept"] and len(result["attempts"]) == 2
+    assert not result.kept and result.attempts == 2
     assert nb.read_bytes() == original
 
 
@@ -196,26 +207,37 @@ def test_random_accept_reject_sequences_roll_back_exactly(project, data):
             assert nb_path.read_bytes() == before
             continue
         result = apply_validated(nb_path, proposal, validator=validator)
-        assert result["kept"] is (verdict == "pass")
+        assert result.kept is (verdict == "pass")
         if verdict == "pass":
             assert nb_path.read_bytes() != before or kind == "replace"
         else:
             assert nb_path.read_bytes() == before
 
 
-def test_the_snapshot_restores_files_even_if_the_transaction_rollback_fails(project, monkeypatch):
-    from codex_nb.edits import transaction
+def test_a_rollback_that_cannot_restore_a_file_says_so(project, monkeypatch):
+    from codex_nb.engine import filechange
 
-    def broken_rollback(self):
-        raise OSError("disk hiccup")
+    real_write = filechange.atomic_write_bytes
+    calls = []
 
-    monkeypatch.setattr(transaction.AppliedChange, "rollback", broken_rollback)
+    def flaky_write(path, data):
+        calls.append(path)
+        if len(calls) > 1:  # the patch is written; putting the old bytes back fails
+            raise OSError("disk hiccup")
+        real_write(path, data)
+
+    monkeypatch.setattr(filechange, "atomic_write_bytes", flaky_write)
     nb = project / "analysis.ipynb"
-    original = nb.read_bytes()
-    result = apply_validated(nb, replace(nb, "greet", "greeting = None"), validator=fake_validator(["fail"]))
-    assert not result["kept"] and nb.read_bytes() == original
-    rollback = [e for e in audit.read(project) if e["event"] == "rollback"][-1]
-    assert rollback["rewritten"] == [str(nb)]
+    proposal = Proposal(explanation="x", edits=(
+        PatchFile(path="helpers.py", search="FACTOR = 2", replace="FACTOR = 3", base_hash=source_hash("FACTOR = 2\n")),))
+    events = []
+    result = accept_file(nb, proposal, repo_root=project, emit=events.append, validator=fake_validator(["fail"]),
+                         validate=True)
+    assert result.status == "rolled_back"
+    rolled = next(e for e in events if e["type"] == "rolled_back")
+    assert rolled["exact"] is False and "helpers.py could not be restored" in rolled["reason"]
+    entry = [e for e in audit.read(project) if e["event"] == "rolled_back"][-1]
+    assert entry["exact"] is False
 
 
 snippets = st.sampled_from([
@@ -234,12 +256,12 @@ def test_random_sequences_with_real_validation_keep_or_restore_exactly(project, 
         edit = (InsertCell(source=source, after=cell.id) if data.draw(st.booleans(), label="insert")
                 else ReplaceCell(cell_id=cell.id, source=source, base_hash=source_hash(cell.source)))
         result = apply_validated(nb_path, Proposal(explanation="random", edits=(edit,)), total_timeout=60)
-        assert result["kept"] is result["report"]["ok"]
-        if result["kept"]:
+        assert result.kept is report_of(result)["ok"]
+        if result.kept:
             assert nb_path.read_bytes() != before
         else:
             assert nb_path.read_bytes() == before
-            assert result["report"]["failed"]["kind"] == "error"
+            assert report_of(result)["failed"]["kind"] == "error"
 
 
 def test_cli_apply_validate_repair_shows_the_fix_and_keeps_it(project, tmp_path, scripted_llm, capsys):
@@ -251,7 +273,7 @@ def test_cli_apply_validate_repair_shows_the_fix_and_keeps_it(project, tmp_path,
     code = main(["apply", str(nb), str(proposal_file), "--validate", "--repair", "1"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "Proposed fix (attempt 1):" in out and "+total = sum(sum(v) for v in data.values())" in out
+    assert "Proposed fix (attempt 1):" in err and "+total = sum(sum(v) for v in data.values())" in err
     assert out.strip().splitlines()[-1].startswith("Kept: ok: targeted validation")
     assert "Asking the model for a fix (attempt 1 of 1)" in err
     assert cell_source(nb, "total") == "total = sum(sum(v) for v in data.values())\ntotal"

@@ -1,0 +1,35 @@
+"""The engine as a plain Python call, for scripts, notebooks and the CLI: accept a proposal into a file."""
+from __future__ import annotations
+
+from .appliers import FileApplier
+from .engine import Engine
+from .run_sync import run_sync
+from .settings import resolve_settings
+
+
+def accept_file(notebook, proposal, indexes=None, *, source: str = "api", repo_root=None, emit=None,
+                validator=None, repairer=None, gates=None, create: bool = False, **flags):
+    """Apply ``proposal`` (or the edits at ``indexes``) to the notebook file; keep it only if it validates.
+
+    ``flags`` override the configured settings (``validate``, ``validate_mode``, ``repair``,
+    ``cell_timeout``, ``total_timeout``, ``kernel_name``, ``drift_fails``, ``model`` …). Returns the
+    engine's ``Outcome``: ``status`` is kept, rolled_back or refused.
+    """
+    engine = build_engine(source=source, anchor=notebook, repo_root=repo_root, validator=validator,
+                          repairer=repairer, gates=gates, **flags)
+    return run_sync(engine.accept(proposal, FileApplier(notebook, create=create), indexes, emit=emit))
+
+
+def build_engine(*, source: str, anchor=None, repo_root=None, validator=None, repairer=None, gates=None,
+                 history=None, user=None, settings=None, **flags) -> Engine:
+    """An engine with the settings every door shares (config → env → these flags)."""
+    from .engine import default_gates
+    from .notebook_gate import NotebookGate
+
+    settings = settings if settings is not None else resolve_settings(**flags)
+    if gates is None:
+        gates = default_gates()
+        if validator is not None:
+            gates = [NotebookGate(validator) if g.name == "notebook" else g for g in gates]
+    return Engine(settings, source=source, anchor=anchor, repo_root=repo_root, user=user, gates=gates,
+                  repairer=repairer, history=history)

@@ -1,0 +1,384 @@
+"""The one trust loop: decision → lock → plan → apply → gates → keep | roll back → repair → audit.
+
+Every front door hands ``Engine.accept`` a proposal, the indexes of the edits a
+person accepted and an *applier* (where the notebook lives), and draws the
+events it emits. Nothing else in codex-nb applies, validates or rolls back.
+
+    async with locks(notebook, patched files):
+        before = applier.read()                 # re-read under the lock: staleness is checked against this
+        ops, undo = plan(before, edits)         # refuses stale / dangling / invalid edits; nothing written yet
+        files.write(); after = applier.apply(ops)   # all or nothing: a refused apply restores the files
+        verify(after)                           # reported done only once read back
+        gates(change) → keep (audit, undo entry) | applier.revert + files.restore (exact) → repair?
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import os
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from .. import audit
+from ..errors import CodexError, EditRefused
+from . import events as ev
+from .filechange import FileChange
+from .gates import ChangeUnderTest, GateResult
+from .locks import PathLocks
+from .outcome import Failure, Outcome, UndoEntry
+from .settings import Settings
+
+Emit = Callable[[dict], None]
+Repairer = Callable[..., "asyncio.Future"]  # async (proposal, failure: Failure, notebook, on_delta) -> Proposal
+
+
+class Engine:
+    def __init__(self, settings: Settings, *, source: str, anchor=None, repo_root=None, user: str | None = None,
+                 gates: list | None = None, repairer=None, history: list | None = None):
+        self.settings = settings
+        self.source = source  # cli | kernel | server | agent | api — stamped on every audit line
+        self.anchor = anchor  # where the audit log is found (the notebook, or a directory)
+        self.repo_root = Path(repo_root) if repo_root else None
+        self.user = user  # set only by trusted code (the server's identity provider)
+        self.gates = gates if gates is not None else default_gates()
+        self.repairer = repairer or self._assistant_repair
+        self.history = history if history is not None else []  # UndoEntry, newest last (shared with %codex undo)
+
+    # -- decisions ------------------------------------------------------------------------
+    def reject(self, proposal, indexes: list[int], notebook=None, emit: Emit | None = None) -> None:
+        event = ev.Decided("rejected", list(indexes))
+        self._audit("decided", notebook, proposal.id, decision="rejected", edits=list(indexes))
+        _send(emit, event)
+
+    async def accept(self, proposal, applier, indexes: list[int] | None = None, *, emit: Emit | None = None,
+                     repair: int | None = None) -> Outcome:
+        """Apply the chosen edits, judge them, keep or roll back; with ``repair`` > 0 ask for fixes and retry."""
+        indexes = list(range(len(proposal.edits))) if indexes is None else sorted(set(indexes))
+        rounds = self.settings.repair if repair is None else repair
+        notebook = applier.notebook_path
+        _send(emit, ev.Decided("accepted", indexes))
+        self._audit("decided", notebook, proposal.id, decision="accepted", edits=indexes)
+        current = _subset(proposal, indexes)
+        outcome = None
+        for attempt in range(rounds + 1):
+            outcome = await self._attempt(current, indexes if attempt == 0 else list(range(len(current.edits))),
+                                          applier, emit, attempt + 1)
+            if outcome.status != "rolled_back" or attempt == rounds:
+                break
+            fixed = await self.repair(outcome, applier, emit=emit, attempt=attempt + 1)
+            if fixed is None:
+                break
+            current = fixed
+        _send(emit, ev.Finished(outcome.to_json()))
+        return outcome
+
+    async def repair(self, outcome: Outcome, applier, *, emit: Emit | None = None, attempt: int = 1):
+        """Ask the model to fix a rolled-back change; the fixed proposal (not applied), or None."""
+        from ..edits.model import Proposal
+
+        failure = Failure(**outcome.failure) if outcome.failure else Failure(gate="unknown", summary=outcome.reason)
+        proposal = Proposal.from_json(outcome.proposal)
+        _send(emit, ev.RepairStarted(attempt))
+        try:
+            notebook = await applier.read()
+            fixed = self.repairer(proposal, failure, notebook, applier.notebook_path,
+                                  lambda text: _send(emit, ev.RepairDelta(text)))
+            if inspect.isawaitable(fixed):
+                fixed = await fixed
+        except CodexError as exc:
+            _send(emit, ev.RepairFailed(attempt, str(exc)))
+            return None
+        self._audit("repair", applier.notebook_path, proposal.id, attempt=attempt, new_proposal_id=fixed.id)
+        _send(emit, ev.RepairProposed(attempt, fixed.to_json()))
+        return fixed
+
+    # -- one attempt ----------------------------------------------------------------------
+    async def _attempt(self, proposal, indexes, applier, emit, attempt: int) -> Outcome:
+        notebook = applier.notebook_path
+        outcome = Outcome(id="a-" + uuid.uuid4().hex[:12], proposal_id=proposal.id, status="refused",
+                          edits=indexes, attempts=attempt, proposal=proposal.to_json())
+        root = self._root(notebook)
+        try:
+            files = FileChange.planned(root, proposal.file_edits)
+        except EditRefused as exc:
+            return self._refused(outcome, exc, notebook, emit)
+        async with PathLocks([*applier.lock_paths, *files.paths], timeout=self.settings.lock_timeout):
+            try:
+                _send(emit, ev.Status("Reading the notebook…"))
+                before = await applier.read()
+                ops, undo_ops = _plan(before, proposal)
+                files.recheck()
+                if self.settings.commit == "on" and files.paths:
+                    from ..gates.commit import check_clean
+
+                    check_clean(root, files.relative())  # a commit must not carry the person's unfinished edits
+            except CodexError as exc:
+                return self._refused(outcome, exc, notebook, emit)
+            try:
+                files.write()
+                after = before
+                if ops:
+                    _send(emit, ev.Status("Applying to the notebook…"))
+                    after = await applier.apply(ops)
+                    _verify_landed(after, ops)
+            except NotLanded as exc:
+                await _quiet(applier.revert(undo_ops))
+                files.restore()
+                return self._refused(outcome, exc, notebook, emit)
+            except EditRefused as exc:
+                files.restore()
+                return self._refused(outcome, exc, notebook, emit)
+            except BaseException:
+                files.restore()
+                raise
+            from ..edits.live_ops import touched_cell_ids
+
+            outcome.cells = touched_cell_ids(before, proposal)
+            outcome.files = files.relative()
+            self._audit("applied", notebook, proposal.id, edits=indexes, cells=outcome.cells, files=outcome.files,
+                        applier=applier.kind)
+            _send(emit, ev.Applied(indexes, outcome.cells, outcome.files, applier.kind))
+            change = ChangeUnderTest(repo_root=root, notebook_path=notebook, before=before, after=after,
+                                     changed_cells=outcome.cells, changed_files=outcome.files, settings=self.settings)
+            try:
+                results = await self._judge(change, proposal.id, emit) if self.settings.validate else []
+            except BaseException:
+                # An interrupt or a crash mid-validation must not leave an unvalidated edit behind.
+                await _quiet(applier.revert(undo_ops))
+                files.restore()
+                self._audit("rolled_back", notebook, proposal.id, exact=True, files=outcome.files,
+                            reason="validation did not finish")
+                raise
+            outcome.gates = [r.to_json() for r in results]
+            outcome.validated = bool(results)
+            if all(r.ok for r in results):
+                return self._keep(outcome, proposal, undo_ops, files, applier, emit, results, root)
+            return await self._roll_back(outcome, proposal, results, before, undo_ops, files, applier, emit)
+
+    async def _judge(self, change: ChangeUnderTest, proposal_id: str, emit) -> list[GateResult]:
+        results = []
+        loop = asyncio.get_running_loop()
+        for gate in self.gates:
+            if not gate.applies(change):
+                continue
+            _send(emit, ev.Status(f"Validating ({gate.name})…"))
+
+            def progress(event, name=gate.name):
+                _send(emit, ev.Progress(name, event))
+
+            try:
+                result = await loop.run_in_executor(None, gate.run, change, progress)
+            except Exception as exc:  # a crashing gate must not make an unchecked edit look checked
+                result = GateResult(gate=gate.name, ok=False, summary=f"{gate.name} check could not run: "
+                                    f"{type(exc).__name__}: {exc}", repair_text="")
+            results.append(result)
+            if not result.ok:
+                break  # the change is rolled back anyway; later gates would judge a change that is going away
+        summary = "; ".join(r.summary for r in results) or "nothing to validate"
+        self._audit("validated", change.notebook_path, proposal_id, ok=all(r.ok for r in results),
+                    mode=next((r.detail.get("mode") for r in results if r.gate == "notebook"), None),
+                    gates=[{"gate": r.gate, "ok": r.ok, "summary": r.summary} for r in results],
+                    seconds=round(sum(r.seconds for r in results), 3))
+        _send(emit, ev.Validated(all(r.ok for r in results), summary, [r.to_json() for r in results]))
+        return results
+
+    def _keep(self, outcome, proposal, undo_ops, files, applier, emit, results, root) -> Outcome:
+        outcome.status = "kept"
+        self.history.append(UndoEntry(outcome.id, proposal.id, outcome.edits, undo_ops, files, applier.kind,
+                                      str(applier.notebook_path) if applier.notebook_path else None))
+        outcome.commit = self._commit(proposal, files, results, root, emit)
+        before = None
+        if outcome.commit is None and files.paths:  # what `codex-nb undo` puts back when there is no commit
+            from ..gates.before import snapshot
+
+            before = snapshot(root, proposal.id, {rel: (files.plan[p][0], files.plan[p][1])
+                                                 for rel, p in zip(files.relative(), files.paths)})
+        self._audit("kept", applier.notebook_path, proposal.id, commit=outcome.commit, validated=outcome.validated,
+                    repo_root=str(root), files=outcome.files, before=before, live=applier.kind != "file",
+                    changed_cells=outcome.cells)
+        _send(emit, ev.Kept(outcome.commit))
+        return outcome
+
+    def _commit(self, proposal, files, results, root, emit) -> str | None:
+        """With ``commit = "on"`` in a git repository: one commit of exactly the files the change wrote."""
+        if self.settings.commit != "on" or not files.paths:
+            return None
+        from ..gates.commit import commit_kept
+        from ..gates.summary import commit_trailers
+
+        try:
+            return commit_kept(root, files.relative(), proposal.explanation.strip() or f"codex-nb: {proposal.id}",
+                               commit_trailers(proposal.id, results))
+        except CodexError as exc:  # the change stands; only the commit could not be made
+            _send(emit, ev.Status(f"Kept, but not committed: {exc.message}"))
+            return None
+
+    async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit) -> Outcome:
+        failed = next(r for r in results if not r.ok)
+        _send(emit, ev.Status("Validation failed — rolling back…"))
+        problems = []
+        if undo_ops:
+            try:
+                restored = await applier.revert(undo_ops)
+                problems += _differences(before, restored)
+            except EditRefused as exc:
+                problems.append(exc.message)
+        problems += [f"{p} could not be restored" for p in files.restore()]
+        failure = _failure(failed, before, proposal, self._root(applier.notebook_path))
+        outcome.status = "rolled_back"
+        outcome.failure = failure.to_json()
+        outcome.reason = failed.summary
+        exact = not problems
+        self._audit("rolled_back", applier.notebook_path, proposal.id, exact=exact, files=outcome.files,
+                    reason=failed.summary if exact else "; ".join(problems))
+        _send(emit, ev.RolledBack(exact, outcome.files, outcome.failure, "" if exact else "; ".join(problems)))
+        return outcome
+
+    def _refused(self, outcome, exc: CodexError, notebook, emit) -> Outcome:
+        outcome.status, outcome.reason, outcome.hint = "refused", exc.message, exc.hint
+        outcome.no_frontend = bool(exc.fields.get("no_frontend"))
+        self._audit("refused", notebook, outcome.proposal_id, reason=exc.message)
+        _send(emit, ev.Refused(exc.message, exc.hint, outcome.no_frontend))
+        return outcome
+
+    # -- undo -----------------------------------------------------------------------------
+    async def undo(self, applier, entry: UndoEntry | None = None, emit: Emit | None = None) -> UndoEntry | None:
+        """Take back the newest kept change (or ``entry``); None when there is nothing to undo."""
+        if entry is None:
+            if not self.history:
+                return None
+            entry = self.history[-1]
+        async with PathLocks([*applier.lock_paths, *entry.files.paths], timeout=self.settings.lock_timeout):
+            if entry.undo_ops:
+                await applier.revert(entry.undo_ops)
+            files = entry.files.relative()
+            entry.files.restore()
+        if entry in self.history:
+            self.history.remove(entry)
+        self._audit("undone", applier.notebook_path, entry.proposal_id, edits=entry.edits, files=files)
+        _send(emit, ev.Undone(entry.edits, files))
+        return entry
+
+    async def _assistant_repair(self, proposal, failure: Failure, notebook, notebook_path, on_delta):
+        """The model's fix for a rolled-back proposal (the same prompt from every door)."""
+        from .. import assistant
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: assistant.repair(
+            notebook_path, proposal, failure.for_model(), notebook_node=notebook, on_delta=on_delta,
+            model=self.settings.model, repo=self.repo_root))
+
+    # -- helpers --------------------------------------------------------------------------
+    def _root(self, notebook) -> Path:
+        if self.repo_root is not None:
+            return self.repo_root
+        from ..notebook_io import find_repo_root
+
+        return find_repo_root(notebook or self.anchor or os.getcwd())
+
+    def _audit(self, event: str, notebook, proposal_id, **fields) -> None:
+        anchor = notebook or self.anchor or os.getcwd()
+        identity = {"user": self.user} if self.user else {}
+        try:
+            audit.record(event, anchor, source=self.source, notebook=str(notebook) if notebook else None,
+                         proposal_id=proposal_id, **identity, **fields)
+        except OSError:
+            pass  # an unwritable log must not turn a kept change into a crash; the change itself stands
+
+
+class NotLanded(EditRefused):
+    """The page said it applied the edit, but the notebook read back does not have it."""
+
+
+def default_gates() -> list:
+    from .notebook_gate import NotebookGate
+
+    gates = [NotebookGate()]
+    try:
+        from ..gates import project_gates
+    except ImportError:
+        return gates
+    return gates + list(project_gates())
+
+
+def _subset(proposal, indexes):
+    bad = [i for i in indexes if not 0 <= i < len(proposal.edits)]
+    if bad:
+        raise EditRefused(f"the proposal has no edit {bad[0]}", hint="choose edits by their index in the proposal")
+    return dataclasses.replace(proposal, edits=tuple(proposal.edits[i] for i in indexes))
+
+
+def _plan(before, proposal):
+    from ..edits.live_ops import apply_ops, inverse_ops, proposal_ops
+    from .appliers import checked_notebook
+
+    ops = proposal_ops(before, proposal)
+    if ops:
+        checked_notebook(apply_ops(before, ops))
+    return ops, inverse_ops(before, ops)
+
+
+def _verify_landed(after, ops) -> None:
+    """An edit is done only when the notebook read back has it (no phantom "applied")."""
+    cells = {c.get("id"): c for c in after.cells}
+    for op in ops:
+        kind = op["op"]
+        if kind == "insert":
+            cell = cells.get(op["new_id"])
+            ok = cell is not None and cell.get("source") == op["source"]
+        elif kind == "replace":
+            cell = cells.get(op["cell_id"])
+            ok = cell is not None and cell.get("source") == op["source"]
+        elif kind in ("delete", "remove"):
+            ok = op["cell_id"] not in cells
+        else:
+            ok = True
+        if not ok:
+            raise NotLanded(f"the edit to cell {op.get('new_id') or op.get('cell_id')} did not land in the notebook",
+                              hint="the page reported success but the notebook does not have it; reload the page and try again")
+
+
+def _differences(before, restored) -> list[str]:
+    want = [(c.get("id"), c.get("cell_type"), c.get("source")) for c in before.cells]
+    have = [(c.get("id"), c.get("cell_type"), c.get("source")) for c in restored.cells]
+    return [] if want == have else ["the notebook's cells differ from before the change"]
+
+
+def _failure(result: GateResult, before, proposal, root) -> Failure:
+    from ..edits.diff import proposal_diffs, render_text
+
+    failed = (result.detail or {}).get("failed")
+    failed = dict(failed) if isinstance(failed, dict) else {}  # the notebook gate names one cell; others list theirs
+    cells = {c.get("id"): c for c in before.cells}
+    for edit in proposal.cell_edits:  # the failing cell may be one the change inserted
+        if getattr(edit, "new_id", None) == failed.get("cell_id") or getattr(edit, "cell_id", None) == failed.get("cell_id"):
+            source = getattr(edit, "source", None)
+            break
+    else:
+        source = cells.get(failed.get("cell_id"), {}).get("source")
+    try:
+        diffs = render_text(proposal_diffs(before, proposal, root), color=False)
+    except CodexError:
+        diffs = ""
+    return Failure(gate=result.gate, summary=result.summary, cell_id=failed.get("cell_id"), kind=failed.get("kind"),
+                   ename=failed.get("ename"), evalue=failed.get("evalue"),
+                   traceback=(result.repair_text or "").splitlines(), source=source, diffs=diffs,
+                   detail={k: v for k, v in failed.items() if k not in ("traceback",)})
+
+
+async def _quiet(awaitable) -> None:
+    try:
+        await awaitable
+    except Exception:
+        pass  # the exact restore of files still happens; the door reports what it can
+
+
+def _send(emit: Emit | None, event) -> None:
+    if emit is None:
+        return
+    try:
+        emit(ev.to_json(event))
+    except Exception:
+        pass  # a listener that raises must not interrupt the loop between an apply and its rollback

@@ -1,0 +1,68 @@
+"""What an acceptance ended as, and what a failure says — typed data, turned into text only at a door."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Optional
+
+
+@dataclass
+class Failure:
+    """Why a change was not kept: the failing gate's verdict plus what the repair prompt needs."""
+
+    gate: str
+    summary: str
+    cell_id: Optional[str] = None
+    kind: Optional[str] = None  # the validation's failure kind: error, timeout, dead_kernel, …
+    ename: Optional[str] = None
+    evalue: Optional[str] = None
+    traceback: list[str] = field(default_factory=list)  # plain text lines
+    source: Optional[str] = None  # the failing cell's source
+    diffs: str = ""  # the rolled-back edits as text diffs
+    detail: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def for_model(self) -> dict:
+        """The dict ``prompts.repair_instruction`` reads (the same in every door)."""
+        return {"kind": self.kind or self.gate, "cell_id": self.cell_id, "ename": self.ename, "evalue": self.evalue,
+                "message": self.summary, "traceback": self.traceback, "source": self.source, "gate": self.gate}
+
+
+@dataclass
+class Outcome:
+    id: str
+    proposal_id: str
+    status: Literal["kept", "rolled_back", "refused"]
+    validated: bool = False  # False: kept without validation (validation off or nothing to run)
+    edits: list[int] = field(default_factory=list)
+    cells: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    gates: list[dict] = field(default_factory=list)
+    failure: Optional[dict] = None
+    reason: str = ""
+    hint: str = ""
+    no_frontend: bool = False
+    commit: Optional[str] = None
+    attempts: int = 1
+    proposal: dict = field(default_factory=dict)  # the proposal that ended this way (a repaired one after repairs)
+
+    @property
+    def kept(self) -> bool:
+        return self.status == "kept"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class UndoEntry:
+    """A kept change that ``undo`` can take back: the live ops that invert it and the files' old bytes."""
+
+    outcome_id: str
+    proposal_id: str
+    edits: list[int]
+    undo_ops: list[dict]
+    files: object  # FileChange
+    applier_kind: str
+    notebook: Optional[str]

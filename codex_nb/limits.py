@@ -1,0 +1,114 @@
+"""Bounds on every input, and the text clean-up that makes any input safe to store.
+
+Every door checks what it receives against these bounds as it arrives (request
+bodies, instructions, attachments, summaries, audit fields, model answers), so
+that no single request can hold the CPU, the memory or the log hostage. Strings
+that cannot be written as UTF-8 (lone surrogates from a JSON escape) are repaired
+rather than refused, so history and audit are always written.
+"""
+from __future__ import annotations
+
+from .errors import ProviderError, UsageProblem
+
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a server request (the live notebook with its outputs is most of it)
+MAX_JSON_DEPTH = 100  # nbformat needs about 10; deeper is an attack or a bug
+MAX_INSTRUCTION_CHARS = 20_000
+MAX_ATTACHMENTS = 20
+MAX_SUMMARY_CHARS = 20_000  # one @variable summary as a front end sends it
+MAX_ATTACHMENT_CHARS = 20_000  # one attached file, after redaction
+MAX_ATTACHMENTS_TOTAL_CHARS = 200_000
+MAX_ANSWER_CHARS = 200_000  # a model answer; reading stops here (proposals are bounded far below)
+MAX_FIELD_CHARS = 4000  # one string in an audit record
+MAX_FIELD_ITEMS = 200  # one list or object in an audit record
+MAX_FIELD_DEPTH = 8
+
+
+class InputTooLarge(UsageProblem):
+    """An input above its bound: ``what`` it was, its ``size`` and the ``limit`` (in ``unit``)."""
+
+    def __init__(self, what: str, size: int, limit: int, unit: str = "characters", hint: str = ""):
+        super().__init__(f"{what} is too large ({size:,} {unit}; the limit is {limit:,})",
+                         hint=hint or f"send less: shorten {what} or attach a smaller part",
+                         what=what, size=size, limit=limit, unit=unit)
+        self.what, self.size, self.limit, self.unit = what, size, limit, unit
+
+
+class AnswerTooLarge(ProviderError):
+    """The model kept writing past ``limit`` characters: reading stopped there and the answer is not retried."""
+
+    def __init__(self, where: str, limit: int):
+        super().__init__(f"the answer from {where} passed {limit:,} characters; reading stopped there",
+                         hint="ask for a smaller change, or lower max_answer_tokens so the model stops sooner",
+                         where=where, limit=limit)
+        self.limit = limit
+
+
+class TooDeep(UsageProblem):
+    def __init__(self, what: str, limit: int):
+        super().__init__(f"{what} is nested more than {limit} levels deep",
+                         hint="send plain nbformat JSON; deeply nested values cannot be read", what=what, limit=limit)
+
+
+def check_chars(what: str, text: str, limit: int, hint: str = "") -> str:
+    if len(text) > limit:
+        raise InputTooLarge(what, len(text), limit, hint=hint)
+    return text
+
+
+def check_depth(obj, what: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise TooDeep when lists/objects nest deeper than ``limit`` (iterative: no recursion to run out of)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            raise TooDeep(what, limit)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (which UTF-8 cannot hold) replaced by U+FFFD; pairs become their character."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters, saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… [{len(text) - limit:,} characters omitted]"
+
+
+def bound_fields(fields: dict) -> dict:
+    """A copy of an audit record's fields that is bounded (strings, lists, nesting) and writable as UTF-8."""
+    return _bound(fields, 0)
+
+
+def _bound(value, depth: int):
+    if isinstance(value, str):
+        return clean_text(cut(value, MAX_FIELD_CHARS))
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= MAX_FIELD_DEPTH:
+        return "[nested too deeply]"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {clean_text(cut(str(k), 200)): _bound(v, depth + 1) for k, v in items[:MAX_FIELD_ITEMS]}
+        if len(items) > MAX_FIELD_ITEMS:
+            out["…"] = f"{len(items) - MAX_FIELD_ITEMS} more entries omitted"
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        out = [_bound(v, depth + 1) for v in items[:MAX_FIELD_ITEMS]]
+        if len(items) > MAX_FIELD_ITEMS:
+            out.append(f"… {len(items) - MAX_FIELD_ITEMS} more items omitted")
+        return out
+    return clean_text(cut(str(value), MAX_FIELD_CHARS))

@@ -1,0 +1,225 @@
+"""The panel's door into the engine: accept / reject / repair routes, with the page as the applier.
+
+``POST /codex-nb/accept`` runs ``Engine.accept`` on the server's event loop and
+streams its events. When the engine needs the notebook read or changed, it
+sends an ``apply_request`` event; the page applies the ops to its notebook model
+and answers on ``POST /codex-nb/accept/<run_id>/reply`` with the notebook as it
+then is. Repository files are written by the engine on the server. Nothing here
+applies, validates or rolls back by itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import tornado.web
+from tornado.web import HTTPError
+
+from ..errors import CodexError
+from . import history
+from .base import CodexHandler, SSEMixin, error_json
+from .requests import _str
+
+REPLY_TIMEOUT = 30.0  # seconds the page has to answer an apply request (it applies in milliseconds)
+KEPT_OUTCOMES = 200  # outcomes remembered for the Fix button
+
+
+class PageBridge:
+    """Requests from the engine to one page, matched to the page's replies by request id."""
+
+    def __init__(self, send):
+        self.send = send
+        self.pending: dict[str, asyncio.Future] = {}
+
+    async def request(self, message: dict) -> dict:
+        from ..engine import events as ev
+
+        rid = "r-" + os.urandom(6).hex()
+        future = asyncio.get_running_loop().create_future()
+        self.pending[rid] = future
+        action = "read" if message["type"] == "snapshot" else "apply"
+        try:
+            if not await self.send(ev.to_json(ev.ApplyRequest(rid, action, message.get("ops") or []))):
+                return {"ok": False, "no_frontend": True, "reason": "the page closed the connection"}
+            return await asyncio.wait_for(future, REPLY_TIMEOUT)
+        except asyncio.TimeoutError:
+            return {"ok": False, "no_frontend": True,
+                    "reason": f"the page did not answer within {REPLY_TIMEOUT:.0f} s", "hint": "reload the page and try again"}
+        finally:
+            self.pending.pop(rid, None)
+
+    def reply(self, rid: str, data: dict) -> bool:
+        future = self.pending.get(rid)
+        if future is None or future.done():
+            return False
+        future.set_result(data)
+        return True
+
+
+def panel_engine(handler: CodexHandler, path, body: dict):
+    """The engine with the server's settings, per-request panel settings and the Jupyter user's identity."""
+    from ..engine import build_engine
+
+    overrides = body.get("settings") or {}
+    if not isinstance(overrides, dict):
+        raise HTTPError(400, "'settings' must be an object")
+    allowed = {k: overrides.get(k) for k in ("validate", "validate_mode", "cell_timeout", "total_timeout")}
+    return build_engine(source="server", anchor=path, user=user_name(handler), validator=handler.codex.validator,
+                        model=_str(body, "model"), **allowed)
+
+
+def user_name(handler: CodexHandler) -> str | None:
+    """The identity provider's name for the person making the request (never a field of the request)."""
+    user = handler.current_user
+    return getattr(user, "username", None) or getattr(user, "name", None) or (user if isinstance(user, str) else None)
+
+
+def _proposal(body: dict):
+    from ..edits.model import Proposal
+
+    raw = body.get("proposal")
+    if not isinstance(raw, dict):
+        raise HTTPError(400, "'proposal' must be a proposal object")
+    return Proposal.from_json(raw)
+
+
+def _indexes(body: dict, proposal) -> list[int]:
+    indexes = body.get("edit_indexes")
+    if indexes is None:
+        return list(range(len(proposal.edits)))
+    if not isinstance(indexes, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in indexes):
+        raise HTTPError(400, "'edit_indexes' must be a list of integers")
+    if any(i < 0 or i >= len(proposal.edits) for i in indexes):
+        raise HTTPError(400, "'edit_indexes' names an edit the proposal does not have")
+    return sorted(set(indexes))
+
+
+def remember(state, outcome) -> None:
+    outcomes = state.outcomes
+    outcomes[outcome.id] = outcome
+    while len(outcomes) > KEPT_OUTCOMES:
+        outcomes.popitem(last=False)
+
+
+class AcceptHandler(SSEMixin, CodexHandler):
+    @tornado.web.authenticated
+    async def post(self):
+        from ..engine import RemoteApplier
+
+        body = self.json_body()
+        rel = _str(body, "path", required=True)
+        path = self.resolve(rel)
+        try:
+            proposal = _proposal(body)
+        except CodexError as exc:
+            return self.fail(exc)
+        indexes = _indexes(body, proposal)
+        message_id = _str(body, "message_id")
+        engine = panel_engine(self, path, body)
+        run_id = "run-" + os.urandom(6).hex()
+        bridge = PageBridge(lambda data: self.send_event(data["type"], data))
+        self.codex.accepts[run_id] = bridge
+        self.start_events()
+        await self.send_event("accept", {"run_id": run_id})
+        applier = RemoteApplier("panel", bridge.request, notebook_path=path)
+        try:
+            outcome = await engine.accept(proposal, applier, indexes, emit=lambda e: self.queue_event(e["type"], e))
+        except Exception as exc:  # noqa: BLE001 - reported to the panel as an event
+            await self.send_event("error", error_json(exc))
+            return self.finish()
+        finally:
+            self.codex.accepts.pop(run_id, None)
+        remember(self.codex, outcome)
+        if message_id:
+            status = {"kept": "accepted", "rolled_back": "rolled_back", "refused": None}[outcome.status]
+            if status:
+                await asyncio.get_running_loop().run_in_executor(
+                    self.codex.executor, history.update, path, message_id,
+                    {"status": status, "outcome": outcome.id, "edit_indexes": indexes})
+        self.finish()
+
+
+class AcceptReplyHandler(CodexHandler):
+    @tornado.web.authenticated
+    def post(self, run_id: str):
+        body = self.json_body()
+        bridge = self.codex.accepts.get(run_id)
+        if bridge is None:
+            raise HTTPError(404, f"no acceptance {run_id} is waiting for the page")
+        rid = _str(body, "request_id", required=True)
+        notebook = body.get("notebook")
+        if notebook is not None and not (isinstance(notebook, dict) and isinstance(notebook.get("cells"), list)):
+            raise HTTPError(400, "'notebook' must be nbformat JSON")
+        reply = {"ok": bool(body.get("ok")), "reason": _str(body, "reason"), "notebook": notebook}
+        if not bridge.reply(rid, reply):
+            raise HTTPError(409, f"request {rid} is not waiting for an answer")
+        self.write_json({"ok": True})
+
+
+class RejectHandler(CodexHandler):
+    @tornado.web.authenticated
+    async def post(self):
+        body = self.json_body()
+        rel = _str(body, "path", required=True)
+        path = self.resolve(rel)
+        try:
+            proposal = _proposal(body)
+        except CodexError as exc:
+            return self.fail(exc)
+        indexes = _indexes(body, proposal)
+        engine = panel_engine(self, path, body)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.codex.executor, lambda: engine.reject(proposal, indexes, notebook=path))
+        message_id = _str(body, "message_id")
+        status = _str(body, "status")
+        if message_id and status in ("rejected", "partial"):
+            await loop.run_in_executor(self.codex.executor, history.update, path, message_id, {"status": status})
+        self.write_json({"rejected": indexes})
+
+
+class RepairHandler(SSEMixin, CodexHandler):
+    """The panel's Fix: the engine sends a rolled-back change's failure back to the model (same prompt as
+    every door); the fixed proposal streams like a chat answer and joins the conversation."""
+
+    @tornado.web.authenticated
+    async def post(self):
+        from ..edits.diff import proposal_diffs
+        from ..engine import RemoteApplier
+
+        body = self.json_body()
+        rel = _str(body, "path", required=True)
+        path = self.resolve(rel)
+        outcome = self.codex.outcomes.get(_str(body, "outcome_id", required=True))
+        if outcome is None or outcome.status != "rolled_back":
+            raise HTTPError(404, "no rolled-back change with that id; accept the proposal again, then Fix")
+        engine = panel_engine(self, path, body)
+        bridge = PageBridge(lambda data: self.send_event(data["type"], data))
+        run_id = "run-" + os.urandom(6).hex()
+        self.codex.accepts[run_id] = bridge
+        message_id = "m-" + os.urandom(6).hex()
+        self.start_events()
+        await self.send_event("accept", {"run_id": run_id})
+        await self.send_event("start", {"message_id": message_id})
+
+        def emit(event: dict) -> None:
+            if event["type"] == "repair_delta":
+                self.queue_event("delta", {"text": event["text"]})
+            elif event["type"] == "repair_failed":
+                self.queue_event("error", {"error": "RepairFailed", "message": event["error"], "hint": ""})
+
+        applier = RemoteApplier("panel", bridge.request, notebook_path=path)
+        try:
+            fixed = await engine.repair(outcome, applier, emit=emit)
+            nb = await applier.read() if fixed is not None else None
+        finally:
+            self.codex.accepts.pop(run_id, None)
+        if fixed is not None:
+            diffs = proposal_diffs(nb, fixed)
+            message = {"id": message_id, "role": "assistant", "kind": "fix", "text": fixed.explanation,
+                       "model": fixed.model, "proposal": fixed.to_json(), "diffs": diffs, "status": "pending",
+                       "time": history.now()}
+            await asyncio.get_running_loop().run_in_executor(self.codex.executor, history.append, path, message)
+            await self.send_event("proposal", {"message_id": message_id, "proposal": fixed.to_json(), "diffs": diffs})
+            await self.send_event("done", {"message_id": message_id, "text": fixed.explanation, "model": fixed.model})
+        self.finish()
+
+

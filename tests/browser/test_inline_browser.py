@@ -1,0 +1,91 @@
+"""Ghost-text completion in a real JupyterLab on Chromium: JupyterLab's inline completer fed by the
+codex-nb provider, the model the session's scripted server answering ``/completions``."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import nbformat
+import pytest
+
+from conftest import notebook_json, open_notebook, screenshot
+
+pytestmark = pytest.mark.browser
+
+GHOST = ".jp-GhostText"
+
+
+def make_notebook(lab, source: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import math", id="setup"), nbformat.v4.new_code_cell(source, id="edit")]
+    name = f"inline-{uuid.uuid4().hex[:8]}.ipynb"
+    lab.upload(name, nb)
+    return name
+
+
+def focus_end_of_cell(page, index: int) -> None:
+    editor = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+
+
+def settle(lab, seconds: float = 0.6) -> None:
+    """Let any speculative request (the model is on loopback, so it counts as local) finish first."""
+    deadline = time.monotonic() + 10
+    while not all(s["ended"] for s in lab.llm.streams) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(seconds)
+
+
+def edited_source(page) -> str:
+    return "".join(notebook_json(page)["cells"][1]["source"])
+
+
+def test_ghost_text_appears_and_tab_inserts_it(page, jupyter_lab):
+    lab = jupyter_lab
+    name = make_notebook(lab, "")
+    open_notebook(page, lab, name)
+    settle(lab)
+    lab.llm.queue_completion("math.sqrt(2)", chunk_size=3, chunk_delay=0.02)
+    asked = len(lab.llm.requests)
+    focus_end_of_cell(page, 1)
+    page.keyboard.type("root = ")
+    page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'math.sqrt(2)'")
+    screenshot(page, "inline-ghost-text")
+    sent = lab.llm.requests[asked]
+    assert sent["prompt"].endswith("root = ") and "import math" in sent["prompt"]  # the cell above went along
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
+    assert edited_source(page) == "root = math.sqrt(2)"
+    deadline = time.monotonic() + 10
+    while lab.api("GET", "codex-nb/complete/stats")["accepted"] < 1:
+        assert time.monotonic() < deadline, "the acceptance was not counted"
+        time.sleep(0.1)
+    assert not page.codex_errors
+
+
+def test_a_second_keystroke_cancels_the_first_request(page, jupyter_lab):
+    lab = jupyter_lab
+    name = make_notebook(lab, "")
+    open_notebook(page, lab, name)
+    settle(lab)
+    lab.llm.queue_completion("slow_" * 120, chunk_size=2, chunk_delay=0.05)  # 300 chunks: 15 s if nobody stops it
+    lab.llm.queue_completion("fast_value()")
+    first_stream = len(lab.llm.streams)
+    focus_end_of_cell(page, 1)
+    page.keyboard.type("a = ")
+    page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent?.startsWith('slow_')")
+    assert lab.llm.streams[first_stream]["sent"] < lab.llm.streams[first_stream]["total"]
+    page.keyboard.type("b")
+    page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'fast_value()'")
+    deadline = time.monotonic() + 10
+    slow = lab.llm.streams[first_stream]
+    while not slow["ended"]:
+        assert time.monotonic() < deadline, "the first request's stream was never closed"
+        time.sleep(0.05)
+    assert not slow["completed"] and slow["sent"] < slow["total"] // 2  # the model stopped early
+    assert lab.llm.requests[-1]["prompt"].endswith("a = b") or any(
+        r["prompt"].endswith("a = b") for r in lab.llm.requests[-3:])
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
+    assert edited_source(page) == "a = bfast_value()"
