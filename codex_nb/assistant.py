@@ -132,8 +132,10 @@ def _settle(turn: Turn, completion, last_attempt: bool, on_delta) -> bool:
     return True
 
 
-def record(turn: Turn) -> Result:
-    """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result."""
+def record(turn: Turn, user: str | None = None) -> Result:
+    """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result.
+
+    ``user`` comes only from a server's identity provider; without it the OS user is recorded."""
     result = turn.result
     if not result.cancelled:
         audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor,
@@ -141,7 +143,7 @@ def record(turn: Turn) -> Result:
                      instruction_hash=audit.instruction_hash(turn.instruction), model=result.model,
                      proposal_id=result.proposal.id if result.proposal else None,
                      edits=[e.op for e in result.proposal.edits] if result.proposal else [],
-                     usage=result.to_json()["usage"])
+                     usage=result.to_json()["usage"], user=user)
     return result
 
 

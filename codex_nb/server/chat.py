@@ -164,6 +164,10 @@ class ChatHandler(SSEMixin, CodexHandler):
 
     async def _remember(self, req: ChatRequest, message: dict, turn=None) -> None:
         """Append the exchange to the notebook's history and, for a finished turn, the audit log: one worker hop."""
+        from .accept import user_name
+
+        user = user_name(self)  # the identity provider's name for the person (under JupyterHub: the hub user)
+
         def write():
             history.append(req.notebook_abs, self._user_msg, message)
             if message.get("error"):
@@ -171,11 +175,11 @@ class ChatHandler(SSEMixin, CodexHandler):
 
                 # a failed chat is still on the record: what was asked, and why it failed
                 audit.record("failed", req.notebook_abs, notebook=str(req.notebook_abs), kind=req.kind, source="panel",
-                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"])
+                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"], user=user)
             if turn is not None:
                 from .. import assistant
 
-                assistant.record(turn)
+                assistant.record(turn, user=user)
                 heap.freeze_once()  # a chat has finished: everything it imports is loaded by now
 
         await asyncio.get_running_loop().run_in_executor(self.codex.executor, write)

@@ -1,0 +1,143 @@
+"""Two people on one JupyterHub: chats stream and proposals apply under /user/NAME/, each keeps
+their own history and audit trail stamped with their hub name, neither reads the other's, and the
+team's key (set once by the administrator) never comes back in a response of our routes.
+
+The test plays the page for the accept route (it answers the engine's apply requests with the same
+op semantics as the lab extension), as tests/test_server_accept.py does without a hub.
+"""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+import requests
+
+from codex_nb.edits.live_ops import apply_ops
+
+USERS = ("alice", "bob")  # the hub fixture's users
+
+seen_bodies: list[str] = []  # every response body of a codex-nb route, checked for the key at the end
+
+
+def _notebook(user: str) -> dict:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(f"owner = {user!r}", id="c1"),
+                nbformat.v4.new_code_cell("print(owner)", id="c2")]
+    return json.loads(nbformat.writes(nb))
+
+
+def _sse(resp: requests.Response):
+    """(event, data) pairs of a Server-Sent-Events response, as they arrive."""
+    name, data = None, []
+    for raw in resp.iter_lines(decode_unicode=True):
+        seen_bodies.append(raw or "")
+        if raw.startswith("event:"):
+            name = raw[6:].strip()
+        elif raw.startswith("data:"):
+            data.append(raw[5:].strip())
+        elif not raw and name:
+            yield name, json.loads("".join(data))
+            name, data = None, []
+
+
+def _get(hub, user: str, route: str, **kw) -> requests.Response:
+    resp = hub.server(user, "GET", f"codex-nb/{route}", **kw)
+    seen_bodies.append(resp.text)
+    return resp
+
+
+@pytest.fixture(scope="module")
+def chatted(hub):
+    """Each user uploads a notebook and asks for a change; returns {user: (events, proposal)}."""
+    out = {}
+    for user in USERS:
+        hub.upload(user, "nb.ipynb", _notebook(user))
+        hub.llm.queue({"explanation": f"greet {user}", "edits": [
+            {"op": "replace", "cell_id": "c2", "cell_type": "code", "source": f"print('hello', owner)  # {user}"}]},
+            chunk_delay=0.01)
+        with hub.server(user, "POST", "codex-nb/chat", stream=True, timeout=120,
+                        json={"kind": "propose", "instruction": f"greet the owner, {user}", "path": "nb.ipynb"}) as resp:
+            assert resp.status_code == 200, resp.text
+            events = list(_sse(resp))
+        proposal = next((d for n, d in events if n == "proposal"), None)
+        out[user] = (events, proposal)
+    return out
+
+
+def test_each_users_chat_streams_under_their_prefix(hub, chatted):
+    for user in USERS:
+        events, proposal = chatted[user]
+        names = [n for n, _ in events]
+        assert names[0] == "start" and names[-1] == "done", events
+        assert names.count("delta") > 1, "the answer did not stream"
+        assert proposal is not None and proposal["proposal"]["explanation"] == f"greet {user}"
+        # the model named once by the administrator, not by the request or the user's environment
+        assert events[-1][1]["model"] == "openai:scripted-model"
+
+
+def test_each_users_proposal_applies_in_their_notebook(hub, chatted):
+    for user in USERS:
+        _, proposal = chatted[user]
+        page = nbformat.reads(json.dumps(_notebook(user)), as_version=4)
+        with hub.server(user, "POST", "codex-nb/accept", stream=True, timeout=120,
+                        json={"path": "nb.ipynb", "proposal": proposal["proposal"], "message_id": proposal["message_id"],
+                              "settings": {"validate": False}}) as resp:
+            assert resp.status_code == 200, resp.text
+            names, run_id = [], None
+            for name, data in _sse(resp):
+                names.append(name)
+                if name == "accept":
+                    run_id = data["run_id"]
+                elif name == "apply_request":
+                    if data["action"] == "apply":
+                        page = apply_ops(page, data["ops"])
+                    reply = hub.server(user, "POST", f"codex-nb/accept/{run_id}/reply",
+                                       json={"request_id": data["request_id"], "ok": True,
+                                             "notebook": json.loads(nbformat.writes(page))})
+                    assert reply.status_code == 200, reply.text
+        assert "applied" in names and "kept" in names, names
+        assert page.cells[1].source == f"print('hello', owner)  # {user}"
+
+
+def test_history_and_audit_are_each_users_own_and_carry_their_hub_name(hub, chatted):
+    for user in USERS:
+        other = next(u for u in USERS if u != user)
+        history = _get(hub, user, "history", params={"path": "nb.ipynb"})
+        assert history.status_code == 200, history.text
+        texts = [m.get("text", "") for m in history.json()["messages"]]
+        assert f"greet the owner, {user}" in texts and not any(other in t for t in texts)
+        entries = _get(hub, user, "audit", params={"path": "nb.ipynb"}).json()["entries"]
+        events = {e["event"] for e in entries}
+        assert {"proposed", "applied", "kept"} <= events, events
+        assert {e["user"] for e in entries} == {user}, [(e["event"], e["user"]) for e in entries]
+        # the trail lives in the user's own home (the repository root of their notebook)
+        log = hub.home / user / ".codex_nb" / "audit.jsonl"
+        assert log.exists() and other not in {json.loads(line)["user"] for line in log.read_text().splitlines()}
+
+
+def test_one_user_cannot_read_the_others_history(hub, chatted):
+    # through the other's server: the hub refuses bob's token there
+    for route in ("history", "audit", "models"):
+        resp = hub.server("alice", "GET", f"codex-nb/{route}", as_user="bob", params={"path": "nb.ipynb"})
+        assert resp.status_code in (302, 403), (route, resp.status_code)
+        assert "greet" not in resp.text
+    # through his own server: a path out of his root is refused before anything is read
+    resp = _get(hub, "bob", "history", params={"path": "../alice/nb.ipynb"})
+    assert resp.status_code == 403
+    assert "greet the owner, alice" not in resp.text
+
+
+def test_the_team_key_never_reaches_the_browser(hub, chatted):
+    models = _get(hub, "alice", "models")
+    assert models.status_code == 200
+    assert any(m.get("configured") for m in models.json()["models"])
+    for route, params in (("schema", None), ("files", {"prefix": ""}), ("history", {"path": "nb.ipynb"}),
+                          ("audit", {"path": "nb.ipynb"})):
+        assert _get(hub, "bob", route, params=params).status_code == 200
+    context = hub.server("alice", "POST", "codex-nb/context", json={"path": "nb.ipynb", "query": "what is the key?"})
+    seen_bodies.append(context.text)
+    assert context.status_code == 200
+    assert len(seen_bodies) > 20 and not any(hub.secret_key in body for body in seen_bodies)
+    assert hub.llm.requests, "the model was never asked"
