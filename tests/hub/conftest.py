@@ -134,7 +134,10 @@ def hub(tmp_path_factory):
     if not (BUILT_EXTENSION / "package.json").exists():
         unavailable(f"the lab extension is not built ({BUILT_EXTENSION})")
     tmp = tmp_path_factory.mktemp("hub")
-    (tmp / "home").mkdir()
+    for user in USERS:  # no news pop-up over the page (each server reads its user's ~/.jupyter)
+        news = tmp / "home" / user / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True)
+        (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     share = tmp / "share"
     (share / "labextensions").mkdir(parents=True)
     (share / "labextensions" / "codex-nb").symlink_to(BUILT_EXTENSION, target_is_directory=True)

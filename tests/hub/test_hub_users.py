@@ -8,6 +8,8 @@ op semantics as the lab extension), as tests/test_server_accept.py does without 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,6 +18,13 @@ import requests
 from codex_nb.edits.live_ops import apply_ops
 
 USERS = ("alice", "bob")  # the hub fixture's users
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def unavailable(reason: str):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"the hub's browser test cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 seen_bodies: list[str] = []  # every response body of a codex-nb route, checked for the key at the end
 
@@ -141,3 +150,67 @@ def test_the_team_key_never_reaches_the_browser(hub, chatted):
     assert context.status_code == 200
     assert len(seen_bodies) > 20 and not any(hub.secret_key in body for body in seen_bodies)
     assert hub.llm.requests, "the model was never asked"
+
+
+# -- the panel in a browser, through the hub ---------------------------------------------------
+
+CHROMIUM = os.environ.get("CODEX_NB_CHROMIUM", "/usr/bin/chromium")
+KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!(w && w.context && w.context.isReady && k && k.status === 'idle'); }"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright Python package is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+def test_the_panel_opens_and_a_chat_streams_through_the_hub(hub, chatted, browser):
+    hub.upload("alice", "browser.ipynb", _notebook("alice"))
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        # a person logs in to the hub (dummy authenticator) and opens a notebook on their server
+        page.goto(f"{hub.url}hub/login")
+        page.fill("#username_input", "alice")
+        page.fill("#password_input", "team-password")
+        page.click("#login_submit")
+        page.wait_for_url("**/user/alice/**")
+        page.goto(f"{hub.url}user/alice/lab/tree/browser.ipynb?reset")
+        page.wait_for_function("() => !!window.jupyterapp")
+        page.wait_for_selector(".jp-Notebook .jp-Cell")
+        page.wait_for_function(KERNEL_IDLE)
+        page.keyboard.press("Control+Alt+KeyC")
+        page.wait_for_selector("#codex-nb-panel .codex-input", state="visible")
+        page.wait_for_selector("#codex-nb-panel .codex-chip-notebook")
+        hub.llm.queue("The notebook stores **alice** as the owner and prints it. " * 4, chunk_size=6, chunk_delay=0.04)
+        page.select_option("#codex-nb-panel .codex-kind", "ask")
+        page.fill("#codex-nb-panel .codex-input", "What does this notebook do?")
+        page.click("#codex-nb-panel .codex-send")
+        page.wait_for_function("""() => { const n = document.querySelector('#codex-nb-panel .codex-answer.codex-streaming');
+                                          return n && n.textContent.includes('owner'); }""")
+        answer = page.locator("#codex-nb-panel .codex-assistant").last.locator(".codex-answer")
+        answer.locator("strong", has_text="alice").first.wait_for()
+        assert "codex-streaming" not in answer.get_attribute("class")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hub-panel.png"))
+        assert errors == []
+    finally:
+        context.close()
+    # the panel's request went through /user/alice/ and was recorded as alice's
+    entries = _get(hub, "alice", "audit", params={"path": "browser.ipynb"}).json()["entries"]
+    assert [e["user"] for e in entries if e["event"] == "asked"] == ["alice"]
