@@ -29,6 +29,9 @@ def add_parser(sub):
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="papermill parameter injected after the cell tagged 'parameters' "
                    "(repeatable; VALUE is read as JSON when it parses, else as a string)")
+    p.add_argument("--gateway-url", metavar="URL", default=None,
+                   help="run the kernel on this Jupyter Kernel Gateway (default: c.CodexNB.validation_gateway_url, "
+                   "else on this machine)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
@@ -53,6 +56,7 @@ def run(args) -> int:
         skip_tags=tuple(args.skip_tag) if args.skip_tag else ("codex-skip",),
         parameters={name: _value(raw) for name, raw in args.parameter} or None,
         audit_log=True,
+        gateway_url=args.gateway_url,
     )
     if args.json:
         print(json.dumps(report.to_json()))

@@ -114,6 +114,7 @@ def validate_notebook(
     parameters: dict | None = None,
     previous=None,
     audit_log: bool = False,
+    gateway_url: str | None = None,
 ) -> "ValidationReport":
     """Run the notebook (or, in targeted mode, the cells ``changed`` can affect) in a fresh kernel.
 
@@ -150,7 +151,7 @@ def validate_notebook(
             cell_timeout=cell_timeout, parameters=parameters,
             # The total covers loading and selection too, not only the kernel's time.
             total_timeout=max(total_timeout - (time.monotonic() - started), 0.1) if total_timeout else None,
-            progress=progress,
+            progress=progress, gateway_url=gateway_url,
         )
     drift = output_drift(nb, outcome.outputs, edited=set(changed)) if outcome.outputs else []
     failed = outcome.failure

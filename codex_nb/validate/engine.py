@@ -191,6 +191,8 @@ def _register_engine() -> None:
                 # The kernel's own stdout/stderr (crash messages, C-level prints) go to a log
                 # in the temporary directory instead of the caller's terminal.
                 start.update(stdout=watch.log, stderr=watch.log)
+            if "kernel_manager_class" in kwargs:  # a gateway's manager reads the kernel name here (see gateway.py)
+                start["kernel_name"] = kernel_name
             return client.execute(**start)
 
     papermill_engines.register(ENGINE_NAME, ValidationEngine)
@@ -231,12 +233,15 @@ def kernel_problem(nb, kernel_name: str | None) -> tuple[str | None, dict | None
 def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: str | None = None,
              cell_timeout: float | None = 120, total_timeout: float | None = 600,
              start_timeout: float = 60, parameters: dict | None = None,
-             progress: Callable[[dict], None] | None = None) -> RunOutcome:
+             progress: Callable[[dict], None] | None = None, gateway_url: str | None = None) -> RunOutcome:
     """Execute the selected cells of a copy of ``nb`` (written to ``workdir``) in a fresh kernel."""
     import nbformat
 
+    from . import gateway
+
     outcome = RunOutcome()
-    name, problem = kernel_problem(nb, kernel_name)
+    gw = gateway.gateway_url(gateway_url)  # None: a kernel on this machine
+    name, problem = gateway.kernel_problem(gw, nb, kernel_name, failure) if gw else kernel_problem(nb, kernel_name)
     outcome.kernel_name = name
     if problem:
         outcome.failure = problem
@@ -252,7 +257,8 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
     original_index = {c.get("id"): i for i, c in enumerate(nb.cells)}
     src = workdir / "validate-input.ipynb"
     dst = workdir / "validate-output.ipynb"
-    src.write_text(nbformat.writes(prepare_copy(nb, selected)), encoding="utf-8")
+    copy_nb = prepare_copy(nb, selected)
+    src.write_text(nbformat.writes(gateway.with_setup_cell(copy_nb) if gw else copy_nb), encoding="utf-8")
     watch = _Watch(selected, original_index, progress, cell_timeout, total_timeout)
     log_path = workdir / "kernel.log"
     watch.log = open(log_path, "wb")
@@ -270,6 +276,7 @@ def run_copy(nb, selected: list[str], *, workdir: Path, cwd: Path, kernel_name: 
             execution_timeout=math.ceil(cell_timeout) if cell_timeout else None, autosave_cell_every=0,
             skip_cells_with_tag=NOT_SELECTED_TAG, shutdown_kernel="immediate",
             watch=watch, kernel_cwd=str(cwd),
+            **({"kernel_manager_class": gateway.kernel_manager_class(gw)} if gw else {}),
         )
     except PapermillExecutionError as exc:
         cid = watch.index_to_id.get(exc.cell_index)
