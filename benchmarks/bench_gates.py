@@ -195,7 +195,11 @@ def main() -> None:
         if failed(baseline):
             raise SystemExit("the unpatched suite does not pass here; pick another --spec")
         final, _ = outcomes(baseline["reports"])
-        print(f"unpatched whole suite: {len(final)} tests pass")
+        t0 = time.perf_counter()
+        run_pytest(root, tests, TIMEOUT, lambda e: None)  # every test file left out: start-up and collection only
+        floor = time.perf_counter() - t0
+        print(f"unpatched whole suite: {len(final)} tests pass in {baseline['pytest_seconds']:.2f} s; "
+              f"a pytest run that collects no test file takes {floor:.2f} s (the floor of any selection)")
         rows = []
         for patch in make_patches(root, args.patches, args.seed):
             row = run_patch(root, patch)

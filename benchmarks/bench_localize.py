@@ -3,7 +3,10 @@
 Sets (benchmarks/data/localize-*.json) are real commits of a project after a
 release: question = commit message, gold = non-test files the commit changed,
 judged on the release's sdist tree. Prints recall@1/@5/@10 for the context
-engine and for a file-level BM25 baseline measured in the same run.
+engine and for a file-level BM25 baseline measured in the same run, and the
+share of gold files whose *code* is inside the context that is sent at an
+8,000-token budget (a file named in the ranked list but not shown does not
+count; goal >= 0.95).
 
     python benchmarks/bench_localize.py                 # both sets
     python benchmarks/bench_localize.py --set pylint --ablate
@@ -116,6 +119,27 @@ def engine_rankings(root, cases):
     return out, times
 
 
+SENT_BUDGET = 8000
+
+
+def code_sent_share(root, cases, budget=SENT_BUDGET):
+    """Share of gold files whose code is in the context sent at ``budget`` tokens (the map's "code_sent")."""
+    from codex_nb.context import build_context
+    from codex_nb.repomap.sent import code_blocks
+
+    inside = total = 0
+    tokens = []
+    for case in cases:
+        ctx = build_context(query=case["question"], repo=root, budget=budget)
+        section = ctx.section("repository")
+        shown = code_blocks(section.text if section else "")
+        tokens.append(ctx.total_tokens)
+        for gold in case["gold"]:
+            total += 1
+            inside += gold in shown
+    return inside / max(total, 1), inside, total, sum(tokens) / max(len(tokens), 1)
+
+
 def fmt(r):
     return " ".join(f"r@{k}={r[k]:.2f}" for k in KS)
 
@@ -154,6 +178,9 @@ def main(argv=None):
         print(f"  codex-nb context {fmt(r_eng)}   (median build {1000 * times[len(times) // 2]:.1f} ms)")
         print("  ratio           " + " ".join(f"r@{k}={r_eng[k] / r_base[k]:.2f}x" if r_base[k] else f"r@{k}=n/a"
                                               for k in KS))
+        share, inside, total, mean_tokens = code_sent_share(root, cases)
+        print(f"  code sent @{SENT_BUDGET} tokens: {share:.2f} of gold files ({inside}/{total}; goal >= 0.95; "
+              f"mean context {mean_tokens:.0f} tokens)")
         if args.ablate:
             from codex_nb.context import rank
 

@@ -132,18 +132,19 @@ def _settle(turn: Turn, completion, last_attempt: bool, on_delta) -> bool:
     return True
 
 
-def record(turn: Turn, user: str | None = None) -> Result:
+def record(turn: Turn, *, user: str | None = None) -> Result:
     """Write the finished turn to the audit log (cancelled turns are not recorded); return its Result.
 
-    ``user`` comes only from a server's identity provider; without it the OS user is recorded."""
+    ``user``: the server's identity-provider user who asked (default: the OS user).
+    """
     result = turn.result
     if not result.cancelled:
-        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor,
+        audit.record("asked" if not turn.structured else "proposed", turn.notebook or turn.anchor, user=user,
                      notebook=str(turn.notebook) if turn.notebook else None, kind=turn.kind,
                      instruction_hash=audit.instruction_hash(turn.instruction), model=result.model,
                      proposal_id=result.proposal.id if result.proposal else None,
                      edits=[e.op for e in result.proposal.edits] if result.proposal else [],
-                     usage=result.to_json()["usage"], user=user)
+                     usage=result.to_json()["usage"])
     return result
 
 

@@ -67,6 +67,15 @@ async def test_a_client_cannot_choose_who_or_when(jp_fetch, notebook):
     assert exc.value.code == 405
 
 
+
+async def test_a_chat_turn_is_recorded_as_the_identity_providers_user(jp_fetch, notebook, scripted_llm):
+    scripted_llm.queue({"explanation": "Add a cell.", "edits": [{"op": "insert", "cell_id": "end", "cell_type": "code",
+                                                                  "source": "y = 2"}]})
+    await post(jp_fetch, "chat", {"instruction": "add y", "path": "nb.ipynb"})
+    (entry,) = [e for e in audit.read_log(notebook) if e["event"] == "proposed"]
+    assert (entry["user"], entry["edits"]) == ("ann", ["insert"])
+    assert audit.validate_entry(entry) == []
+
 for _name, _fn in list(globals().items()):
     if _name.startswith("test_") and inspect.iscoroutinefunction(_fn):
         globals()[_name] = in_loop(_fn)

@@ -142,6 +142,36 @@ def test_refuses_unknown_anchor_and_duplicate_new_id():
         proposal_ops(nb, Proposal("x", (InsertCell("a", new_id="c1"),)))
 
 
+@pytest.mark.parametrize("edit, needle, hint", [
+    (InsertCell("a", new_id="has space"), "new_id", "nbformat's rule"),
+    (InsertCell("a", new_id="x" * 65), "new_id", "nbformat's rule"),
+    (InsertCell("a", cell_type="heading"), "cell_type", "code, markdown and raw"),
+    (ReplaceCell("c1", "b", source_hash("x = 1\ny = 2"), cell_type="python"), "cell_type", "code, markdown and raw"),
+    (InsertCell("a", after="m1", before="c1"), "both", "not both"),
+])
+def test_hand_edited_proposals_that_would_make_an_invalid_notebook_are_refused(edit, needle, hint, tmp_path):
+    from codex_nb.engine import accept_file
+
+    nb = make_nb()
+    proposal = Proposal.from_json(Proposal("x", (edit,)).to_json())  # as read back from a hand-edited file
+    with pytest.raises(EditRefused, match=needle) as refused:
+        proposal_ops(nb, proposal)
+    assert hint in refused.value.hint
+    path = tmp_path / "a.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    outcome = accept_file(path, proposal, repo_root=tmp_path, validate=False)
+    assert outcome.status == "refused" and needle in outcome.reason
+    assert path.read_bytes() == before
+
+
+def test_an_undo_that_could_not_be_applied_refuses_the_edit_up_front():
+    nb = make_nb()
+    nb.cells[2]["metadata"] = {"tags": "not-a-list"}  # nbformat wants a list: restoring it would be refused
+    with pytest.raises(EditRefused, match="could not be put back exactly"):
+        inverse_ops(nb, Proposal("x", (ReplaceCell("c2", "print(0)", source_hash("print(x + y)")),)))
+
+
 def test_proposal_json_round_trip_and_schema():
     p = Proposal("x", (InsertCell("a", after="c1"), ReplaceCell("c1", "b", "h"), DeleteCell("c2", "h"),
                        PatchFile("pkg/a.py", search="a", replace="b")), model="local:smollm2")
@@ -164,6 +194,7 @@ def test_diffs_are_data_and_render_as_text():
     diffs = proposal_diffs(nb, p)
     assert diffs[0]["title"] == "Change cell [3] (In [2]) “print(x + y)”"
     assert "c2" not in diffs[0]["title"] and diffs[0]["cell_id"] == "c2"  # the id is data, not text
+    assert diffs[0]["unified"].startswith("--- a/cell [3] (In [2])\n+++ b/cell [3] (In [2])\n")
     assert "-print(x + y)" in diffs[0]["unified"] and "+print(x * y)" in diffs[0]["unified"]
     assert diffs[1]["old"] == "" and diffs[1]["new"] == "z = 3" and "after cell [3]" in diffs[1]["title"]
     text = render_text(diffs)

@@ -115,3 +115,12 @@ def test_no_checks_or_no_changed_files_means_the_gate_does_not_apply(project):
     ch = ChangeUnderTest(repo_root=project, notebook_path=None, before=None, after=None, changed_files=[],
                          settings=CodexNB())
     assert not ChecksGate().applies(ch)
+
+
+def test_long_output_keeps_its_start_and_end(project):
+    noisy = "python -c \"print('first line'); print('x' * 200000); print('last words'); raise SystemExit(3)\""
+    _, result, _ = run(project, ["src/shop/prices.py"], checks=[noisy])
+    output = result.detail["checks"][0]["output"]
+    assert result.detail["checks"][0]["exit_code"] == 3
+    assert output.startswith("first line") and output.rstrip().endswith("last words")
+    assert len(output) < 6000 and "left out" in output

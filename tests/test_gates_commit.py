@@ -150,18 +150,21 @@ def test_cli_undo_reverts_the_last_committed_change_and_records_it(project, caps
     for n, text in enumerate(["return 1", "return 2"]):
         write(project, "src/shop/prices.py", f"def total(prices):\n    {text}\n")
         sha = commit_kept(project, ["src/shop/prices.py"], f"Change {n}", [("Codex-Proposal", f"p-{n}")])
+        audit.record("applied", nb, notebook=str(nb), proposal_id=f"p-{n}", edits=[0], cells=[],
+                     files=["src/shop/prices.py"], applier="file")
         audit.record("kept", nb, notebook=str(nb), proposal_id=f"p-{n}", repo_root=str(project),
-                     files=["src/shop/prices.py"], commit=sha)
+                     files=["src/shop/prices.py"], commit=sha, changed_cells=[], live=False)
 
     assert main(["undo", str(nb)]) == 0
     assert "Undid proposal p-1: revert commit" in capsys.readouterr().out
     assert (project / "src/shop/prices.py").read_text() == "def total(prices):\n    return 1\n"
     assert main(["undo", str(nb), "--json"]) == 0
     entry = json.loads(capsys.readouterr().out)
-    assert entry["event"] == "undo" and entry["proposal_id"] == "p-0"
+    assert entry["event"] == "undone" and entry["proposal_id"] == "p-0" and entry["edits"] == [0]
     assert git(project, "rev-parse", "HEAD").strip() == entry["commit"]
     assert (project / "src/shop/prices.py").read_bytes() == original
-    assert [e["proposal_id"] for e in audit.read(nb) if e["event"] == "undo"] == ["p-1", "p-0"]
+    assert [e["proposal_id"] for e in audit.read(nb) if e["event"] == "undone"] == ["p-1", "p-0"]
+    assert audit.verify(audit.audit_path(nb)).ok
 
     assert main(["undo", str(nb)]) == 2
     assert "nothing to undo" in capsys.readouterr().err
@@ -179,14 +182,31 @@ def test_cli_undo_of_an_uncommitted_change_restores_the_saved_files(project, cap
     (project / "src/shop/prices.py").write_bytes(new_prices)
     (project / "src/shop/vat.py").write_bytes(b"RATE = 1\n")
     nb.write_bytes(new_nb)
-    audit.record("kept", nb, notebook=str(nb), proposal_id="p-9", repo_root=str(project),
-                 files=["src/shop/prices.py", "src/shop/vat.py"], before=record)
+    audit.record("kept", nb, notebook=str(nb), proposal_id="p-9", repo_root=str(project), commit=None,
+                 files=["src/shop/prices.py", "src/shop/vat.py"], before=record, changed_cells=["c1"], live=False)
 
     assert main(["undo", str(nb)]) == 0
     assert "restored the saved files" in capsys.readouterr().out
     assert (project / "src/shop/prices.py").read_bytes() == old_prices
     assert nb.read_bytes() == old_nb
     assert not (project / "src/shop/vat.py").exists()
+
+
+def test_cli_undo_refuses_half_an_undo(project, capsys):
+    """Cells changed in the notebook file, but only the module was committed: nothing is undone."""
+    nb = project / "analysis.ipynb"
+    nb.write_text('{"cells": [1]}')
+    write(project, "src/shop/vat.py", "RATE = 0.2\n")
+    sha = commit_kept(project, ["src/shop/vat.py"], "Add VAT")
+    audit.record("kept", nb, notebook=str(nb), proposal_id="p-5", repo_root=str(project), commit=sha,
+                 files=["src/shop/vat.py"], changed_cells=["c1"], live=False)
+    assert main(["undo", str(nb)]) == 2
+    assert "no saved copy of the notebook" in capsys.readouterr().err
+    assert git(project, "rev-parse", "HEAD").strip() == sha and (project / "src/shop/vat.py").exists()
+    audit.record("kept", nb, notebook=str(nb), proposal_id="p-6", repo_root=str(project), commit=None,
+                 files=[], changed_cells=["c1"], live=True)
+    assert main(["undo", str(nb)]) == 2
+    assert "live in JupyterLab" in capsys.readouterr().err
 
 
 def test_restore_refuses_when_a_file_moved_on(project):
@@ -201,7 +221,8 @@ def test_restore_refuses_when_a_file_moved_on(project):
 
 
 def test_validation_line_and_report_text():
-    notebook = GateResult("notebook", True, "notebook: 4 cells ran", 2.0, {"mode": "targeted", "cells_run": 4})
+    notebook = GateResult("notebook", True, "notebook: 4 cells ran", 2.0,
+                          {"mode": "targeted", "cells_run": ["a", "b", "c", "d"]})
     tests = GateResult("tests", True, "tests: 12 passed; 2 of 5 test files, selected by imports", 1.5,
                        {"tests": 12, "selection": {"reasons": {"tests/test_a.py": "imports pkg/a.py"}, "widened": ""}})
     checks = GateResult("checks", True, "checks: 2 passed", 0.5,
@@ -214,3 +235,4 @@ def test_validation_line_and_report_text():
     assert text.startswith("Validation passed in 4.0 s")
     assert "tests/test_a.py — imports pkg/a.py" in text and "mypy pkg — exit 0, 0.3 s" in text
     assert "failed: t.py::x — boom" in report_text([failing])
+

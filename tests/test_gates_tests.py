@@ -244,3 +244,30 @@ def test_a_script_a_test_runs_by_path_is_a_dependency(project):
     sel = select_tests(project, ["tools/deploy.py"])
     assert sel.files == ["tests/test_deploy.py"]
     assert sel.reasons["tests/test_deploy.py"] == "imports tools/deploy.py"
+
+
+def test_pytest_configuration_decides_what_a_test_file_is(project):
+    from codex_nb.gates.pytest_config import read_pytest_config
+
+    write(project, "setup.cfg", "[tool:pytest]\ntestpaths = checks\npython_files = check_*.py\naddopts = --doctest-modules -p shop.plugin\n")
+    write(project, "checks/check_prices.py", "from shop.prices import total\n\ndef test_t():\n    assert total([2]) == 2\n")
+    write(project, "checks/helpers.py", "from shop import cart\n")
+    (project / "pyproject.toml").write_text("[project]\nname = 'shop'\n")  # no pytest section: setup.cfg counts
+    cfg = read_pytest_config(project)
+    assert cfg.source == "setup.cfg" and cfg.testpaths == ("checks",) and cfg.doctest_modules
+    assert cfg.plugins == ["shop.plugin"]
+    assert cfg.is_test_file("checks/check_prices.py") and not cfg.is_test_file("tests/test_prices.py")
+    sel = select_tests(project, ["src/shop/prices.py"], config=cfg)
+    # with --doctest-modules the modules that reach the change are collected too (their doctests)
+    assert sel.files == ["checks/check_prices.py", "checks/helpers.py"]
+
+
+def test_a_test_packages_init_runs_before_its_tests(project):
+    write(project, "tests/__init__.py", "")
+    write(project, "tests/web/__init__.py", "import os\n")
+    write(project, "tests/web/test_page.py", "def test_page():\n    assert True\n")
+    sel = select_tests(project, ["tests/web/__init__.py"])
+    assert sel.files == ["tests/web/test_page.py"]
+    assert sel.reasons["tests/web/test_page.py"] == "imports tests/web/__init__.py"
+    assert select_tests(project, ["tests/__init__.py"]).files == [
+        "tests/test_banner.py", "tests/test_cart.py", "tests/test_prices.py", "tests/web/test_page.py"]

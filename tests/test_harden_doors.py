@@ -85,3 +85,16 @@ def test_magics_in_a_real_kernel_send_no_seeded_secret(scripted_llm, tmp_path):
     sent = scripted_llm.all_request_text()
     assert "creds" in sent and "settings" in sent and "[REDACTED]" in sent
     assert_clean(sent, "the model")
+
+
+def test_cli_prints_an_answer_holding_a_lone_surrogate(scripted_llm, tmp_path):
+    root = seeded_repo(tmp_path)
+    answer = json.dumps({"explanation": "odd \\ud800 text", "edits": []}).replace("\\\\ud800", "\\ud800")
+    chunk = {"choices": [{"index": 0, "delta": {"content": answer}, "finish_reason": "stop"}]}
+    body = "data: " + json.dumps(chunk).replace("\\\\ud800", "\\ud800") + "\n\ndata: [DONE]\n\n"
+    scripted_llm.queue(raw_body=body.encode())
+    env = {**os.environ, "CODEX_NB_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run([sys.executable, "-m", "codex_nb", "propose", str(root / "ledger.ipynb"), "explain", "--quiet"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "odd \ufffd text" in done.stdout and "Traceback" not in done.stderr

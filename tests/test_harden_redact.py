@@ -10,6 +10,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from codex_nb.context import build_context
 from codex_nb.context.kernel import safe_preview, variable_summary
 from codex_nb.context.rank import Query
+from codex_nb.context import redact
 from codex_nb.context.redact import redact_text
 from codex_nb.edits.stream_text import ExplanationStream
 from codex_nb.limits import bound_fields
@@ -22,6 +23,14 @@ KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
 def test_every_form_is_redacted(text, value):
     out, kinds = redact_text(text)
     assert value not in out and "[REDACTED]" in out and kinds
+
+
+@pytest.mark.parametrize("text,value", [
+    (r"S4 = '[db]\nuser = app\npassword = Ini-Escaped-Pass-28\n'", "Ini-Escaped-Pass-28"),  # a repr of an INI text
+    (r'{"log": "\n\tapi_key: \"k3y-in-escaped-json\""}', "k3y-in-escaped-json"),  # JSON inside a JSON string
+])
+def test_secrets_inside_escaped_strings_are_redacted(text, value):
+    assert value not in redact_text(text)[0]
 
 
 def test_ordinary_code_is_left_alone():
@@ -55,6 +64,7 @@ def test_custom_patterns_from_the_configuration(monkeypatch):
         c.redact_patterns = [r"ACME-\d{6}"]
         return c
     monkeypatch.setattr(config, "load_config", with_pattern)
+    monkeypatch.setattr(redact, "_custom_cache", None)  # the patterns are re-read every few seconds
     assert redact_text("ticket ACME-123456 open")[0] == "ticket [REDACTED] open"
 
 
@@ -114,3 +124,18 @@ def test_a_symlink_to_a_credential_file_is_not_indexed(tmp_path):
     assert "envonlyvalue" not in dumped
     assert not any(f["path"] == "innocent.py" for f in ctx.files)
     assert any(p["path"] == "innocent.py" and "never read" in p["reason"] for p in ctx.problems)
+
+
+def test_never_read_judges_symlink_targets_and_codexignore_entries(tmp_path):
+    from codex_nb.context.redact import never_read_path
+
+    (tmp_path / ".codexignore").write_text("private/\n")
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "notes.py").write_text("x = 1\n")
+    (tmp_path / ".env").write_text("A=1\n")
+    (tmp_path / "link.py").symlink_to(tmp_path / ".env")
+    (tmp_path / "alias.py").symlink_to(tmp_path / "private" / "notes.py")
+    (tmp_path / "ok.py").write_text("y = 2\n")
+    for name in (".env", "link.py", "private/notes.py", "alias.py"):
+        assert never_read_path(tmp_path / name, tmp_path), name
+    assert not never_read_path(tmp_path / "ok.py", tmp_path)

@@ -91,12 +91,15 @@ async def test_answers_with_surrogates_or_deep_json_end_clearly_and_are_recorded
 async def test_panel_attachments_and_instructions_never_send_a_seeded_secret(jp_fetch, jp_root_dir, notebook,
                                                                              scripted_llm, tmp_path):
     (jp_root_dir / "config.yaml").write_text("\n".join(text for text, _v in FORMS))
+    (jp_root_dir / "seeded_settings.py").write_text("\n".join(f"S{k} = {text!r}" for k, (text, _v) in enumerate(FORMS))
+                                                  + "\n\ndef seeded_lookup():\n    return S0\n")
     (jp_root_dir / ".env").write_text("OPENAI_API_KEY=sk-proj-EnvFileOnlyValue1234567890ab\n")
     (jp_root_dir / "innocent.py").symlink_to(jp_root_dir / ".env")
     scripted_llm.queue("ok")
     summary = "\n".join(text for text, _v in FORMS)
     resp = await post(jp_fetch, "chat", {
-        "kind": "ask", "instruction": f"why does this fail? {FORMS[0][0]} and {FORMS[6][0]}", "path": "sub/nb.ipynb",
+        "kind": "ask", "instruction": f"why does seeded_lookup fail? {FORMS[0][0]} and {FORMS[6][0]}",
+        "path": "sub/nb.ipynb",
         "context": [{"type": "file", "path": "config.yaml"}, {"type": "variable", "name": "settings", "summary": summary},
                     {"type": "variable", "name": "api_key", "summary": "api_key: str = 'plain-but-named'"}]})
     assert events(resp.body)[-1][0] == "done"
@@ -104,9 +107,12 @@ async def test_panel_attachments_and_instructions_never_send_a_seeded_secret(jp_
     assert "config.yaml" in sent and "[REDACTED]" in sent
     stored = (tmp_path / "history").read_text() if (tmp_path / "history").is_file() else "".join(
         p.read_text() for p in (tmp_path / "history").glob("*.jsonl"))
+    cache = "".join(p.read_text() for p in (jp_root_dir / ".codex_nb" / "cache").rglob("*") if p.is_file())
+    assert "seeded_lookup" in cache  # the file was indexed …
     for value in [*VALUES, "plain-but-named"]:
         assert value not in sent, value
         assert value not in stored, value
+        assert value not in cache, value  # … from its redacted text
     for never in (".env", "innocent.py"):
         with pytest.raises(HTTPClientError) as exc:
             await post(jp_fetch, "chat", {"kind": "ask", "instruction": "x", "path": "sub/nb.ipynb",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 
 import pytest
 
@@ -157,3 +159,14 @@ def test_the_guard_counts_retries_and_stops_at_the_deadline_across_attempts():
                       translate=lambda e, exhausted=False: ProviderError(str(e)), cancel=None, model_id="m",
                       limits=limits))
     assert 1 < len(attempts) < 50  # retried, but the deadline ended it long before fifty attempts
+
+
+def test_a_consumer_that_stops_early_stops_the_reader(scripted_llm, limits):
+    scripted_llm.queue("more ", endless=True, chunk_delay=0.01)
+    stream = provider(scripted_llm).stream(MESSAGES)
+    assert isinstance(next(stream), TextDelta)
+    stream.close()  # the person cancelled: the endless stream must not be read on in the background
+    deadline = time.monotonic() + 5
+    while any(t.name == "codex-nb-stream" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "codex-nb-stream" for t in threading.enumerate())

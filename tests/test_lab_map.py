@@ -162,3 +162,38 @@ def test_codex_map_magic_shows_sent_files_and_cells(shop, monkeypatch):
     data = cap.outputs[-1].data
     assert "shop/pricing.py" in data["text/plain"] and "tokens of code" in data["text/plain"]
     assert "codex-map" in data["text/html"] and "cell [2] (In [1])" in data["text/html"]
+
+
+def _notebook(sources, tags=None):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s, id=f"k{i}") for i, s in enumerate(sources)]
+    for i, t in (tags or {}).items():
+        nb.cells[i].metadata["tags"] = t
+    return nb
+
+
+CELL_GRAPH_CASES = [
+    ["import pandas as pd", "df = pd.DataFrame({'a': [1]})", "def total(d):\n    return d.a.sum() * rate",
+     "rate = 2", "print(total(df))", "df.dropna(inplace=True)", "del rate", "print(df)"],
+    ["%matplotlib inline", "x = 1", "y = x + missing", "z = y if x else 0", "x = 5\nprint(z)"],
+    ["n = 3", "values = [i * n for i in range(n)]", "import math", "print(math.fsum(values))", "n = 4"],
+    ["alpha = 0.1", "model = fit(alpha)", "score = model.score()", "print(score, alpha)"],
+]
+
+
+@pytest.mark.parametrize("sources", CELL_GRAPH_CASES)
+def test_rerun_sets_are_what_targeted_validation_selects(sources):
+    from codex_nb.repomap.cells import cell_graph
+
+    nb = _notebook(sources, tags={0: ["parameters"]} if sources[0].startswith("alpha") else None)
+    for cell in cell_graph(nb)["cells"]:
+        assert cell["rerun"] == select_targeted(nb, [cell["id"]]).cell_ids, cell["label"]
+
+
+def test_an_opaque_cell_widens_every_rerun_set():
+    from codex_nb.repomap.cells import cell_graph
+
+    nb = _notebook(["x = 1", "exec('y = 2')", "print(x)"])
+    graph = cell_graph(nb)
+    assert graph["widened"] and "cell [2]" in graph["widened"]
+    assert all(c["rerun"] == ["k0", "k1", "k2"] for c in graph["cells"])

@@ -12,10 +12,10 @@ Modules: ``schema`` (the event vocabulary, ``AUDIT_SCHEMA``, ``validate_entry``)
 from __future__ import annotations
 
 from .log import audit_path, entry_hash, head_path, instruction_hash, line_sha256, read, read_log, record
-from .schema import AUDIT_SCHEMA, COMPAT_EVENTS, EVENTS, SOURCES, validate_entry
+from .schema import AUDIT_SCHEMA, EVENTS, SOURCES, validate_entry
 from .verify import VerifyReport, verify
 
 __all__ = [
-    "AUDIT_SCHEMA", "COMPAT_EVENTS", "EVENTS", "SOURCES", "VerifyReport", "audit_path", "entry_hash",
+    "AUDIT_SCHEMA", "EVENTS", "SOURCES", "VerifyReport", "audit_path", "entry_hash",
     "head_path", "instruction_hash", "line_sha256", "read", "read_log", "record", "validate_entry", "verify",
 ]

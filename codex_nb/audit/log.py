@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..notebook_io import find_repo_root
-from .schema import COMPAT_EVENTS, COMPAT_SOURCES, EVENTS, SOURCES, STAMPED, ZERO_HASH, validate_entry
+from .schema import EVENTS, SOURCES, STAMPED, ZERO_HASH, validate_entry
 
 try:
     import fcntl
@@ -78,7 +78,7 @@ def record(event: str, anchor: str | os.PathLike, *, user: str | None = None, so
     are dropped. An event outside the vocabulary, or one missing its required fields, is a
     programming error: ValueError.
     """
-    event, source, fields, legacy = _normalised(event, source, fields)
+    source, fields = _normalised(event, source, fields)
     body = {
         "event": event,
         "user": _user(user),
@@ -94,10 +94,9 @@ def record(event: str, anchor: str | os.PathLike, *, user: str | None = None, so
         prefix, seq, prev = _chain_position(fd)
         entry = {"seq": seq, "time": _now(), **body, "prev": prev}
         entry["hash"] = entry_hash(entry)
-        if not legacy:
-            problems = validate_entry(entry)
-            if problems:
-                raise ValueError(f"audit event {event!r} is incomplete: " + "; ".join(problems))
+        problems = validate_entry(entry)
+        if problems:
+            raise ValueError(f"audit event {event!r} is incomplete: " + "; ".join(problems))
         line = json.dumps(entry, ensure_ascii=False, separators=(", ", ": ")).encode("utf-8")
         _write_all(fd, prefix + line + b"\n")
         _write_head(path, seq, line_sha256(line))
@@ -129,24 +128,13 @@ def read_log(path: str | os.PathLike, notebook: str | None = None, limit: int | 
 
 
 def _normalised(event: str, source, fields: dict):
-    """Check the event name and source; drop stamped fields; map names from before the vocabulary."""
-    fields = {k: v for k, v in fields.items() if k not in STAMPED and k not in ("event", "source")}
-    legacy = event in COMPAT_EVENTS and event not in EVENTS
-    if legacy:
-        fields["legacy_event"] = event
-        if event in ("accept", "reject"):
-            fields.setdefault("decision", "accepted" if event == "accept" else "rejected")
-        if event == "cancel":
-            fields.setdefault("reason", "cancelled")
-        event = COMPAT_EVENTS[event]
-        if event == "validated" and not fields.get("proposal_id"):
-            event = "validation_run"
-    elif event not in EVENTS:
+    """Check the event name and source; drop the fields only this module stamps."""
+    if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}; the vocabulary is {', '.join(EVENTS)}")
-    source = COMPAT_SOURCES.get(source, source) if source else _process_source()
+    source = source or _process_source()
     if source not in SOURCES:
         raise ValueError(f"unknown audit source {source!r}; use one of {', '.join(SOURCES)}")
-    return event, source, fields, legacy
+    return source, {k: v for k, v in fields.items() if k not in STAMPED and k not in ("event", "source")}
 
 
 def _chain_position(fd: int) -> tuple[bytes, int, str]:

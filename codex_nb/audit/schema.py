@@ -83,15 +83,6 @@ DESCRIPTIONS = {
     "agent_rewind": "agent mode: a run rewound to an earlier step",
 }
 
-# Names written before the vocabulary existed -> the event they mean now. Only for
-# callers not yet moved to the vocabulary; delete once none is left.
-COMPAT_EVENTS = {
-    "ask": "asked", "propose": "proposed", "accept": "decided", "reject": "decided",
-    "apply": "applied", "rollback": "rolled_back", "undo": "undone", "fix": "repair",
-    "cancel": "refused", "validate": "validated",  # "validate" with no proposal: validation_run
-}
-COMPAT_SOURCES = {"panel": "server"}
-
 
 def _event_schema(event: str) -> dict:
     own = EVENTS[event]

@@ -11,6 +11,9 @@ import argparse
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "audit", help="list the audit log (filter by notebook, proposal, decision, event, date); verify it",
+        usage="%(prog)s [--notebook NB] [--proposal ID] [--decision {accepted,rejected}] [--event E]\n"
+              "                      [--since DATE] [--until DATE] [--limit N] [--json] [--log PATH]\n"
+              "       %(prog)s verify [--log PATH] [--json]",
         description="List the events of the audit log as a table, or as JSON. "
                     "`codex-nb audit verify` checks that no line was changed, removed or reordered.")
     _log_option(p)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
+import time
 from collections import Counter
 
 REDACTED = "[REDACTED]"
@@ -30,7 +31,8 @@ _PATTERNS: list[tuple[str, re.Pattern, int, tuple[str, ...]]] = [
     ("aws-access-key-id", re.compile(r"A(?<![A-Za-z0-9]A)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
      0, ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA")),
     ("aws-secret-key", re.compile(
-        r"(?i)(aws_?secret_?access_?key[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([A-Za-z0-9/+=]{40})"), 2, ()),
+        r"(?i)(aws_?secret_?access_?key[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?)([A-Za-z0-9/+=]{40})"), 2,
+     ("ecret", "ECRET")),
     ("github-token", re.compile(r"gh(?<![A-Za-z0-9_]gh)[pousr]_[A-Za-z0-9]{30,}"), 0,
      ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
     ("github-token", re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}"), 0, ("github_pat_",)),
@@ -77,16 +79,23 @@ _WEAK_WORDS = {"key", "keys", "auth", "sig", "signature", "cred", "creds", "cook
                "webhook", "dsn", "conn", "session", "hash", "nonce", "cert"}
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-.]{0,63}"
+# a name starts after a character that cannot be part of it, or after an escape written in a string
+# ('…\npassword = x…' in a repr or a JSON text: the "n" belongs to the escape, not to the name)
+_NAME_START = r"(?:(?<![A-Za-z0-9_\-.\\])|(?<=\\[nrt]))"
 # name = "value" / "name": "value" / name: 'value' (code, JSON, YAML). Only the name and separator are
 # consumed, the value is read in a look-ahead: a non-secret name cannot swallow the secret one after it
 # ("failed: password=…").
 _QUOTED_ASSIGN = re.compile(
-    r"(?<![A-Za-z0-9_\-.])(?P<name>" + _NAME + r")[\"']?[ \t]{0,16}(?:=|:|=>)[ \t]{0,16}"
-    r"(?=(?P<q>[\"'])(?P<val>[^\"'\n]{3,512})(?P=q))")
+    _NAME_START + r"(?P<name>" + _NAME + r")\\?[\"']?[ \t]{0,16}(?:=|:|=>)[ \t]{0,16}"
+    r"(?=(?P<q>\\?[\"'])(?P<val>[^\"'\n]{3,512})(?P=q))")  # \" : quotes escaped inside a string
 # name=value / name: value / name = value, unquoted (.env, shell, INI, YAML, query strings, tracebacks)
 _BARE_ASSIGN = re.compile(
-    r"(?<![A-Za-z0-9_\-.])(?P<name>" + _NAME + r")[ \t]{0,16}(?:=|:)[ \t]{0,16}"
+    _NAME_START + r"(?P<name>" + _NAME + r")[ \t]{0,16}(?:=|:)[ \t]{0,16}"
     r"(?=(?P<val>[^\s\"'#&;,<>(){}\[\]`][^\s\"'&;,<>`]{2,255}))")
+# A substring every secret-like name holds (see _SECRET_WORDS and _WEAK_WORDS): lines without one are skipped.
+# Matched on the lower-cased text: a case-insensitive alternation is ten times slower.
+_HINT = re.compile(r"pass|pwd|secret|token|key|cred|pin|pat|bearer|auth|sig|cookie|salt|hmac|private|"
+                   r"webhook|dsn|conn|session|hash|nonce|cert")
 # values of a secret-named key that are code, not a secret: a call, a subscript, an attribute, a keyword
 _CODE_VALUE = re.compile(r"(?:[A-Za-z_][\w.]*[(\[].*|True|False|None|null|true|false|yes|no|on|off|"
                          r"\$\{?[A-Za-z_]\w*\}?|%\([A-Za-z_]\w*\)s|<[^>]*>|\*+|\.\.\.|…)")
@@ -141,28 +150,34 @@ def looks_random(value: str) -> bool:
 
 
 def _custom_patterns() -> list[tuple[str, re.Pattern, int, tuple[str, ...]]]:
-    """Patterns added with ``c.CodexNB.redact_patterns`` (each a regex; the whole match is replaced)."""
+    """Patterns added with ``c.CodexNB.redact_patterns`` (each a regex; the whole match is replaced).
+
+    Reading the configuration costs far more than redacting a short string, and redaction runs
+    for every value and file: the patterns are read again at most every few seconds.
+    """
+    global _custom_cache
+    now = time.monotonic()
+    cached = _custom_cache
+    if cached is not None and now - cached[0] < _CUSTOM_TTL:
+        return cached[1]
     try:
         from ..config import load_config
 
-        extra = list(getattr(load_config(), "redact_patterns", []) or [])
+        sources = list(getattr(load_config(), "redact_patterns", []) or [])
     except Exception:  # no configuration can be read here: the built-in patterns still apply
-        return []
-    key = tuple(extra)
-    cached = _custom_cache.get(key)
-    if cached is None:
-        cached = []
-        for source in extra:
-            try:
-                cached.append(("custom", re.compile(source), 0, ()))
-            except re.error:
-                continue  # a broken pattern must not stop redaction; `codex-nb context` shows what is sent
-        _custom_cache.clear()
-        _custom_cache[key] = cached
-    return cached
+        sources = []
+    patterns = []
+    for source in sources:
+        try:
+            patterns.append(("custom", re.compile(source), 0, ()))
+        except re.error:
+            continue  # a broken pattern must not stop redaction; `codex-nb context` shows what is sent
+    _custom_cache = (now, patterns)  # one tuple, replaced whole: threads see the old or the new
+    return patterns
 
 
-_custom_cache: dict[tuple, list] = {}
+_CUSTOM_TTL = 5.0
+_custom_cache: tuple[float, list] | None = None
 
 
 def redact_text(text: str) -> tuple[str, list[str]]:
@@ -219,14 +234,8 @@ def _redact_private_keys(text: str, kinds: list[str]) -> str:
 
 
 def _redact_chunk(text: str, kinds: list[str], custom: list) -> str:
-    lowered = None
     for kind, pattern, group, triggers in (*_PATTERNS, *custom):
-        if not triggers:
-            if kind == "aws-secret-key":
-                lowered = lowered if lowered is not None else text.lower()
-                if "ecret" not in lowered:
-                    continue
-        elif not any(t in text for t in triggers):
+        if triggers and not any(t in text for t in triggers):
             continue
         if group == 0:
             text, n = pattern.subn(REDACTED, text)
@@ -235,9 +244,29 @@ def _redact_chunk(text: str, kinds: list[str], custom: list) -> str:
         kinds.extend([kind] * n)
     if "=" not in text and ":" not in text:
         return text
-
-    text = _replace_values(_QUOTED_ASSIGN, text, kinds, quoted=True)
-    return _replace_values(_BARE_ASSIGN, text, kinds, quoted=False)
+    # Only lines that name something secret-like can hold a secret assignment: look at those alone.
+    spans, last_end = [], -1
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters lower-case to two: keep the offsets right
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    for m in _HINT.finditer(lowered):
+        if m.start() < last_end:
+            continue
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        end = len(text) if end < 0 else end
+        spans.append((start, end))
+        last_end = end
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end in spans:
+        line = _replace_values(_QUOTED_ASSIGN, text[start:end], kinds, quoted=True)
+        out.append(text[pos:start])
+        out.append(_replace_values(_BARE_ASSIGN, line, kinds, quoted=False))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _replace_values(pattern: re.Pattern, text: str, kinds: list[str], *, quoted: bool) -> str:

@@ -18,11 +18,11 @@ def unified(old: str, new: str, old_name: str, new_name: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def _cell_label(nb, cell_id: str) -> str:
+def _cell_label(nb, cell_id: str, with_source: bool = True) -> str:
     """How a person finds the cell (position, prompt, first line); the id stays in ``cell_id``."""
     from ..cellnames import cell_label
 
-    return cell_label(nb, cell_id)
+    return cell_label(nb, cell_id, with_source=with_source)
 
 
 def proposal_diffs(nb: nbformat.NotebookNode | None, proposal: Proposal, repo_root: str | os.PathLike | None = None) -> list[dict]:
@@ -45,7 +45,8 @@ def proposal_diffs(nb: nbformat.NotebookNode | None, proposal: Proposal, repo_ro
         elif isinstance(edit, PatchFile):
             old, new = _file_texts(edit, repo_root)
             entry.update(path=edit.path, title=f"Patch {edit.path}", old=old, new=new)
-        name = entry["path"] or entry["cell_id"]
+        # the header is read by people (the panel shows it): the cell's position, not its id
+        name = entry["path"] or ("new cell" if isinstance(edit, InsertCell) else _cell_label(nb, entry["cell_id"], False))
         entry["unified"] = unified(entry["old"], entry["new"], f"a/{name}", f"b/{name}")
         out.append(entry)
     return out

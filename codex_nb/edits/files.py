@@ -15,7 +15,7 @@ from ..notebook_io import source_hash
 from .model import PatchFile
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_NEVER_WRITE = (".git", ".env", ".codex_nb")
+_NEVER_WRITE = (".git", ".codex_nb")  # at any depth: a nested repository's .git is as protected as the top one
 
 
 def confined_path(root: str | os.PathLike, relative: str) -> Path:
@@ -28,7 +28,7 @@ def confined_path(root: str | os.PathLike, relative: str) -> Path:
         raise EditRefused(f"file path {relative!r} is outside the repository root {root_real}",
                           hint="only files inside the repository can be patched", path=relative)
     parts = target.relative_to(root_real).parts
-    if parts and (parts[0] in _NEVER_WRITE or parts[-1].startswith(".env")):
+    if parts and (any(part in _NEVER_WRITE for part in parts) or parts[-1].startswith(".env")):
         raise EditRefused(f"{relative} is protected", hint="codex-nb never edits .git, .env or its own files", path=relative)
     return target
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 from ..errors import ProposalError
+from ..wire.fields import CellId, CellRef, CellType, Tagged
 
 PROPOSAL_VERSION = 1
 CELL_TYPES = ("code", "markdown", "raw")
@@ -33,32 +34,40 @@ CELL_TYPES = ("code", "markdown", "raw")
 
 @dataclass(frozen=True)
 class InsertCell:
+    """A new cell, placed after one cell, before one, or (neither) at the end."""
+
     source: str
-    cell_type: str = "code"
-    after: str | None = None  # insert after this cell id …
-    before: str | None = None  # … or before this one; neither means "at the end"
-    new_id: str = field(default_factory=lambda: os.urandom(4).hex())
+    cell_type: CellType = "code"
+    after: CellRef | None = None  # insert after this cell id …
+    before: CellRef | None = None  # … or before this one; neither means "at the end"
+    new_id: CellId = field(default_factory=lambda: os.urandom(4).hex())
     op: Literal["insert"] = "insert"
 
 
 @dataclass(frozen=True)
 class ReplaceCell:
-    cell_id: str
+    """New source (and maybe a new type) for an existing cell."""
+
+    cell_id: CellRef
     source: str
     base_hash: str
-    cell_type: str | None = None  # None keeps the cell's type
+    cell_type: CellType | None = None  # None keeps the cell's type
     op: Literal["replace"] = "replace"
 
 
 @dataclass(frozen=True)
 class DeleteCell:
-    cell_id: str
+    """Remove an existing cell."""
+
+    cell_id: CellRef
     base_hash: str
     op: Literal["delete"] = "delete"
 
 
 @dataclass(frozen=True)
 class PatchFile:
+    """A change to a repository file: a unified diff or one search/replace pair."""
+
     path: str  # relative to the repository root, POSIX separators
     diff: str | None = None  # a unified diff …
     search: str | None = None  # … or one search/replace pair
@@ -67,7 +76,7 @@ class PatchFile:
     op: Literal["patch_file"] = "patch_file"
 
 
-Edit = Union[InsertCell, ReplaceCell, DeleteCell, PatchFile]
+Edit = Annotated[Union[InsertCell, ReplaceCell, DeleteCell, PatchFile], Tagged("op")]
 _EDIT_TYPES = {"insert": InsertCell, "replace": ReplaceCell, "delete": DeleteCell, "patch_file": PatchFile}
 
 
@@ -77,13 +86,15 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class Proposal:
+    """An explanation and the edits that carry it out, as `codex-nb propose --json` prints it."""
+
     explanation: str
     edits: tuple[Edit, ...] = ()
     model: str = ""
     notebook: str | None = None
     id: str = field(default_factory=lambda: "p-" + os.urandom(6).hex())
     created: str = field(default_factory=_now)
-    version: int = PROPOSAL_VERSION
+    version: Literal[1] = PROPOSAL_VERSION
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -112,7 +123,7 @@ class Proposal:
             try:
                 edits.append(kind(**{k: v for k, v in raw.items() if k in known}))
             except TypeError as exc:
-                raise ProposalError(f"edit {i} ({raw['op']}) is missing a field: {exc}", hint="see the proposal schema in codex_nb/edits/model.py") from exc
+                raise ProposalError(f"edit {i} ({raw['op']}) is missing a field: {exc}", hint="see the proposal schema: python -m codex_nb.wire schema") from exc
         fields = {k: data[k] for k in ("id", "created", "model", "notebook") if k in data}
         return cls(explanation=str(data.get("explanation", "")), edits=tuple(edits), **fields)
 
@@ -126,39 +137,7 @@ class Proposal:
 
 
 def proposal_json_schema() -> dict:
-    """JSON schema of the stored proposal format (what `propose --json` prints)."""
-    cell_id = {"type": "string", "minLength": 1}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "codex-nb proposal",
-        "type": "object",
-        "required": ["version", "id", "explanation", "edits"],
-        "properties": {
-            "version": {"const": PROPOSAL_VERSION},
-            "id": {"type": "string"},
-            "explanation": {"type": "string"},
-            "model": {"type": "string"},
-            "notebook": {"type": ["string", "null"]},
-            "created": {"type": "string"},
-            "edits": {
-                "type": "array",
-                "items": {
-                    "oneOf": [
-                        {"type": "object", "required": ["op", "source", "new_id"], "properties": {
-                            "op": {"const": "insert"}, "source": {"type": "string"}, "new_id": cell_id,
-                            "cell_type": {"enum": list(CELL_TYPES)},
-                            "after": {"type": ["string", "null"]}, "before": {"type": ["string", "null"]}}},
-                        {"type": "object", "required": ["op", "cell_id", "source", "base_hash"], "properties": {
-                            "op": {"const": "replace"}, "cell_id": cell_id, "source": {"type": "string"},
-                            "base_hash": {"type": "string"}, "cell_type": {"enum": [*CELL_TYPES, None]}}},
-                        {"type": "object", "required": ["op", "cell_id", "base_hash"], "properties": {
-                            "op": {"const": "delete"}, "cell_id": cell_id, "base_hash": {"type": "string"}}},
-                        {"type": "object", "required": ["op", "path"], "properties": {
-                            "op": {"const": "patch_file"}, "path": {"type": "string"},
-                            "diff": {"type": ["string", "null"]}, "search": {"type": ["string", "null"]},
-                            "replace": {"type": ["string", "null"]}, "base_hash": {"type": ["string", "null"]}}},
-                    ]
-                },
-            },
-        },
-    }
+    """JSON schema of the stored proposal format (what `propose --json` prints), cut from the wire schema."""
+    from ..wire.schema import root_schema
+
+    return root_schema("Proposal", title="codex-nb proposal")

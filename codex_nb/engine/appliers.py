@@ -60,6 +60,11 @@ class FileApplier:
         return self.path
 
     @property
+    def written(self) -> tuple[bytes | None, bytes] | None:
+        """(the file before, after) of this applier's last write, while it stands; None if it wrote nothing."""
+        return (self._before, self._written) if self._written is not None else None
+
+    @property
     def lock_paths(self) -> list[Path]:
         return [self.path]
 

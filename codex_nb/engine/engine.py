@@ -110,10 +110,11 @@ class Engine:
                 before = await applier.read()
                 ops, undo_ops = _plan(before, proposal)
                 files.recheck()
-                if self.settings.commit == "on" and files.paths:
+                if self.settings.commit == "on" and (files.paths or (ops and applier.kind == "file")):
                     from ..gates.commit import check_clean
 
-                    check_clean(root, files.relative())  # a commit must not carry the person's unfinished edits
+                    # a commit must not carry the person's unfinished edits
+                    check_clean(root, _committed(files, applier if ops else None, root))
             except CodexError as exc:
                 return self._refused(outcome, exc, notebook, emit)
             try:
@@ -137,12 +138,12 @@ class Engine:
 
             outcome.cells = touched_cell_ids(before, proposal)
             outcome.files = files.relative()
-            self._audit("applied", notebook, proposal.id, edits=indexes, cells=outcome.cells, files=outcome.files,
-                        applier=applier.kind)
-            _send(emit, ev.Applied(indexes, outcome.cells, outcome.files, applier.kind))
             change = ChangeUnderTest(repo_root=root, notebook_path=notebook, before=before, after=after,
                                      changed_cells=outcome.cells, changed_files=outcome.files, settings=self.settings)
             try:
+                self._audit("applied", notebook, proposal.id, edits=indexes, cells=outcome.cells, files=outcome.files,
+                            applier=applier.kind)
+                _send(emit, ev.Applied(indexes, outcome.cells, outcome.files, applier.kind))
                 results = await self._judge(change, proposal.id, emit) if self.settings.validate else []
             except BaseException:
                 # An interrupt or a crash mid-validation must not leave an unvalidated edit behind.
@@ -178,7 +179,8 @@ class Engine:
                 break  # the change is rolled back anyway; later gates would judge a change that is going away
         summary = "; ".join(r.summary for r in results) or "nothing to validate"
         self._audit("validated", change.notebook_path, proposal_id, ok=all(r.ok for r in results),
-                    mode=next((r.detail.get("mode") for r in results if r.gate == "notebook"), None),
+                    mode=next((r.detail.get("mode") for r in results if r.gate == "notebook" and r.detail.get("mode")),
+                              "not run"),
                     gates=[{"gate": r.gate, "ok": r.ok, "summary": r.summary} for r in results],
                     seconds=round(sum(r.seconds for r in results), 3))
         _send(emit, ev.Validated(all(r.ok for r in results), summary, [r.to_json() for r in results]))
@@ -188,28 +190,31 @@ class Engine:
         outcome.status = "kept"
         self.history.append(UndoEntry(outcome.id, proposal.id, outcome.edits, undo_ops, files, applier.kind,
                                       str(applier.notebook_path) if applier.notebook_path else None))
-        outcome.commit = self._commit(proposal, files, results, root, emit)
+        wrote_notebook = applier if getattr(applier, "written", None) is not None else None
+        outcome.commit = self._commit(proposal, _committed(files, wrote_notebook, root), results, root, emit)
         before = None
-        if outcome.commit is None and files.paths:  # what `codex-nb undo` puts back when there is no commit
+        written = {rel: files.plan[p] for rel, p in zip(files.relative(), files.paths)}
+        if getattr(applier, "written", None) is not None:  # the notebook file itself (the file applier)
+            written[_relative_or_absolute(applier.notebook_path, root)] = applier.written
+        if outcome.commit is None and written:  # what `codex-nb undo` puts back when there is no commit
             from ..gates.before import snapshot
 
-            before = snapshot(root, proposal.id, {rel: (files.plan[p][0], files.plan[p][1])
-                                                 for rel, p in zip(files.relative(), files.paths)})
+            before = snapshot(root, proposal.id, written)
         self._audit("kept", applier.notebook_path, proposal.id, commit=outcome.commit, validated=outcome.validated,
                     repo_root=str(root), files=outcome.files, before=before, live=applier.kind != "file",
                     changed_cells=outcome.cells)
         _send(emit, ev.Kept(outcome.commit))
         return outcome
 
-    def _commit(self, proposal, files, results, root, emit) -> str | None:
+    def _commit(self, proposal, paths: list[str], results, root, emit) -> str | None:
         """With ``commit = "on"`` in a git repository: one commit of exactly the files the change wrote."""
-        if self.settings.commit != "on" or not files.paths:
+        if self.settings.commit != "on" or not paths:
             return None
         from ..gates.commit import commit_kept
         from ..gates.summary import commit_trailers
 
         try:
-            return commit_kept(root, files.relative(), proposal.explanation.strip() or f"codex-nb: {proposal.id}",
+            return commit_kept(root, paths, proposal.explanation.strip() or f"codex-nb: {proposal.id}",
                                commit_trailers(proposal.id, results))
         except CodexError as exc:  # the change stands; only the commit could not be made
             _send(emit, ev.Status(f"Kept, but not committed: {exc.message}"))
@@ -301,6 +306,23 @@ def default_gates() -> list:
     except ImportError:
         return gates
     return gates + list(project_gates())
+
+
+def _committed(files, applier, root) -> list[str]:
+    """The files a commit of this change holds: the patched files, and the notebook file when the change wrote it."""
+    paths = files.relative()
+    if applier is not None and applier.kind == "file" and applier.notebook_path is not None:
+        rel = _relative_or_absolute(applier.notebook_path, root)
+        if not Path(rel).is_absolute():
+            paths.append(rel)
+    return paths
+
+
+def _relative_or_absolute(path, root) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
 
 
 def _subset(proposal, indexes):

@@ -12,7 +12,9 @@ panel): the engine asks the browser to change the notebook and waits for its rep
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
+
+from ..wire.fields import Tagged
 
 
 @dataclass
@@ -124,6 +126,9 @@ class Finished:
 
 EVENT_TYPES = (Decided, Status, Refused, Applied, Progress, Validated, Kept, RolledBack, RepairStarted,
                RepairDelta, RepairProposed, RepairFailed, Undone, ApplyRequest, Finished)
+
+# The union every door draws (and the wire schema / TypeScript types describe), told apart by ``type``.
+EngineEvent = Annotated[Union[EVENT_TYPES], Tagged("type")]
 
 
 def to_json(event: Any) -> dict:

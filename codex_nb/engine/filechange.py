@@ -49,6 +49,10 @@ class FileChange:
 
     def write(self) -> None:
         """Write every planned file; on any failure put back the ones already written."""
+        from .appliers import clean_stale_temporaries
+
+        for path in self.plan:  # under the lock: what a killed earlier write left behind goes now
+            clean_stale_temporaries(path)
         try:
             for path, (_old, new) in self.plan.items():
                 path.parent.mkdir(parents=True, exist_ok=True)

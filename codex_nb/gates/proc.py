@@ -55,9 +55,21 @@ def run_command(argv: list[str], cwd: str | os.PathLike, timeout: float, env: di
             _stop_group(proc)  # an interrupted gate leaves nothing running
             raise
         seconds = time.monotonic() - started
-        out.seek(0)
-        text = out.read().decode("utf-8", errors="replace")
-    return Finished(None if timed_out else proc.returncode, trim(text), seconds, timed_out)
+        text = _read_trimmed(out)
+    return Finished(None if timed_out else proc.returncode, text, seconds, timed_out)
+
+
+def _read_trimmed(out) -> str:
+    """The command's output, trimmed without reading all of a huge log into memory."""
+    size = out.seek(0, os.SEEK_END)
+    limit = (HEAD_CHARS + TAIL_CHARS) * 4  # bytes: up to 4 per character
+    out.seek(0)
+    if size <= limit:
+        return trim(out.read().decode("utf-8", errors="replace"))
+    head = out.read(HEAD_CHARS * 4).decode("utf-8", errors="replace")[:HEAD_CHARS]
+    out.seek(size - TAIL_CHARS * 4)
+    tail = out.read().decode("utf-8", errors="replace")[-TAIL_CHARS:]
+    return f"{head}\n… [about {size - len(head) - len(tail)} bytes left out] …\n{tail}"
 
 
 def _stop_group(proc: subprocess.Popen) -> None:

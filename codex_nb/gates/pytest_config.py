@@ -34,11 +34,13 @@ class PytestConfig:
     doctest_glob: bool = False
     error: str = ""  # a configuration file that could not be read
 
+    def collected(self, rel: str) -> bool:
+        """Whether ``rel`` is where pytest looks when it is run without arguments (``testpaths``)."""
+        return not self.testpaths or any(p == "." or rel == p or rel.startswith(p.rstrip("/") + "/") for p in self.testpaths)
+
     def is_test_file(self, rel: str) -> bool:
         name = rel.rsplit("/", 1)[-1]
-        if name == "conftest.py" or not name.endswith(".py"):
-            return False
-        if self.testpaths and not any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in self.testpaths):
+        if name == "conftest.py" or not name.endswith(".py") or not self.collected(rel):
             return False
         return any(fnmatch.fnmatch(rel if "/" in pat else name, pat) for pat in self.python_files)
 

@@ -6,9 +6,9 @@ test applies to it, and plugins named in the configuration apply to all tests. A
 file the graph cannot see through — a module that imports by computed name, loads
 code from a path — counts as importing everything, so tests that reach it are
 selected too. The selection widens to the whole suite, with the reason, when the
-graph cannot tell at all: pytest's configuration or a plugin changed, a module
-defines pytest hooks, a non-Python file changed (a test may read it), a module was
-removed.
+graph cannot tell at all: pytest's configuration, a top-level conftest.py or what a
+plugin imports changed, a module defines pytest hooks, a non-Python file changed (a
+test may read it), a module was removed.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .pytest_config import CONFIG_FILES, PytestConfig, read_pytest_config
 
 @dataclass
 class Selection:
-    files: list[str] | None  # test files to pass to pytest; None: the whole suite; []: nothing to run
+    files: list[str] | None  # the selected test files; None: the whole suite; []: nothing to run
     reasons: dict[str, str] = field(default_factory=dict)  # test file -> why it was selected
     widened: str = ""  # why the whole suite runs ("" when it does not)
     test_files: int = 0  # how many test files the repository has
@@ -54,21 +54,23 @@ def select_tests(root: str | os.PathLike, changed: list[str], mode: str = "auto"
     if widened:
         return Selection(files=None, widened=widened, test_files=len(tests))
 
-    # Files that may run a changed module: the changed ones, plus any the graph cannot see through.
+    # Files that may run a changed module: those that import one, and those that reach a module the
+    # graph cannot see through (which may import anything). A real import is the better explanation.
     targets = {rel for rel in changed if rel in graph.records}
     opaque = {rel: rec.dynamic[0] for rel, rec in graph.records.items() if rec.dynamic}
-    chains = graph.importers_of(targets | set(opaque))
-    candidates = tests + ([rel for rel in graph.records if rel not in tests and not rel.endswith("conftest.py")]
-                          if config.doctest_modules else [])
+    direct = graph.importers_of(targets)
+    hidden = graph.importers_of(set(opaque) - targets)
+    # with --doctest-modules every module pytest looks at is a test too (its doctests)
+    candidates = tests + ([rel for rel in graph.records if rel not in tests and not rel.endswith("conftest.py")
+                           and config.collected(rel)] if config.doctest_modules else [])
     reasons: dict[str, str] = {}
     for test in candidates:
-        via = [test] + _conftests_above(test, graph)
-        hits = [chains[f] for f in via if f in chains]
-        if not hits:
-            continue
-        # a real import of a changed file is the better explanation than an opaque module
-        hits.sort(key=lambda c: (c[-1] in opaque and c[-1] not in targets, len(c)))
-        reasons[test] = _explain(hits[0], test, targets, opaque)
+        via = [test] + _loaded_with(test, graph)
+        for chains in (direct, hidden):
+            hits = sorted((chains[f] for f in via if f in chains), key=len)
+            if hits:
+                reasons[test] = _explain(hits[0], test, targets, opaque)
+                break
     files = sorted(reasons)
     note = "" if files else f"no test imports {', '.join(changed)}"
     # a package's __init__.py is how pytest finds the package's tests: never left out
@@ -105,13 +107,20 @@ def _whole_suite_reason(root: str, changed: list[str], graph: ImportGraph, confi
     return ""
 
 
-def _conftests_above(test: str, graph: ImportGraph) -> list[str]:
+def _loaded_with(test: str, graph: ImportGraph) -> list[str]:
+    """What pytest runs before a test file's own code: each conftest.py above it, and the
+    ``__init__.py`` of every package the test module is part of."""
     parts = test.split("/")[:-1]
     out = []
     for k in range(len(parts), -1, -1):
         candidate = "/".join(parts[:k] + ["conftest.py"])
         if candidate in graph.records:
             out.append(candidate)
+    for k in range(len(parts), 0, -1):
+        package = "/".join(parts[:k])
+        if package not in graph.packages:
+            break
+        out.append(package + "/__init__.py")
     return out
 
 

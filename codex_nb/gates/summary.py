@@ -2,7 +2,8 @@
 
 Both are built from the gates' results alone (``GateResult.detail``), so the widget,
 the panel, the CLI, the audit log and the commit say the same thing. A notebook gate
-is described by ``detail["mode"]`` ("targeted" / "full") and ``detail["cells_run"]``.
+is described by its validation report: ``detail["mode"]`` ("targeted" / "full") and
+``detail["cells_run"]`` (the ids of the cells that ran).
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ def gate_phrase(result: GateResult) -> str:
     """A few words for one gate: 'notebook targeted 4 cells', '12 tests', '2 checks'."""
     d = result.detail or {}
     if result.gate == "notebook":
-        cells = d.get("cells_run")
+        cells = d.get("cells_run")  # the ids of the cells that ran (a count is accepted too)
         words = ["notebook", str(d.get("mode") or "").strip()]
+        if isinstance(cells, (list, tuple)):
+            cells = len(cells)
         if isinstance(cells, int):
             words.append(_plural(cells, "cell"))
         return " ".join(w for w in words if w)

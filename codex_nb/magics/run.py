@@ -127,7 +127,9 @@ def show_proposal(session, req, path, nb, proposal, stream):
     if not proposal.edits:
         from IPython.display import Markdown
 
-        return stream.finish(Markdown(proposal.explanation or "_No edits proposed._"))
+        from ..widgets.render import NO_EDITS
+
+        return stream.finish(Markdown(f"{proposal.explanation}\n\n_{NO_EDITS}_" if proposal.explanation else f"_{NO_EDITS}_"))
     session.last_view = proposal_view(session, req, path, nb, proposal)
     stream.finish(session.last_view)
     if session.extension_status() != "absent" and getattr(session.shell, "kernel", None) is not None:
@@ -157,7 +159,7 @@ def fix_followup(session, req, review, outcome):
     import ipywidgets as W
 
     from ..widgets.apply import kernel_loop
-    from ..widgets.render import escape
+    from ..widgets.render import note_html
     from ..widgets.review import ReviewWidget
     from ..widgets.stream import StreamView
 
@@ -170,7 +172,7 @@ def fix_followup(session, req, review, outcome):
         if event["type"] == "repair_delta":
             stream.on_delta(event["text"])
         elif event["type"] == "repair_failed":
-            out.value = f"<pre class='codex-error' style='color:#cf222e'>{escape(event['error'])}</pre>"
+            out.value = note_html(event["error"], "codex-error", "error")
 
     async def work():
         applier = review.ctx.applier()

@@ -37,8 +37,12 @@ def provider_class(name: str) -> type[Provider]:
     # Built-ins need no entry-point scan (about 10 ms, on every request a server answers).
     target = BUILTIN.get(name) or available().get(name)
     if target is None:
-        raise ConfigurationError(f"unknown provider {name!r}",
-                                 hint=f"model ids are provider:model with provider one of {', '.join(sorted(available()))}")
+        from ..didyoumean import did_you_mean
+
+        known = sorted(available())
+        guess = did_you_mean(name, known + [f"{p}:{_default_model_name(p)}" for p in known])
+        hint = f"model ids are provider:model with provider one of {', '.join(known)}"
+        raise ConfigurationError(f"unknown provider {name!r}", hint=f"{guess}; {hint}" if guess else hint)
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 

@@ -193,27 +193,29 @@ def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: _Stop, polic
     threading.Thread(target=pump, name="codex-nb-stream", daemon=True).start()
     limits = policy.limits
     last, noticed = time.monotonic(), False
-    while True:
-        now = time.monotonic()
-        if now >= policy.deadline:
-            stop.set()
-            raise StreamDeadline(where, limits.deadline)
-        wait = policy.deadline - now
-        if not noticed:
-            wait = min(wait, max(0.0, last + limits.silent_notice - now))
-        try:
-            kind, item = events.get(timeout=max(wait, 0.01))
-        except queue.Empty:
-            if not noticed and time.monotonic() - last >= limits.silent_notice:
-                noticed = True
-                yield _silent_notice(where, limits.silent_notice, limits)
-            continue
-        if kind == "end":
-            return
-        if kind == "error":
-            raise item
-        last = time.monotonic()
-        yield item
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= policy.deadline:
+                raise StreamDeadline(where, limits.deadline)
+            wait = policy.deadline - now
+            if not noticed:
+                wait = min(wait, max(0.0, last + limits.silent_notice - now))
+            try:
+                kind, item = events.get(timeout=max(wait, 0.01))
+            except queue.Empty:
+                if not noticed and time.monotonic() - last >= limits.silent_notice:
+                    noticed = True
+                    yield _silent_notice(where, limits.silent_notice, limits)
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            last = time.monotonic()
+            yield item
+    finally:
+        stop.set()  # however this attempt ends (done, failed, or the consumer left), the reader stops
 
 
 def _capped(event: StreamEvent, state: dict, limits: StreamLimits, where: str, stop: _Stop) -> None:
@@ -294,7 +296,6 @@ async def _awatched(stream: AsyncIterator[StreamEvent], stop: _Stop, policy: _Re
                 pending = asyncio.ensure_future(stream.__anext__())
             now = time.monotonic()
             if now >= policy.deadline:
-                stop.set()
                 raise StreamDeadline(where, limits.deadline)
             wait = policy.deadline - now
             if not noticed:
@@ -313,6 +314,7 @@ async def _awatched(stream: AsyncIterator[StreamEvent], stop: _Stop, policy: _Re
             last = time.monotonic()
             yield event
     finally:
+        stop.set()
         if pending is not None and not pending.done():
             pending.cancel()
             try:

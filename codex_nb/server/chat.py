@@ -17,11 +17,10 @@ import threading
 import tornado.web
 from tornado.web import HTTPError
 
+from ..limits import MAX_ATTACHMENT_CHARS, MAX_ATTACHMENTS_TOTAL_CHARS, cut
 from . import heap, history
 from .base import CodexHandler, SSEMixin, error_json
 from .requests import ChatRequest, load_notebook_node
-
-from ..limits import MAX_ATTACHMENT_CHARS, MAX_ATTACHMENTS_TOTAL_CHARS, cut
 
 
 def _prepare(req: ChatRequest):
@@ -166,7 +165,7 @@ class ChatHandler(SSEMixin, CodexHandler):
         """Append the exchange to the notebook's history and, for a finished turn, the audit log: one worker hop."""
         from .accept import user_name
 
-        user = user_name(self)  # the identity provider's name for the person (under JupyterHub: the hub user)
+        user = user_name(self)  # the identity provider's user, read on the loop
 
         def write():
             history.append(req.notebook_abs, self._user_msg, message)
@@ -175,7 +174,7 @@ class ChatHandler(SSEMixin, CodexHandler):
 
                 # a failed chat is still on the record: what was asked, and why it failed
                 audit.record("failed", req.notebook_abs, notebook=str(req.notebook_abs), kind=req.kind, source="panel",
-                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"], user=user)
+                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"])
             if turn is not None:
                 from .. import assistant
 

@@ -83,7 +83,7 @@ SCHEMA = {
                          "sent": "[{path, rank, score, why, tokens, code_sent}]", "budget": "int | null",
                          "context_tokens": "int | null",
                          "notebook": "{path, cells: [{id, position, label, kind, defines, uses, rerun, opaque}], "
-                                     "edges: [{source, target, names}]} | null"},
+                                     "edges: [{source, target, names}], widened: why every edit re-runs everything | null} | null"},
         },
     },
 }

@@ -146,8 +146,18 @@ def proposal_html(explanation: str, diffs: list[dict], note: str = "") -> str:
     return "".join(parts)
 
 
-def stream_html(text: str, done: bool = False) -> str:
-    head = "" if done else f'<span class="codex-tone-muted" style="color:{var("muted")}">codex is writing…</span>'
+def reading_text(tokens: int) -> str:
+    """What a person sees while a model reads the prompt (a local model takes 20–60 s before its first token)."""
+    return f"reading the context ({tokens:,} tokens)…"
+
+
+NO_EDITS = "The answer has no edits: nothing to review, the notebook is unchanged."
+
+
+def stream_html(text: str, done: bool = False, status: str | None = None) -> str:
+    """The answer so far; before its first token ``status`` (e.g. :func:`reading_text`) says what is happening."""
+    head = "" if done else (f'<span class="codex-stream-status codex-tone-muted" style="color:{var("muted")}">'
+                            f"{escape(status if status and not text else 'codex is writing…')}</span>")
     return f'{head}<pre class="codex-stream-text" style="{_PRE}white-space:pre-wrap">{escape(text)}</pre>'
 
 

@@ -15,7 +15,7 @@ import ipywidgets as W
 
 from ..edits.diff import proposal_diffs, render_text
 from .apply import Acceptance, ApplyContext
-from .render import card_title_html, diff_html, escape, progress_html, proposal_html, report_html
+from .render import card_title_html, diff_html, escape, note_html, progress_html, proposal_html, report_html
 
 
 def _button(label: str, cls: str, style: str = "") -> W.Button:
@@ -84,7 +84,7 @@ class ReviewWidget(W.VBox):
         self.note = note
         self.explanation = W.HTML(f"<div style='white-space:pre-wrap'>{escape(proposal.explanation)}</div>")
         self.explanation.add_class("codex-explanation")
-        self.notice = W.HTML(f"<div class='codex-fallback' style='color:#9a6700'>{escape(note)}</div>" if note else "")
+        self.notice = W.HTML(note_html(note, "codex-fallback", "warn") if note else "")
         self.notice.add_class("codex-notice")
         self.cards = [Card(self, i, d, actions) for i, d in enumerate(self.diffs)]
         self.accept_all = _button("Accept all", "codex-accept-all", "success")
@@ -97,6 +97,7 @@ class ReviewWidget(W.VBox):
         self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(display="none"))
         self.bar.add_class("codex-progress")
         self.cell_marks: dict[str, str] = {}
+        self.cell_names: dict[str, str] = {}
         self.cell_order: list[str] = []
         self.cells = W.HTML("")
         self.badge = W.HTML("")
@@ -173,7 +174,7 @@ class ReviewWidget(W.VBox):
         extra = (" Nothing was changed; the new code is in the card (Edit shows it as text to copy)."
                  if event.get("no_frontend") else " Nothing was changed.")
         hint = f" ({event['hint']})" if event.get("hint") else ""
-        self._say(f"Could not apply: {event['reason']}{hint}.{extra}", "codex-refused", "#cf222e")
+        self._say(f"Could not apply: {event['reason']}{hint}.{extra}", "codex-refused", "error")
 
     def _on_applied(self, event: dict) -> None:
         for i in self.acceptance.indexes:
@@ -188,14 +189,15 @@ class ReviewWidget(W.VBox):
         if kind == "start":
             self.cell_order = list(step.get("cells") or [])
             self.cell_marks = {c: "queued" for c in self.cell_order}
+            self.cell_names = self._names()  # once per run: the notebook as the edit leaves it
             self.bar.max, self.bar.value, self.bar.layout.display = max(1, step.get("total") or 0), 0, ""
-            self.cells.value = progress_html(self.cell_marks, self.cell_order)
+            self.cells.value = progress_html(self.cell_marks, self.cell_order, self.cell_names)
         elif kind in ("cell_start", "cell_done", "cell_error"):
             cid = step.get("cell_id")
             self.cell_marks[cid] = {"cell_start": "running", "cell_done": "done", "cell_error": "error"}[kind]
             if kind != "cell_start":
                 self.bar.value = min(self.bar.max, self.bar.value + 1)
-            self.cells.value = progress_html(self.cell_marks, self.cell_order)
+            self.cells.value = progress_html(self.cell_marks, self.cell_order, self.cell_names)
 
     def _on_validated(self, event: dict) -> None:
         self.report = notebook_report(event)
@@ -220,10 +222,10 @@ class ReviewWidget(W.VBox):
             gate = (self.failure or {}).get("gate")
             what = "the notebook" if gate == "notebook" else f"the {gate} check"
             self._say(f"The change failed {what}, so it was rolled back: the notebook and files are as they were before.",
-                      "codex-rollback", "#cf222e")
+                      "codex-rollback", "error")
         else:
             self._say(f"Validation failed and the rollback was not exact ({event['reason']}); "
-                      "use Edit → Undo in the notebook.", "codex-rollback-failed", "#cf222e")
+                      "use Edit → Undo in the notebook.", "codex-rollback-failed", "error")
         self.fix.layout.display = "" if self.on_fix else "none"
 
     def _on_finished(self, event: dict) -> None:
@@ -232,8 +234,25 @@ class ReviewWidget(W.VBox):
     def _refresh_toolbar(self) -> None:
         self.accept_all.disabled = self.reject_all.disabled = not self._pending()
 
-    def _say(self, text: str, cls: str = "codex-status", color: str = "#57606a") -> None:
-        self.notice.value = f"<div class='{cls}' style='color:{color}'>{escape(text)}</div>"
+    def _names(self) -> dict[str, str]:
+        """Cells as people see them ("cell [5]"), for the progress marks; inserted cells by their new position."""
+        from ..cellnames import cell_labels
+
+        after = self.nb
+        try:
+            from ..edits.live_ops import apply_proposal
+
+            after, _undo = apply_proposal(self.nb, self.acceptance_subset())
+        except Exception:  # the names are a courtesy; the ids still stand in
+            pass
+        return cell_labels(after, with_source=False)
+
+    def acceptance_subset(self):
+        indexes = self.acceptance.indexes if self.acceptance else []
+        return dataclasses.replace(self.proposal, edits=tuple(self.proposal.edits[i] for i in indexes))
+
+    def _say(self, text: str, cls: str = "codex-status", tone: str = "muted") -> None:
+        self.notice.value = note_html(text, cls, tone)
 
     def _fix(self) -> None:
         if self.on_fix is None or self.acceptance is None or self.acceptance.outcome is None:

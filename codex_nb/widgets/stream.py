@@ -67,14 +67,20 @@ class StreamView:
 
             self.handle = display(HTML(stream_html("")), display_id=True)
         self.throttle = Throttle(self._show, interval)
+        self.status_text: str | None = None
+
+    def status(self, text: str) -> None:
+        """Say what is happening before the first token arrives (``render.reading_text(tokens)``)."""
+        self.status_text = text
+        self._show(self.throttle.text)
 
     def _show(self, text: str) -> None:
         if self.widget is not None:
-            self.widget.value = stream_html(text)
+            self.widget.value = stream_html(text, status=self.status_text)
         else:
             from IPython.display import HTML
 
-            self.handle.update(HTML(stream_html(text)))
+            self.handle.update(HTML(stream_html(text, status=self.status_text)))
 
     def on_delta(self, delta: str) -> None:
         self.throttle.add(delta)
@@ -108,6 +114,9 @@ class TextStream:
 
         self.write = write or sys.stdout.write
         self.text = ""
+
+    def status(self, text: str) -> None:
+        self.write(text + "\n")
 
     def on_delta(self, delta: str) -> None:
         # a proposal streams its explanation only (the assistant keeps its JSON back); the diff follows

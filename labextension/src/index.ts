@@ -13,7 +13,7 @@ import { sendSnapshotsBeforeCodexCells, watchPanel } from './liveapply';
 import { applyOps } from './ops';
 import { mapPlugin } from './map';
 import { CodexPanel } from './panel';
-import { settingsPlugin } from './settings';
+import { ICodexSettings, settingsPlugin } from './settings';
 import { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
 
 export { CommandIDs, ICodexPanel, ILiveApply } from './tokens';
@@ -46,9 +46,16 @@ const panelPlugin: JupyterFrontEndPlugin<ICodexPanel> = {
   description: 'The Codex side panel: chat about the active notebook, review diffs, accept, validate, roll back.',
   autoStart: true,
   requires: [INotebookTracker, IRenderMimeRegistry, ILabShell],
+  optional: [ICodexSettings],
   provides: ICodexPanel,
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, rendermime: IRenderMimeRegistry, shell: ILabShell): ICodexPanel => {
-    const panel = new CodexPanel(tracker, rendermime, app.serviceManager.serverSettings);
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
+    shell: ILabShell,
+    codexSettings: ICodexSettings | null
+  ): ICodexPanel => {
+    const panel = new CodexPanel(tracker, rendermime, app.serviceManager.serverSettings, codexSettings);
     panel.title.icon = codexIcon;
     panel.title.caption = 'Codex';
     shell.add(panel, 'right', { rank: 600 });

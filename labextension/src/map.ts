@@ -77,6 +77,9 @@ export class MapView extends Widget {
     const cells = drawCells(data, width, (position, id) => this.jump(position, id));
     this.cells.replaceChildren(el('h3', {}, `Notebook ${data.notebook?.path ?? ''}: cell dependencies`));
     if (cells) {
+      if (data.notebook?.widened) {
+        this.cells.appendChild(el('div', { class: 'codex-note codex-map-widened' }, `Any edit re-runs every cell: ${data.notebook.widened}.`));
+      }
       this.cells.appendChild(cells);
     } else {
       this.cells.appendChild(el('div', { class: 'codex-note' }, 'Open a notebook to see its cell graph.'));

@@ -49,7 +49,12 @@ export interface IMapData {
   sent: { path: string; rank: number; tokens: number; code_sent: boolean; why: string }[];
   budget: number | null;
   context_tokens: number | null;
-  notebook: { path: string | null; cells: IMapCell[]; edges: { source: string; target: string; names: string[] }[] } | null;
+  notebook: {
+    path: string | null;
+    cells: IMapCell[];
+    edges: { source: string; target: string; names: string[] }[];
+    widened: string | null;
+  } | null;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';

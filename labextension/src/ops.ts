@@ -1,73 +1,106 @@
 /**
- * Apply live-apply ops to a notebook model: validate all, then apply all in ONE
- * shared-model transaction (one undo step). Used by the comm target (kernel side)
- * and by the panel (accept / roll back), so both paths behave identically.
+ * Apply live-apply ops to a notebook: check all, then apply all in ONE shared-model
+ * transaction (one undo step). Used by the comm target (kernel side) and by the panel
+ * (accept / roll back). The ops, their JSON Schema and their meaning are the Python
+ * side's (codex_nb/edits/live_ops.py); tests/data/ops_cases.json runs through both
+ * appliers and must give identical notebooks.
  */
-import type * as nbformat from '@jupyterlab/nbformat';
 import type { INotebookModel } from '@jupyterlab/notebook';
-import type { ISharedCell, ISharedCodeCell } from '@jupyter/ydoc';
+import type {
+  ISharedAttachmentsCell,
+  ISharedCell,
+  ISharedCodeCell,
+  ISharedNotebook,
+  SharedCell
+} from '@jupyter/ydoc';
+import Ajv2020 from 'ajv/dist/2020';
+import type { ValidateFunction } from 'ajv';
+import wireSchema from './wire.schema.json';
+import type { CodeCell, LiveOp, MarkdownCell, RawCell } from './wire';
 
-export type LiveOp =
-  | {
-      op: 'insert';
-      new_id: string;
-      after?: string | null;
-      before?: string | null;
-      cell_type?: string;
-      source: string;
-    }
-  | {
-      op: 'replace';
-      cell_id: string;
-      source: string;
-      cell_type?: string | null;
-      expected_source?: string | null;
-    }
-  | { op: 'delete'; cell_id: string; expected_source?: string | null }
-  | { op: 'restore'; index: number; cell: nbformat.ICell }
-  | { op: 'remove'; cell_id: string };
+export type { LiveOp } from './wire';
 
 export interface IApplyResult {
   ok: boolean;
   reason: string | null;
 }
 
-const CELL_TYPES = ['code', 'markdown', 'raw'];
+type WireCell = CodeCell | MarkdownCell | RawCell;
+type Bundle = { [mime: string]: unknown };
+
+/** Validate, then apply every op to a live notebook model in one transaction. */
+export function applyOps(model: INotebookModel, ops: LiveOp[]): IApplyResult {
+  return applySharedOps(model.sharedModel, ops);
+}
+
+/**
+ * Validate, then apply every op in one transaction; nothing changes when any op is refused.
+ * `raw` comes from the kernel or the server, so it is checked against the wire schema first.
+ */
+export function applySharedOps(shared: ISharedNotebook, raw: unknown): IApplyResult {
+  try {
+    const ops = parseOps(raw);
+    if (typeof ops === 'string') {
+      return { ok: false, reason: ops };
+    }
+    const problem = checkOps(shared, ops);
+    if (problem) {
+      return { ok: false, reason: problem };
+    }
+    shared.transact(() => applyChecked(shared, ops));
+  } catch (err) {
+    return { ok: false, reason: `applying failed: ${err}` };
+  }
+  return { ok: true, reason: null };
+}
+
+/** The ops if every one matches the wire schema, else what is wrong with the first that does not. */
+export function parseOps(raw: unknown): LiveOp[] | string {
+  if (!Array.isArray(raw)) {
+    return 'ops must be a list';
+  }
+  const validators = opValidators();
+  for (const [n, op] of raw.entries()) {
+    const kind = isObject(op) ? op.op : undefined;
+    const validate = typeof kind === 'string' ? validators.get(kind) : undefined;
+    if (!validate) {
+      return `op ${n} has unknown kind ${JSON.stringify(kind ?? null)} (ops are ${[...validators.keys()].join(', ')})`;
+    }
+    if (!validate(op)) {
+      const first = validate.errors?.[0];
+      const extra = first?.params.additionalProperty;
+      const what = `${first?.message ?? 'is malformed'}${extra ? ` (${extra})` : ''}`;
+      return `op ${n} (${kind}): ${first?.instancePath || 'op'} ${what}`;
+    }
+  }
+  return raw as LiveOp[];
+}
 
 /** Check every op against a simulation of the cell list; the first problem is the reason. */
-export function checkOps(model: INotebookModel, ops: LiveOp[]): string | null {
+export function checkOps(shared: ISharedNotebook, ops: LiveOp[]): string | null {
   const ids: string[] = [];
   const sources = new Map<string, string>();
-  for (const cell of model.sharedModel.cells) {
+  for (const cell of shared.cells) {
     ids.push(cell.id);
     sources.set(cell.id, cell.getSource());
   }
   const gone = (id: string) => `cell ${id} is gone`;
   for (const op of ops) {
-    switch (op?.op) {
+    switch (op.op) {
       case 'insert': {
-        if (!op.new_id || ids.includes(op.new_id)) {
+        if (op.after !== null && op.before !== null) {
+          return `insert ${op.new_id} names both a cell to follow and a cell to precede`;
+        }
+        if (ids.includes(op.new_id)) {
           return `cell ${op.new_id} already exists`;
         }
-        if (op.cell_type && !CELL_TYPES.includes(op.cell_type)) {
-          return `unknown cell type ${op.cell_type}`;
+        const anchor = op.after ?? op.before;
+        const at = anchor === null ? ids.length : ids.indexOf(anchor);
+        if (at < 0) {
+          return gone(anchor as string);
         }
-        let index = ids.length;
-        if (op.after) {
-          const at = ids.indexOf(op.after);
-          if (at < 0) {
-            return gone(op.after);
-          }
-          index = at + 1;
-        } else if (op.before) {
-          const at = ids.indexOf(op.before);
-          if (at < 0) {
-            return gone(op.before);
-          }
-          index = at;
-        }
-        ids.splice(index, 0, op.new_id);
-        sources.set(op.new_id, op.source ?? '');
+        ids.splice(op.after !== null ? at + 1 : at, 0, op.new_id);
+        sources.set(op.new_id, op.source);
         break;
       }
       case 'replace':
@@ -75,34 +108,24 @@ export function checkOps(model: INotebookModel, ops: LiveOp[]): string | null {
         if (!ids.includes(op.cell_id)) {
           return gone(op.cell_id);
         }
-        if (
-          op.expected_source !== undefined &&
-          op.expected_source !== null &&
-          sources.get(op.cell_id) !== op.expected_source
-        ) {
+        if (op.expected_source !== null && sources.get(op.cell_id) !== op.expected_source) {
           return `cell ${op.cell_id} changed since the proposal`;
         }
         if (op.op === 'replace') {
-          if (op.cell_type && !CELL_TYPES.includes(op.cell_type)) {
-            return `unknown cell type ${op.cell_type}`;
-          }
-          sources.set(op.cell_id, op.source ?? '');
+          sources.set(op.cell_id, op.source);
         } else {
           ids.splice(ids.indexOf(op.cell_id), 1);
         }
         break;
       }
       case 'restore': {
-        const id = op.cell?.id as string | undefined;
-        if (!op.cell || !CELL_TYPES.includes(op.cell.cell_type) || !id) {
-          return 'restore needs a cell with an id and a cell_type';
-        }
+        const id = op.cell.id;
         const at = ids.indexOf(id);
         if (at >= 0) {
           ids.splice(at, 1);
         }
-        ids.splice(Math.max(0, Math.min(op.index, ids.length)), 0, id);
-        sources.set(id, sourceText(op.cell.source));
+        ids.splice(Math.min(op.index, ids.length), 0, id);
+        sources.set(id, text(op.cell.source));
         break;
       }
       case 'remove': {
@@ -112,94 +135,141 @@ export function checkOps(model: INotebookModel, ops: LiveOp[]): string | null {
         ids.splice(ids.indexOf(op.cell_id), 1);
         break;
       }
-      default:
-        return `unknown op ${JSON.stringify((op as any)?.op)}`;
     }
   }
   return null;
 }
 
-/** Validate, then apply every op in one transaction; nothing changes when any op is refused. */
-export function applyOps(model: INotebookModel, ops: LiveOp[]): IApplyResult {
-  if (!Array.isArray(ops)) {
-    return { ok: false, reason: 'ops must be a list' };
-  }
-  const problem = checkOps(model, ops);
-  if (problem) {
-    return { ok: false, reason: problem };
-  }
-  const shared = model.sharedModel;
+/** Apply ops that `checkOps` accepted; runs inside the caller's transaction. */
+function applyChecked(shared: ISharedNotebook, ops: LiveOp[]): void {
   // Inside a transaction `shared.cells` is only refreshed when the transaction ends, so
   // positions come from a mirror of the cell order kept in step with every insert/delete.
   const ids = shared.cells.map(c => c.id);
   const byId = new Map<string, ISharedCell>(shared.cells.map(c => [c.id, c]));
-  const insertAt = (index: number, cell: Record<string, any>) => {
-    const created = shared.insertCell(index, cell as any);
+  const insertAt = (index: number, cell: WireCell) => {
+    byId.set(cell.id, shared.insertCell(index, cell as SharedCell.Cell));
     ids.splice(index, 0, cell.id);
-    byId.set(cell.id, created);
   };
   const deleteAt = (index: number) => {
     shared.deleteCell(index);
     byId.delete(ids[index]);
     ids.splice(index, 1);
   };
-  try {
-    shared.transact(() => {
-      for (const op of ops) {
-        switch (op.op) {
-          case 'insert': {
-            let index = ids.length;
-            if (op.after) {
-              index = ids.indexOf(op.after) + 1;
-            } else if (op.before) {
-              index = ids.indexOf(op.before);
-            }
-            insertAt(index, { id: op.new_id, cell_type: op.cell_type || 'code', source: op.source ?? '', metadata: {} });
-            break;
+  for (const op of ops) {
+    switch (op.op) {
+      case 'insert': {
+        let index = ids.length;
+        if (op.after !== null) {
+          index = ids.indexOf(op.after) + 1;
+        } else if (op.before !== null) {
+          index = ids.indexOf(op.before);
+        }
+        insertAt(index, newCell(op.new_id, op.cell_type, op.source));
+        break;
+      }
+      case 'replace': {
+        const index = ids.indexOf(op.cell_id);
+        const cell = byId.get(op.cell_id) as ISharedCell;
+        if (op.cell_type !== null && op.cell_type !== cell.cell_type) {
+          // A shared cell cannot change type in place: replace it, keeping its id and metadata.
+          const changed = newCell(op.cell_id, op.cell_type, op.source);
+          changed.metadata = cell.getMetadata();
+          const attachments = (cell as ISharedAttachmentsCell).attachments;
+          if (changed.cell_type !== 'code' && attachments !== undefined) {
+            changed.attachments = attachments;
           }
-          case 'replace': {
-            const index = ids.indexOf(op.cell_id);
-            const cell = byId.get(op.cell_id)!;
-            if (op.cell_type && op.cell_type !== cell.cell_type) {
-              // A cell cannot change type in place: replace it, keeping its id and metadata.
-              const metadata = cell.getMetadata();
-              deleteAt(index);
-              insertAt(index, { id: op.cell_id, cell_type: op.cell_type, source: op.source ?? '', metadata });
-            } else {
-              cell.setSource(op.source ?? '');
-              clearOutputs(cell);
-            }
-            break;
-          }
-          case 'delete':
-          case 'remove':
-            deleteAt(ids.indexOf(op.cell_id));
-            break;
-          case 'restore': {
-            const existing = ids.indexOf(op.cell.id as string);
-            if (existing >= 0) {
-              deleteAt(existing);
-            }
-            insertAt(Math.max(0, Math.min(op.index, ids.length)), JSON.parse(JSON.stringify(op.cell)));
-            break;
+          deleteAt(index);
+          insertAt(index, changed);
+        } else {
+          cell.setSource(op.source);
+          if (cell.cell_type === 'code') {
+            // Outputs belong to the old source; keeping them would show results the new code never produced.
+            const code = cell as ISharedCodeCell;
+            code.setOutputs([]);
+            code.execution_count = null;
           }
         }
+        break;
       }
-    });
-  } catch (err) {
-    return { ok: false, reason: `applying failed: ${err}` };
+      case 'delete':
+      case 'remove':
+        deleteAt(ids.indexOf(op.cell_id));
+        break;
+      case 'restore': {
+        const existing = ids.indexOf(op.cell.id);
+        if (existing >= 0) {
+          deleteAt(existing);
+        }
+        insertAt(Math.min(op.index, ids.length), joined(op.cell));
+        break;
+      }
+    }
   }
-  return { ok: true, reason: null };
 }
 
-function clearOutputs(cell: ISharedCell): void {
-  if (cell.cell_type === 'code') {
-    const code = cell as ISharedCodeCell;
-    code.setOutputs([]);
-    code.execution_count = null;
+function newCell(id: string, cellType: WireCell['cell_type'], source: string): WireCell {
+  if (cellType === 'code') {
+    return { id, cell_type: 'code', source, metadata: {}, outputs: [], execution_count: null };
   }
+  return { id, cell_type: cellType, source, metadata: {} };
 }
 
-function sourceText(source: nbformat.MultilineString): string {
-  return Array.isArray(source) ? source.join('') : source ?? '';
+/** nbformat's in-memory form, as the Python applier stores it: multi-line strings as one string. */
+function joined(cell: WireCell): WireCell {
+  const copy = JSON.parse(JSON.stringify(cell)) as WireCell;
+  copy.source = text(copy.source);
+  if (copy.cell_type === 'code') {
+    for (const output of copy.outputs) {
+      if (output.output_type === 'stream') {
+        output.text = text(output.text);
+      } else if (output.output_type !== 'error') {
+        output.data = bundle(output.data);
+      }
+    }
+  } else if (copy.attachments !== undefined) {
+    for (const name of Object.keys(copy.attachments)) {
+      copy.attachments[name] = bundle(copy.attachments[name] as Bundle);
+    }
+  }
+  return copy;
+}
+
+function bundle(data: Bundle): Bundle {
+  const out: Bundle = {};
+  for (const [mime, value] of Object.entries(data)) {
+    const json = mime === 'application/json' || mime.endsWith('+json');
+    out[mime] = !json && isLines(value) ? value.join('') : value;
+  }
+  return out;
+}
+
+function text(value: string | string[]): string {
+  return Array.isArray(value) ? value.join('') : value;
+}
+
+function isLines(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every(line => typeof line === 'string');
+}
+
+function isObject(value: unknown): value is { [key: string]: unknown } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+let validatorsByKind: Map<string, ValidateFunction> | null = null;
+
+/** One compiled validator per op kind, from the wire schema's LiveOp union (compiled once). */
+function opValidators(): Map<string, ValidateFunction> {
+  if (validatorsByKind) {
+    return validatorsByKind;
+  }
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, discriminator: true });
+  ajv.addSchema(wireSchema, 'wire');
+  const defs = wireSchema.$defs as { [name: string]: { properties?: { op?: { const?: string } } } };
+  validatorsByKind = new Map();
+  for (const member of wireSchema.$defs.LiveOp.oneOf) {
+    const name = member.$ref.split('/').pop() as string;
+    const kind = defs[name].properties?.op?.const as string;
+    validatorsByKind.set(kind, ajv.getSchema(`wire#/$defs/${name}`) as ValidateFunction);
+  }
+  return validatorsByKind;
 }

@@ -9,6 +9,7 @@ import { requestAPI, streamAPI } from './api';
 import { ContextChips } from './chips';
 import { el, renderMarkdown, RenderMime } from './dom';
 import { ProposalView } from './proposal';
+import { ICodexSettings, preferredModel, saveLastModel } from './settings';
 import type { ICodexPanel } from './tokens';
 
 export interface ISendOptions {
@@ -31,7 +32,8 @@ export class CodexPanel extends Widget implements ICodexPanel {
   constructor(
     private tracker: INotebookTracker,
     private rendermime: RenderMime,
-    private settings: ServerConnection.ISettings
+    private settings: ServerConnection.ISettings,
+    private codexSettings: ICodexSettings | null = null
   ) {
     super();
     this.id = 'codex-nb-panel';
@@ -71,6 +73,12 @@ export class CodexPanel extends Widget implements ICodexPanel {
     this.node.append(header, this.messages, composer);
 
     tracker.currentChanged.connect(() => this.notebookChanged());
+    // The picker remembers its choice in the settings registry, so a reload keeps it.
+    this.model.addEventListener('change', () => {
+      this.model.title = this.model.value; // a long model name is cut in the picker: the full one on hover
+      void saveLastModel(this.codexSettings?.settings ?? null, this.model.value);
+    });
+    this.codexSettings?.changed.connect(() => this.selectPreferred());
     void this.loadModels();
     this.notebookChanged();
   }
@@ -91,16 +99,37 @@ export class CodexPanel extends Widget implements ICodexPanel {
         opt.disabled = !m.configured;
         this.model.appendChild(opt);
       }
+      this.serverDefault = def;
       if (def && !ids.has(def)) {
         this.model.prepend(el('option', { value: def }, def));
       }
-      if (def) {
-        this.model.value = def;
-      }
+      this.selectPreferred();
     } catch (err) {
       this.model.replaceChildren(el('option', { value: '' }, 'models unavailable'));
       console.warn('codex-nb: could not list models', err);
     }
+  }
+
+  private serverDefault: string | null = null;
+
+  /** The settings page's model, else the one picked last time, else the server's default (one resolver there). */
+  private selectPreferred(): void {
+    const values = this.codexSettings?.values;
+    const choice = values ? preferredModel(values, this.serverDefault) : this.serverDefault;
+    if (!choice) {
+      return;
+    }
+    if (![...this.model.options].some(o => o.value === choice)) {
+      this.model.prepend(el('option', { value: choice }, choice));
+    }
+    this.model.value = choice;
+    this.model.title = choice;
+  }
+
+  /** What the settings page sets for acceptances (validation mode, timeouts), as engine setting names. */
+  acceptSettings(): Record<string, unknown> {
+    const v = this.codexSettings?.overrides().validate ?? {};
+    return { validate_mode: v.mode, cell_timeout: v.cell_timeout, total_timeout: v.total_timeout };
   }
 
   private notebookChanged(): void {
@@ -170,6 +199,7 @@ export class CodexPanel extends Widget implements ICodexPanel {
       diffs,
       status,
       settings: this.settings,
+      acceptSettings: () => this.acceptSettings(),
       notebook: () => this.notebook(),
       onFix: outcomeId => this.repair(outcomeId)
     });
@@ -223,6 +253,7 @@ export class CodexPanel extends Widget implements ICodexPanel {
       kind: options.kind,
       instruction: options.instruction,
       path: panel.context.path,
+      ...(this.codexSettings?.overrides().chat ?? {}),
       model: this.model.value || null,
       ...context,
       active_cell: options.activeCell ?? context.active_cell

@@ -6,6 +6,7 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { ServerConnection } from '@jupyterlab/services';
 import { applyOps, LiveOp } from './ops';
+import type { ApplyRequest, EngineEvent, Outcome } from './wire';
 import { requestAPI, streamAPI } from './api';
 import { el } from './dom';
 
@@ -25,6 +26,7 @@ export interface IProposalOptions {
   diffs: IDiff[];
   status: string | null;
   settings: ServerConnection.ISettings;
+  acceptSettings?: () => Record<string, unknown>;
   notebook: () => NotebookPanel | null;
   onFix: (outcomeId: string) => void;
 }
@@ -63,7 +65,7 @@ export class ProposalView {
     const box = el('div', { class: 'codex-diff', 'data-edit-index': String(diff.edit_index) });
     const head = el('div', { class: 'codex-diff-head' });
     head.append(
-      el('span', { class: 'codex-diff-title' }, diff.title),
+      el('span', { class: 'codex-diff-title', title: diff.cell_id ?? '' }, diff.title),
       this.button('Accept', 'codex-accept-edit', () => this.accept([diff.edit_index])),
       this.button('Reject', 'codex-reject-edit', () => this.reject([diff.edit_index]))
     );
@@ -143,29 +145,40 @@ export class ProposalView {
     this.buttons.forEach(b => (b.disabled = true));
     this.setBadge('applying…', 'running');
     let runId = '';
-    const answer = async (request: any) => {
-      const result = request.action === 'apply' ? applyOps(model, request.ops as LiveOp[]) : { ok: true, reason: null };
+    const answer = async (request: ApplyRequest) => {
+      const result = request.action === 'apply' ? applyOps(model, request.ops as unknown as LiveOp[]) : { ok: true, reason: null };
       await requestAPI(`accept/${runId}/reply`, this.options.settings, {
         method: 'POST',
         body: JSON.stringify({ request_id: request.request_id, ok: result.ok, reason: result.reason, notebook: model.toJSON() })
       });
     };
     const replies: Promise<void>[] = [];
-    let outcome: any = null;
+    let outcome: Outcome | null = null;
     try {
       await streamAPI(
         'accept',
         this.options.settings,
-        { path: panel.context.path, proposal: this.options.proposal, edit_indexes: indexes, message_id: this.options.messageId },
+        {
+          path: panel.context.path,
+          proposal: this.options.proposal,
+          edit_indexes: indexes,
+          message_id: this.options.messageId,
+          settings: this.options.acceptSettings?.() ?? {}
+        },
         ({ event, data }) => {
           if (event === 'accept') {
             runId = data.run_id;
-          } else if (event === 'apply_request') {
-            replies.push(answer(data));
-          } else if (event === 'finished') {
-            outcome = data.outcome;
+          } else if (event === 'error') {
+            this.setBadge(`${data.message}${data.hint ? ' — ' + data.hint : ''}`, 'failed');
           } else {
-            this.draw(event, data, indexes);
+            const engineEvent = data as EngineEvent;
+            if (engineEvent.type === 'apply_request') {
+              replies.push(answer(engineEvent));
+            } else if (engineEvent.type === 'finished') {
+              outcome = engineEvent.outcome as unknown as Outcome;
+            } else {
+              this.draw(engineEvent, indexes);
+            }
           }
         }
       );
@@ -173,45 +186,48 @@ export class ProposalView {
     } catch (err) {
       this.setBadge(`cannot apply: ${(err as Error).message}`, 'failed');
     }
-    if (!outcome || outcome.status !== 'kept') {
+    if (!outcome || (outcome as Outcome).status !== 'kept') {
       indexes.forEach(i => (this.states[i] = this.states[i] === 'accepted' ? 'pending' : this.states[i]));
     }
     this.lock();
-    if (outcome && outcome.status === 'rolled_back') {
+    const ended = outcome as Outcome | null;
+    if (ended && ended.status === 'rolled_back') {
       const fix = el('button', { class: 'jp-Button codex-button codex-fix', type: 'button' }, 'Fix with Codex') as HTMLButtonElement;
       fix.addEventListener('click', () => {
         fix.disabled = true;
-        this.options.onFix(outcome.id);
+        this.options.onFix(ended.id);
       });
       this.badge.appendChild(fix);
     }
   }
 
   /** One engine event on the card (the same vocabulary the widget, terminal and CLI draw). */
-  private draw(event: string, data: any, indexes: number[]): void {
-    switch (event) {
+  private draw(ev: EngineEvent, indexes: number[]): void {
+    switch (ev.type) {
       case 'status':
-        this.setBadge(data.text, 'running');
+        this.setBadge(ev.text, 'running');
         break;
       case 'refused':
-        this.setBadge(`not applied: ${data.reason}${data.hint ? ' — ' + data.hint : ''}`, 'failed');
+        this.setBadge(`not applied: ${ev.reason}${ev.hint ? ' — ' + ev.hint : ''}`, 'failed');
         break;
       case 'applied':
         indexes.forEach(i => (this.states[i] = 'accepted'));
         this.lock();
-        this.setBadge(data.files.length ? `applied (and ${data.files.join(', ')}); validating…` : 'applied; validating…', 'running');
+        this.setBadge(ev.files.length ? `applied (and ${ev.files.join(', ')}); validating…` : 'applied; validating…', 'running');
         break;
-      case 'progress':
-        if (data.event?.type === 'start') {
-          this.setBadge(`validating: ${data.event.total ?? 0} cell(s) to run`, 'running');
-        } else if (data.event?.type?.startsWith('cell_')) {
-          const step = `${(data.event.index ?? 0) + 1}/${data.event.total ?? '?'}`;
-          const what = data.event.type === 'cell_error' ? 'error in cell' : data.event.type === 'cell_done' ? 'ran cell' : 'running cell';
-          this.setBadge(`validating: ${what} ${step}`, 'running');
+      case 'progress': {
+        const step = ev.event as { type?: string; index?: number; total?: number };
+        if (step.type === 'start') {
+          this.setBadge(`validating: ${step.total ?? 0} cell(s) to run`, 'running');
+        } else if (step.type?.startsWith('cell_')) {
+          const where = `${(step.index ?? 0) + 1}/${step.total ?? '?'}`;
+          const what = step.type === 'cell_error' ? 'error in cell' : step.type === 'cell_done' ? 'ran cell' : 'running cell';
+          this.setBadge(`validating: ${what} ${where}`, 'running');
         }
         break;
+      }
       case 'validated':
-        this.setBadge(data.ok ? `validation passed (${data.summary})` : `validation failed: ${data.summary}`, data.ok ? 'passed' : 'failed');
+        this.setBadge(ev.ok ? `validation passed (${ev.summary})` : `validation failed: ${ev.summary}`, ev.ok ? 'passed' : 'failed');
         break;
       case 'kept':
         if (!this.badge.className.includes('passed')) {
@@ -220,14 +236,11 @@ export class ProposalView {
         break;
       case 'rolled_back':
         this.setBadge(
-          data.exact
-            ? `validation failed — rolled back: ${data.failure?.summary ?? ''}`
-            : `validation failed; the rollback was not exact: ${data.reason}`,
+          ev.exact
+            ? `validation failed — rolled back: ${String((ev.failure as { summary?: string }).summary ?? '')}`
+            : `validation failed; the rollback was not exact: ${ev.reason}`,
           'failed'
         );
-        break;
-      case 'error':
-        this.setBadge(`${data.message}${data.hint ? ' — ' + data.hint : ''}`, 'failed');
         break;
     }
   }
