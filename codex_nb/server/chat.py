@@ -174,7 +174,7 @@ class ChatHandler(SSEMixin, CodexHandler):
 
                 # a failed chat is still on the record: what was asked, and why it failed
                 audit.record("failed", req.notebook_abs, notebook=str(req.notebook_abs), kind=req.kind, source="panel",
-                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"])
+                             instruction_hash=audit.instruction_hash(req.instruction), error=message["error"], user=user)
             if turn is not None:
                 from .. import assistant
 
