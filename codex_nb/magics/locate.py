@@ -19,6 +19,7 @@ When no file holds the running cell (a notebook built in memory, a file moved aw
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -64,30 +65,20 @@ def find_notebook(executed: list[str], *, cwd: Path | None = None, runner_pid: i
 
 
 def candidates(cwd: Path, runner_pid: int | None):
-    """Notebook files worth reading, most likely first, each once."""
+    """Notebook files worth reading, most likely first, each once, at most MAX_CANDIDATES."""
     seen: set[Path] = set()
-    count = 0
-
-    def fresh(path: Path) -> bool:
-        nonlocal count
+    ranked = itertools.chain(((p, 0) for p in runner_notebooks(runner_pid)),
+                             ((p, 1 if p.parent == cwd else 2) for p in _walk(cwd)))
+    for path, rank in ranked:
+        if len(seen) >= MAX_CANDIDATES:
+            return
         try:
             real = path.resolve()
         except OSError:
-            return False
-        if real in seen or not real.is_file():
-            return False
-        seen.add(real)
-        count += 1
-        return True
-
-    for path in runner_notebooks(runner_pid):
-        if fresh(path):
-            yield Candidate(path.resolve(), 0)
-    for path in _walk(cwd):
-        if count >= MAX_CANDIDATES:
-            return
-        if fresh(path):
-            yield Candidate(path.resolve(), 1 if path.parent == cwd else 2)
+            continue
+        if real not in seen and real.is_file():
+            seen.add(real)
+            yield Candidate(real, rank)
 
 
 def runner_notebooks(pid: int | None) -> list[Path]:
