@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from codex_nb.edits.live_ops import apply_ops
+from hub_setup import hub  # noqa: F401 - the module's hub fixture (not a conftest: tests/browser/ has one)
 
 USERS = ("alice", "bob")  # the hub fixture's users
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -1,6 +1,6 @@
 """A real JupyterHub on loopback: dummy authenticator, local process spawner, its proxy from npm.
 
-One hub per test module (``hub`` fixture). Each user's single-user server runs the
+One hub per test module (the ``hub`` fixture; a module imports it). Each user's single-user server runs the
 codex_nb server extension from this source tree and the freshly built lab extension.
 The administrator's settings are what a team would put in ``/etc/jupyter``: here a
 temporary directory given to every server as ``JUPYTER_CONFIG_PATH``, holding
