@@ -75,8 +75,8 @@ def test_a_file_patch_of_a_notebook_is_refused_with_the_cell_edits_unapplied(pro
 
 
 @pytest.mark.parametrize("edit, needle", [
-    ({"op": "insert", "new_id": "bad id!", "source": "y = 1"}, "cell ids"),
-    ({"op": "insert", "new_id": "x" * 80, "source": "y = 1"}, "cell ids"),
+    ({"op": "insert", "new_id": "bad id!", "source": "y = 1"}, "cell id"),
+    ({"op": "insert", "new_id": "x" * 80, "source": "y = 1"}, "cell id"),
     ({"op": "insert", "new_id": "ok", "source": "y = 1", "cell_type": "python"}, "cell type"),
 ])
 def test_hand_edited_proposals_that_would_make_an_invalid_notebook_are_refused(project, tmp_path, edit, needle):

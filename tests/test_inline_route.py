@@ -171,7 +171,10 @@ async def test_other_editors_are_not_cancelled(jp_fetch, repo, scripted_llm):
     scripted_llm.queue_completion("a_value", chunk_size=1, chunk_delay=0.03)
     scripted_llm.queue_completion("b_value")
     one = asyncio.ensure_future(post(jp_fetch, "complete", body(editor_id="nb.ipynb/cell-A", prefix="a = ")))
-    await asyncio.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while not (scripted_llm.streams and scripted_llm.streams[0]["sent"] >= 1):
+        assert time.monotonic() < deadline, "the first stream never started"
+        await asyncio.sleep(0.02)
     two = await post(jp_fetch, "complete", body(editor_id="nb.ipynb/cell-B", prefix="b = "))
     assert events(two.body)[-1][1]["text"] == "b_value"
     assert events((await one).body)[-1][1]["text"] == "a_value"
@@ -193,6 +196,11 @@ async def test_settings_turn_completion_on_for_an_openai_compatible_server(jp_fe
     data = json.loads((await jp_fetch("codex-nb", "complete", "settings")).body)
     assert data["model"] == "openai:scripted-model" and data["backend"] == "completions"
     assert data["enabled"] is True and data["demonstration"] is False
+
+
+async def test_the_schema_documents_the_completion_routes(jp_fetch):
+    schema = json.loads((await jp_fetch("codex-nb", "schema")).body)
+    assert {"POST /codex-nb/complete", "GET /codex-nb/complete/settings", "POST /codex-nb/complete/stats"} <= set(schema["routes"])
 
 
 for _name, _fn in list(globals().items()):

@@ -102,8 +102,12 @@ def _service(handler) -> CompletionService:
     return handler.settings["codex_nb_completion"]
 
 
-def _build_job(req: CompleteRequest, root_dir: Path, resolve) -> tuple[Job, dict]:
-    """Settings, backend and context for one request: blocking work (config files, the index), done in a worker."""
+def _build_job(req: CompleteRequest, root_dir: Path, resolve, *, quick: bool = False) -> tuple[Job, dict] | None:
+    """Settings, backend and context for one request.
+
+    ``quick``: only if nothing but a few ``stat`` calls is needed (the repository signatures are
+    known from a request moments ago); None otherwise, and the caller runs it in a worker.
+    """
     from ..config import load_config
     from ..notebook_io import find_repo_root
     from .models import backend_for, settings
@@ -120,7 +124,9 @@ def _build_job(req: CompleteRequest, root_dir: Path, resolve) -> tuple[Job, dict
         where = resolve(req.path) if req.path else root_dir
         repo_root = find_repo_root(where if Path(where).exists() else root_dir)
         code = "\n".join([c.source for c in req.above if c.cell_type == "code"] + [req.prefix, req.suffix])
-        signatures = repo_signatures(code, repo_root)
+        signatures = repo_signatures(code, repo_root, cached_only=quick)
+        if signatures is None:
+            return None
         name = Path(req.path).name if req.path else ""
     ctx = build_context(req.prefix, req.suffix, above=req.above if req.use_context else [],
                         below=req.below if req.use_context else [],
@@ -139,17 +145,28 @@ class CompleteHandler(SSEMixin, CodexHandler):
         req = CompleteRequest.parse(self.json_body())
         loop = asyncio.get_running_loop()
         service = _service(self)
+        seq = service.arrive(req.editor_id)
         service.cancel_editor(req.editor_id, speculation=False)  # the older request stops at once, before this one's context is built
         try:
-            self.job, chosen = await loop.run_in_executor(self.codex.executor, _build_job, req, self.codex.root_dir,
-                                                          self.resolve)
+            # On the loop when it is only a few stat calls (most keystrokes: a thread hop costs more
+            # than the work on a busy machine); in a worker when the repository must be walked.
+            built = _build_job(req, self.codex.root_dir, self.resolve, quick=True)
+            if built is None:
+                built = await loop.run_in_executor(self.codex.executor, _build_job, req, self.codex.root_dir,
+                                                   self.resolve)
+            job, chosen = built
         except HTTPError:
             raise
         except Exception as exc:  # noqa: BLE001 - a configuration problem is the client's to fix
             self.write_json(error_json(exc), status=400)
             return
+        if self.closed:
+            return  # the client left while the context was built: no model call
+        job.seq = seq
+        self.job = job
         self.start_events()
-        await self.send_event("start", {"editor_id": req.editor_id, "model": chosen["model"], "backend": chosen["backend"]})
+        # queued, not awaited: it goes out with the first text, and the model call starts now
+        self.queue_event("start", {"editor_id": req.editor_id, "model": chosen["model"], "backend": chosen["backend"]})
         try:
             outcome = await service.complete(self.job, lambda text: self.queue_event("delta", {"text": text}))
         except Exception as exc:  # noqa: BLE001 - every failure becomes an event the editor can ignore

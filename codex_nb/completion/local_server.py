@@ -30,6 +30,24 @@ class LocalServer:
     path: Path
 
 
+def completion_threads() -> int:
+    """Threads for llama.cpp: CODEX_NB_COMPLETION_THREADS, else one per idle core (at least one).
+
+    llama.cpp's threads wait for each other at every layer; on a machine whose cores are
+    all busy, two threads were measured several times slower than one (each waits for a
+    core the other has lost), so a busy machine gets one.
+    """
+    env = os.environ.get("CODEX_NB_COMPLETION_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(4, int(cpus - busy)))
+
+
 _servers: dict[str, LocalServer] = {}
 _lock = threading.Lock()
 
@@ -51,7 +69,7 @@ def completion_server(path: Path) -> LocalServer:
         params.n_parallel = 1
         params.n_cache_reuse = CACHE_REUSE_TOKENS
         params.cache_prompt = True
-        threads = max(1, min(os.cpu_count() or 1, 8))
+        threads = completion_threads()
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.hostnames = ["127.0.0.1"]

@@ -94,8 +94,12 @@ def module_signatures(root: str, rel: str) -> dict[str, str]:
     return out
 
 
-def repo_signatures(code: str, repo_root: str | os.PathLike | None) -> str:
-    """Comment lines ``# module: signature`` for the repository symbols ``code`` imports ("" when none)."""
+def repo_signatures(code: str, repo_root: str | os.PathLike | None, *, cached_only: bool = False) -> str | None:
+    """Comment lines ``# module: signature`` for the repository symbols ``code`` imports ("" when none).
+
+    ``cached_only``: answer only from the recent answers (no walk of the repository); None when
+    that is not enough.
+    """
     pairs = imported_names(code)
     if not pairs or repo_root is None or not Path(repo_root).is_dir():
         return ""
@@ -104,6 +108,8 @@ def repo_signatures(code: str, repo_root: str | os.PathLike | None) -> str:
         hit = _recent.get(key)
     if hit is not None and time.monotonic() - hit[0] < FRESH_SECONDS:
         return hit[1]
+    if cached_only:
+        return None
     text = _signatures_for(pairs, repo_root)
     with _cache_lock:
         if len(_recent) > 256:
@@ -117,12 +123,10 @@ def _signatures_for(pairs: list[tuple[str, str | None]], repo_root) -> str:
     lines: list[str] = []
     seen: set[tuple[str, str]] = set()
     for module, name in pairs:
-        target = index.modules.get(module)
-        if target is None and name is not None:
+        if name is not None and f"{module}.{name}" in index.modules:
             # `from pkg import mod` names a module, not a symbol
-            target = index.modules.get(f"{module}.{name}")
-            if target is not None:
-                module, name = f"{module}.{name}", None
+            module, name = f"{module}.{name}", None
+        target = index.modules.get(module)
         if target is None:
             continue
         sigs = module_signatures(index.root, index.paths[target])

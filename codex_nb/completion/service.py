@@ -37,6 +37,7 @@ class Job:
     raw_prefix: str  # the cell's text before the cursor, before budgeting (the cache key's part)
     max_lines: int
     max_tokens: int = 64
+    seq: int = 0  # arrival order among this editor's requests (CompletionService.arrive)
 
     @property
     def group(self) -> tuple:
@@ -115,6 +116,7 @@ class CompletionService:
         self.groups: dict[tuple, OrderedDict[str, str]] = {}  # group -> {raw prefix: answer}, for typing-through
         self.running: dict[str, _Running] = {}
         self.speculations: dict[tuple, asyncio.Task] = {}
+        self.arrivals: dict[str, int] = {}  # editor -> number of its newest request
         self.counts = {"requests": 0, "hits": 0, "type_through": 0, "speculation_hits": 0, "cancelled": 0,
                        "model_calls": 0, "speculations": 0}
 
@@ -159,6 +161,14 @@ class CompletionService:
             self.counts["cancelled"] += 1
         running.stop()
 
+    def arrive(self, editor_id: str) -> int:
+        """Number a request as it arrives: one that overtakes an older one (its context was built
+        sooner) must not be cancelled by that older one when it catches up."""
+        if len(self.arrivals) > 10_000:
+            self.arrivals.clear()
+        seq = self.arrivals[editor_id] = self.arrivals.get(editor_id, 0) + 1
+        return seq
+
     def cancel_job(self, job: Job) -> None:
         """Stop ``job`` if it is still the one running for its editor (its client has gone)."""
         running = self.running.get(job.editor_id)
@@ -168,6 +178,9 @@ class CompletionService:
     async def complete(self, job: Job, on_text: Callable[[str], None]) -> Outcome:
         """Answer ``job``, calling ``on_text`` with each new piece; a newer job for the editor cancels this one."""
         self.counts["requests"] += 1
+        if job.seq and job.seq < self.arrivals.get(job.editor_id, 0):
+            self.counts["cancelled"] += 1
+            return Outcome("", cancelled=True)  # a newer request from this editor has arrived meanwhile
         self.cancel_editor(job.editor_id, keep=job.key)
         hit = self.lookup(job)
         if hit is not None:

@@ -8,6 +8,8 @@ Streams are Server-Sent Events (``event: <name>`` / ``data: <json>``).
 """
 from __future__ import annotations
 
+from ..completion.schema import ROUTES as COMPLETION_ROUTES
+
 NOTEBOOK = "nbformat 4 JSON of the live notebook (model.toJSON() in the front end); optional, else the file is read"
 
 SCHEMA = {
@@ -85,5 +87,6 @@ SCHEMA = {
                          "notebook": "{path, cells: [{id, position, label, kind, defines, uses, rerun, opaque}], "
                                      "edges: [{source, target, names}], widened: why every edit re-runs everything | null} | null"},
         },
+        **COMPLETION_ROUTES,
     },
 }

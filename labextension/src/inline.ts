@@ -93,7 +93,11 @@ function cellJSON(cell: any): object {
 }
 
 export class CodexInlineProvider implements IInlineCompletionProvider {
-  readonly name = 'Codex';
+  /** Shown on the ghost text's toolbar; the embedded toy model says it is a demonstration. */
+  get name(): string {
+    const demo = this.lab.model ? this.lab.model === 'local:smollm2' : !!this.server?.demonstration;
+    return demo ? 'Codex (demonstration model: local:smollm2)' : 'Codex';
+  }
   readonly identifier = 'codex-nb';
   // Our own debounce and cancellation replace the completer's; fill-in-the-middle is supported.
   readonly schema = {
@@ -109,7 +113,8 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
     debounceMs: null,
     maxLines: null
   };
-  private server: { enabled: boolean; model: string; debounce_ms: number; max_lines: number } | null = null;
+  private server: { enabled: boolean; model: string; debounce_ms: number; max_lines: number; demonstration?: boolean } | null =
+    null;
 
   constructor(
     private serverSettings: ServerConnection.ISettings,

@@ -48,6 +48,7 @@ def test_ghost_text_appears_and_tab_inserts_it(page, jupyter_lab):
     settle(lab)
     lab.llm.queue_completion("math.sqrt(2)", chunk_size=3, chunk_delay=0.02)
     asked = len(lab.llm.requests)
+    before = lab.api("GET", "codex-nb/complete/stats")
     focus_end_of_cell(page, 1)
     page.keyboard.type("root = ")
     page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'math.sqrt(2)'")
@@ -58,9 +59,16 @@ def test_ghost_text_appears_and_tab_inserts_it(page, jupyter_lab):
     page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
     assert edited_source(page) == "root = math.sqrt(2)"
     deadline = time.monotonic() + 10
-    while lab.api("GET", "codex-nb/complete/stats")["accepted"] < 1:
+    while lab.api("GET", "codex-nb/complete/stats")["accepted"] < before["accepted"] + 1:
         assert time.monotonic() < deadline, "the acceptance was not counted"
         time.sleep(0.1)
+    # a few seconds later the extension checks that the accepted text is still in the cell
+    deadline = time.monotonic() + 15
+    while (stats := lab.api("GET", "codex-nb/complete/stats"))["retained_chars"] < before["retained_chars"] + 12:
+        assert time.monotonic() < deadline, f"the retained characters were not counted: {stats}"
+        time.sleep(0.2)
+    assert stats["accepted_chars"] - before["accepted_chars"] == len("math.sqrt(2)")
+    assert (lab.root_dir / ".codex_nb" / "completion_stats.json").exists()  # kept locally, under the root
     assert not page.codex_errors
 
 
@@ -89,3 +97,22 @@ def test_a_second_keystroke_cancels_the_first_request(page, jupyter_lab):
     page.keyboard.press("Tab")
     page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
     assert edited_source(page) == "a = bfast_value()"
+
+
+def test_the_lab_setting_turns_completion_off(page, jupyter_lab):
+    lab = jupyter_lab
+    schema = lab.api("GET", "lab/api/settings/codex-nb:inline")["schema"]
+    assert schema["properties"]["enabled"]["enum"] == ["auto", "on", "off"]
+    assert "demonstration" in schema["properties"]["model"]["description"]
+    lab.api("PUT", "lab/api/settings/codex-nb:inline", {"raw": '{"enabled": "off"}'})
+    try:
+        name = make_notebook(lab, "")
+        open_notebook(page, lab, name)
+        settle(lab)
+        asked = len(lab.llm.requests)
+        focus_end_of_cell(page, 1)
+        page.keyboard.type("quiet = ")
+        page.wait_for_timeout(1500)  # several debounce periods: a request would have been sent by now
+        assert len(lab.llm.requests) == asked and page.locator(GHOST).count() == 0
+    finally:
+        lab.api("PUT", "lab/api/settings/codex-nb:inline", {"raw": "{}"})
