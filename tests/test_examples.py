@@ -3,6 +3,7 @@
 A magic's UsageError is printed, not raised, so the outputs are also checked for
 error text: an example that only "runs" because its errors were printed fails here.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -26,30 +27,56 @@ def test_every_example_is_listed():
     assert found == set(NOTEBOOKS)
 
 
+# The embedded model is tiny and slow on a busy machine: a smaller context and a cap on answers keep
+# each run bounded. The cap leaves room for the longest proposal the schema allows (about 1,600
+# characters of JSON; 384 tokens cut one off, measured): free-text answers are what it shortens.
+# Set the way a person would: IPython's profile for the magics, Jupyter's config path for the
+# codex-nb command the CLI example runs.
+SHORT_RUNS = {"max_answer_tokens": 1024, "token_budget": 1000}
+
+
+def _short_run_config(root: Path) -> dict:
+    profile = root / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_config.py").write_text("".join(f"c.CodexNB.{k} = {v!r}\n" for k, v in SHORT_RUNS.items()))
+    jupyter = root / "jupyter-config"
+    jupyter.mkdir()
+    (jupyter / "codex_nb_config.json").write_text(json.dumps({"CodexNB": SHORT_RUNS}))
+    return {"IPYTHONDIR": str(root / "ipython"),
+            "JUPYTER_CONFIG_PATH": os.pathsep.join([str(jupyter), os.environ.get("JUPYTER_CONFIG_PATH", "")])}
+
+
+@pytest.mark.parametrize("runner", ["papermill", "nbconvert"])
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_example_runs_headless(name, tmp_path, monkeypatch):
+def test_example_runs_headless(name, runner, tmp_path, monkeypatch):
     # Run a copy of the examples so that accepted edits, caches and audit logs stay out of the tree.
     work = tmp_path / "examples"
     shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns(".codex_nb", ".ipynb_checkpoints"))
     source = work / name
-    # Jupyter tells a kernel its notebook through JPY_SESSION_NAME; papermill does not, so do it here.
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "CODEX_NB_MODEL"):
+    # Nothing tells the kernel its notebook: the magics find it themselves.
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "CODEX_NB_MODEL", "JPY_SESSION_NAME"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("JPY_SESSION_NAME", str(source))
     monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(EXAMPLES.parent), os.environ.get("PYTHONPATH", "")]))
-    out = tmp_path / "out.ipynb"
-    # papermill runs in its own process, as in a pipeline: in-process it would leave its event
-    # loop behind for the tests that follow. It exits non-zero even for an error in a cell tagged
+    for key, value in _short_run_config(tmp_path / "config").items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "out" / source.name
+    out.parent.mkdir()
+    # The runner runs in its own process, as in a pipeline, from the notebook's folder and with no
+    # options beyond input and output. papermill exits non-zero even for an error in a cell tagged
     # raises-exception (which it runs past, as Jupyter does), so the outputs are judged below.
-    run = subprocess.run([sys.executable, "-m", "papermill", str(source), str(out), "--cwd", str(source.parent),
-                          "-k", "python3", "--execution-timeout", "900", "--no-progress-bar"],
-                         capture_output=True, text=True, timeout=1800)
-    assert out.exists(), f"{name}: papermill wrote no output\n{run.stderr[-3000:]}"
+    if runner == "papermill":
+        args = [sys.executable, "-m", "papermill", source.name, str(out), "--no-progress-bar"]
+    else:
+        args = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", source.name,
+                "--output-dir", str(out.parent)]
+    run = subprocess.run(args, cwd=source.parent, capture_output=True, text=True, timeout=280)
+    assert out.exists(), f"{name}: {runner} wrote no output\n{run.stderr[-3000:]}"
     nb = nbformat.read(out, as_version=4)
     stopped = [c for c in nb.cells if c.get("metadata", {}).get("papermill", {}).get("exception")
                and "raises-exception" not in c.metadata.get("tags", [])]
     assert not stopped, f"{name}: the run stopped at {stopped[0].source!r}:\n{_outputs_text(stopped[0])}"
+    assert run.returncode == 0 or runner == "papermill", f"{name}: nbconvert failed\n{run.stderr[-3000:]}"
     assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), \
         f"{name}: not every cell ran\n{run.stderr[-3000:]}"
     for cell in nb.cells:
@@ -59,7 +86,13 @@ def test_example_runs_headless(name, tmp_path, monkeypatch):
             assert output.output_type != "error", f"{name}: {cell.source!r} raised {output.get('ename')}"
             text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
             assert not any(marker in text for marker in ERROR_TEXT), f"{name}: {cell.source!r} printed an error:\n{text}"
-
+            assert "working from the cells this kernel ran" not in text, f"{name}: the notebook was not found"
+    # Every request a magic made is recorded against the example itself (not papermill's output).
+    magic_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith(("%codex", "%%codex"))]
+    asked = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()] if magic_cells else []
+    asked = [e for e in asked if e.get("event") in ("asked", "proposed") and e.get("source") == "kernel"]
+    if any(c.source.lstrip().startswith(("%codex ask", "%%codex", "%codex fix", "%codex explain")) for c in magic_cells):
+        assert asked and {e.get("notebook") for e in asked} == {str(source.resolve())}, asked
 
 
 def _outputs_text(cell) -> str:

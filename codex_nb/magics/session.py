@@ -25,6 +25,8 @@ class KernelSession:
         self.ui: str | None = None  # "widget" | "terminal"; None decides from the shell
         self.last_view = None  # the newest review widget (for the next `%codex` and for tests)
         self.ran: dict[str, tuple[str, float]] = {}  # cell id -> (source it ran, when)
+        self.found: Path | None = None  # the notebook file found from the cells this kernel ran
+        self.told_history = False  # whether the person was told that the cell history stands in for the notebook
 
     # -- hooks -------------------------------------------------------------------
     def post_run_cell(self, result) -> None:
@@ -68,7 +70,8 @@ class KernelSession:
 
     # -- the notebook ----------------------------------------------------------------
     def notebook_path(self, explicit: str | None = None) -> str | None:
-        """The notebook of this kernel: --notebook, JPY_SESSION_NAME, VS Code's or IPython's hint."""
+        """The notebook of this kernel: --notebook, JPY_SESSION_NAME, VS Code's or IPython's hint, else the file
+        holding the cells this kernel ran (papermill, nbconvert and nbclient do not say; see ``locate``)."""
         if explicit:
             path = Path(explicit).expanduser()
             if not path.is_file():
@@ -84,7 +87,33 @@ class KernelSession:
             for candidate in (hint, Path.cwd() / hint, Path.cwd() / hint.name):
                 if candidate.is_file():
                     return str(candidate.resolve())
-        return None
+        return self._located()
+
+    def _located(self) -> str | None:
+        """The notebook whose cells this kernel has been running (kernels only: a terminal has no notebook)."""
+        if getattr(self.shell, "kernel", None) is None:
+            return None
+        from . import locate
+
+        executed = locate.executed_sources(self.shell)
+        if not executed:
+            return None
+        if self.found is not None and locate.holds(self.found, executed):
+            return str(self.found)  # the same file again, as long as it holds the running cell
+        self.found = locate.find_notebook(executed)
+        return str(self.found) if self.found else None
+
+    def _from_history(self):
+        """The kernel's own cell history as the notebook, said once per kernel."""
+        from .locate import history_notebook
+
+        nb = history_notebook(self.shell)
+        if not self.told_history:
+            self.told_history = True
+            print(f"codex-nb: this kernel was not told its notebook (papermill, nbconvert and nbclient do not say) "
+                  f"and no notebook file nearby holds the cell running now; working from the cells this kernel "
+                  f"ran instead (In[1]…In[{len(nb.cells)}]). Pass --notebook PATH to use the file.")
+        return nb
 
     def notebook(self, explicit: str | None = None, required: bool = True):
         """(path, NotebookNode): the live front end's copy when it is newer than the file, else the file."""
@@ -99,6 +128,8 @@ class KernelSession:
             return path, self._with_ran(notebook_from_reply(snap), snap["time"])
         if path:
             return path, self._with_ran(read_notebook(path), mtime)
+        if getattr(self.shell, "kernel", None) is not None:
+            return None, self._from_history()
         if required:
             raise UsageProblem("cannot tell which notebook this kernel belongs to",
                                hint="run it in a notebook opened in Jupyter (the kernel then knows its file), "
