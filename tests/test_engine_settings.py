@@ -8,6 +8,13 @@ from codex_nb.errors import ConfigurationError
 from codex_nb.providers.registry import get_provider
 
 
+@pytest.fixture(autouse=True)
+def jupyter_files_only(monkeypatch):
+    """Read the Jupyter config files, as the CLI and the server do (an in-process IPython shell from another
+    test would otherwise be the configuration)."""
+    monkeypatch.setattr("codex_nb.config._ipython_config", lambda: None)
+
+
 def test_flags_override_config_and_unset_flags_do_not(monkeypatch, tmp_path):
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
     (tmp_path / "codex_nb_config.json").write_text(

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import textwrap
 from pathlib import Path
 
@@ -166,6 +167,9 @@ def test_the_runners_command_line_names_the_notebook(tmp_path):
     try:
         # too deep for the walk from tmp_path/elsewhere, but named on the runner's command line
         (tmp_path / "elsewhere").mkdir()
+        deadline = time.monotonic() + 10  # a loaded machine may not have the new command line in /proc yet
+        while Path("/proc").is_dir() and time.monotonic() < deadline and not locate.runner_notebooks(runner.pid):
+            time.sleep(0.05)
         found = locate.find_notebook(["y = 2", "%codex review"], cwd=tmp_path / "elsewhere", runner_pid=runner.pid)
     finally:
         runner.kill()

@@ -22,6 +22,7 @@ KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kernels.shutdown_all()  # spares that earlier validations in this process left ready are not this test's
     yield
     kernels.shutdown_all()
 

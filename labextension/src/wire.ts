@@ -43,6 +43,7 @@ export type AuditEntry =
   | AuditEntryUndone
   | AuditEntryFallback
   | AuditEntryValidationRun
+  | AuditEntryFailed
   | AuditEntryAgentRun
   | AuditEntryAgentStep
   | AuditEntryAgentRewind;
@@ -217,16 +218,32 @@ export interface RemoveOp {
  * The outcome of one validation; ``to_json()`` is the documented report format.
  */
 export interface ValidationReport {
+  cell_seconds: {
+    [k: string]: number | undefined;
+  };
   cells_run: string[];
   cells_selected: string[];
   drift: {
     [k: string]: unknown | undefined;
   }[];
+  estimate: {
+    [k: string]: unknown | undefined;
+  };
   failed: {
     [k: string]: unknown | undefined;
   } | null;
+  in_place: boolean;
   kernel: string | null;
+  kernel_start: {
+    [k: string]: unknown | undefined;
+  };
+  labels: {
+    [k: string]: string | undefined;
+  };
+  linked: string[];
   mode: string;
+  mode_reason: string | null;
+  network: boolean;
   notebook: string | null;
   ok: boolean;
   reasons: {
@@ -238,6 +255,7 @@ export interface ValidationReport {
     [k: string]: string | undefined;
   };
   widened: string | null;
+  workdir: string | null;
 }
 export interface GateResult {
   detail: {
@@ -769,6 +787,42 @@ export interface AuditEntryValidationRun {
    */
   notebook: string | null;
   ok: boolean;
+  /**
+   * sha256 of the previous line's bytes; 64 zeros on line 1
+   */
+  prev: string;
+  proposal_id: string | null;
+  /**
+   * 1-based line number in the log
+   */
+  seq: number;
+  source: 'cli' | 'kernel' | 'server' | 'agent' | 'api';
+  /**
+   * UTC, milliseconds
+   */
+  time: string;
+  /**
+   * the Jupyter user from the server's identity provider, else the OS user
+   */
+  user: string;
+  [k: string]: unknown | undefined;
+}
+/**
+ * a request to the model that ended in an error: what was asked (as a hash) and why it failed
+ */
+export interface AuditEntryFailed {
+  error: {};
+  event: 'failed';
+  /**
+   * sha256 of this entry without 'hash' (sorted keys, compact, ASCII JSON)
+   */
+  hash: string;
+  instruction_hash: string;
+  kind: string;
+  /**
+   * absolute path of the notebook, or null
+   */
+  notebook: string | null;
   /**
    * sha256 of the previous line's bytes; 64 zeros on line 1
    */
