@@ -10,7 +10,7 @@ import re
 import sys
 
 from .. import audit
-from ..errors import CodexError, ProposalError, UsageProblem
+from ..errors import ProposalError, UsageProblem
 from .args import interpolate, mentions
 
 STRUCTURED = {"propose", "fix", "review"}

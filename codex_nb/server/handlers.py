@@ -11,8 +11,8 @@ from tornado.web import HTTPError
 from .. import audit
 from ..errors import CodexError
 from . import history
-from .base import CodexHandler, SSEMixin, error_json
-from .requests import _str, _str_list, notebook_json
+from .base import CodexHandler
+from .requests import _str, notebook_json
 from .schema import SCHEMA
 
 def _node(nb_json: dict | None, path):
