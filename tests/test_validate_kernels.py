@@ -23,6 +23,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("CODEX_NB_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     kernels.shutdown_all()  # spares that earlier validations in this process left ready are not this test's
+    _EARLIER.update(p.pid for p in _kernels_now())
     yield
     kernels.shutdown_all()
 
@@ -54,9 +55,16 @@ def gone(pid: int, timeout: float = 10) -> bool:
     return False
 
 
-def kernel_children() -> list[psutil.Process]:
+def _kernels_now() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True)
             if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline())]
+
+
+_EARLIER: set[int] = set()  # kernels other tests of this process left running: not this module's to judge
+
+
+def kernel_children() -> list[psutil.Process]:
+    return [p for p in _kernels_now() if p.pid not in _EARLIER]
 
 
 def probe_notebook(root: Path, out: Path) -> Path:
