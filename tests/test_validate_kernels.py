@@ -49,15 +49,24 @@ def wait_for_spare(timeout: float = 90) -> kernels.StartedKernel:
 def gone(pid: int, timeout: float = 10) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:  # also when it exits between the lookup and the status read
             return True
         time.sleep(0.1)
     return False
 
 
+def _is_live_kernel(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(process.cmdline())
+    except psutil.NoSuchProcess:  # it ended while we looked
+        return False
+
+
 def _kernels_now() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True)
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process().children(recursive=True) if _is_live_kernel(p)]
 
 
 _EARLIER: set[int] = set()  # kernels other tests of this process left running: not this module's to judge
