@@ -176,3 +176,18 @@ def test_spare_kernels_are_shut_down_when_the_process_exits(tmp_path):
     assert done.returncode == 0, done.stderr
     pid = int(done.stdout.split()[-1])
     assert gone(pid), "the spare kernel outlived the process that started it"
+
+
+def test_only_the_last_folders_keep_a_spare_and_an_evicted_spare_is_shut_down(tmp_path):
+    notebooks = []
+    for i in range(kernels.MAX_SPARES + 1):
+        folder = tmp_path / f"project{i}"
+        folder.mkdir()
+        notebooks.append(write_nb(folder / "nb.ipynb", "x = 1"))
+    assert prepare(notebooks[0])
+    first = wait_for_spare()
+    for nb in notebooks[1:]:
+        assert prepare(nb)
+    kept = {Path(key.directory).name for key in kernels.spare_keys()}
+    assert kept == {f"project{i}" for i in range(1, kernels.MAX_SPARES + 1)}
+    assert gone(first.pid, timeout=30)

@@ -34,6 +34,9 @@ from .guard import guard_code, kernel_environment
 from .scratch import Scratch, make_scratch
 
 SPARE_IDLE_SECONDS = 900.0
+# A server that validates notebooks in many folders would otherwise keep an idle kernel (~60 MB) per folder
+# for SPARE_IDLE_SECONDS; the folders a person works in right now are the last few.
+MAX_SPARES = 2
 HISTORY_IN_MEMORY = "--HistoryManager.hist_file=:memory:"  # what nbclient gives a kernel it starts itself
 
 
@@ -249,6 +252,9 @@ def prepare_spare(key: KernelKey, *, start_timeout: float = 60) -> None:
         timer = threading.Timer(SPARE_IDLE_SECONDS, _expire, args=(key, future))
         timer.daemon = True
         _spares[key] = (future, timer)
+        evicted = list(_spares)[:-MAX_SPARES]  # insertion order: the least recently prepared first
+    for old in evicted:
+        _evict(old)
 
     def start():
         try:
@@ -260,16 +266,32 @@ def prepare_spare(key: KernelKey, *, start_timeout: float = 60) -> None:
     timer.start()
 
 
+def _evict(key: KernelKey) -> None:
+    """Shut down the spare for ``key`` (in the background: it may still be starting)."""
+    with _lock:
+        entry = _spares.pop(key, None)
+    if entry is None:
+        return
+    future, timer = entry
+    if timer is not None:
+        timer.cancel()
+    threading.Thread(target=_shutdown_when_started, args=(future,), name="codex-nb-spare-evict", daemon=True).start()
+
+
+def _shutdown_when_started(future: Future) -> None:
+    try:
+        future.result(timeout=120).shutdown()
+    except Exception:
+        pass
+
+
 def _expire(key: KernelKey, future: Future) -> None:
     with _lock:
         entry = _spares.get(key)
         if entry is None or entry[0] is not future:
             return
         del _spares[key]
-    try:
-        future.result(timeout=120).shutdown()
-    except Exception:
-        pass
+    _shutdown_when_started(future)
 
 
 def spare_keys() -> list[KernelKey]:
