@@ -5,7 +5,6 @@ one rejected, Stop, rewind over the same stream, and the run audited under its i
 from __future__ import annotations
 
 import asyncio
-import json
 
 import nbformat
 import pytest
@@ -13,8 +12,7 @@ from tornado.httpclient import HTTPClientError
 
 import agent_script as s
 from codex_nb import audit
-from codex_nb.edits.live_ops import apply_ops
-from codex_nb.errors import CodexError
+from panel_page import AgentPanelPage
 from test_server import events, in_loop, post  # noqa: F401
 from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
 
@@ -36,72 +34,15 @@ def project(jp_root_dir, monkeypatch, tmp_path):
     return nb
 
 
-class AgentPage:
-    """The panel in Agent mode: applies the engine's requests to its notebook and answers the run's questions."""
-
-    def __init__(self, jp_fetch, nb, decisions):
-        self.jp_fetch, self.nb = jp_fetch, nbformat.reads(nbformat.writes(nb), as_version=4)
-        self.decisions = list(decisions)  # per proposal: True accept, False reject
-        self.events: list[tuple[str, dict]] = []
-        self.tasks: list[asyncio.Task] = []
-        self.run_id = None
-        self.finished = asyncio.Event()
-        self._buffer = ""
-
-    def _on_chunk(self, chunk: bytes) -> None:
-        self._buffer += chunk.decode()
-        while "\n\n" in self._buffer:
-            block, self._buffer = self._buffer.split("\n\n", 1)
-            for name, data in events((block + "\n\n").encode()):
-                self.events.append((name, data))
-                if name == "agent":
-                    self.run_id = data["run_id"]
-                elif name == "apply_request":
-                    self.tasks.append(asyncio.ensure_future(self._apply(data)))
-                elif name == "agent_question":
-                    self.tasks.append(asyncio.ensure_future(self._decide(data)))
-                elif name == "agent_finished":
-                    self.finished.set()
-
-    async def _apply(self, request):
-        ok, reason = True, None
-        if request["action"] == "apply":
-            try:
-                self.nb = apply_ops(self.nb, request["ops"])
-            except CodexError as exc:
-                ok, reason = False, exc.message
-        await post(self.jp_fetch, f"accept/{self.run_id}/reply", {"request_id": request["request_id"], "ok": ok,
-                                                                   "reason": reason, "notebook": json.loads(nbformat.writes(self.nb))})
-
-    async def _decide(self, q):
-        if q["kind"] == "plan":
-            value = q["steps"]
-        elif q["kind"] == "proposal":
-            value = {"indexes": [0] if self.decisions.pop(0) else []}
-        else:
-            value = True
-        await self.control("answer", {"question_id": q["question_id"], "value": value})
-
-    async def control(self, action, body=None):
-        reply = await post(self.jp_fetch, f"agent/{self.run_id}/{action}", body or {})
-        return json.loads(reply.body)
-
-    def sources(self):
-        return [c.source for c in self.nb.cells]
-
-    def of(self, name):
-        return [d for n, d in self.events if n == name]
-
-
 async def test_a_panel_run_one_step_accepted_one_rejected_then_rewind(jp_fetch, jp_root_dir, project, scripted_llm,
                                                                      tmp_path):
     scripted_llm.queue(s.plan("add a", "add b"))
     scripted_llm.queue(s.propose(s.insert("use", "a = 1"), explanation="add a"))
     scripted_llm.queue(s.propose(s.insert("end", "b = 2"), explanation="add b"))
     scripted_llm.queue(s.finish())
-    page = AgentPage(jp_fetch, project, [True, False])
+    page = AgentPanelPage(jp_fetch, project, [True, False])
     stream = asyncio.ensure_future(post(jp_fetch, "agent", {"path": "nb.ipynb", "goal": "add a"},
-                                        streaming_callback=page._on_chunk, request_timeout=120))
+                                        streaming_callback=page.on_chunk, request_timeout=120))
     await asyncio.wait_for(page.finished.wait(), 60)
     await asyncio.gather(*page.tasks)
     finished = page.of("agent_finished")[0]
@@ -132,10 +73,10 @@ async def test_a_panel_run_one_step_accepted_one_rejected_then_rewind(jp_fetch, 
 async def test_stop_from_the_panel_ends_the_run(jp_fetch, jp_root_dir, project, scripted_llm):
     scripted_llm.queue(s.plan("slow"))
     scripted_llm.queue(s.finish(), delay=30)
-    page = AgentPage(jp_fetch, project, [])
+    page = AgentPanelPage(jp_fetch, project, [])
     stream = asyncio.ensure_future(post(jp_fetch, "agent", {"path": "nb.ipynb", "goal": "slow", "approve": "auto",
                                                             "settings": {"validate": False}},
-                                        streaming_callback=page._on_chunk, request_timeout=120))
+                                        streaming_callback=page.on_chunk, request_timeout=120))
     while not page.of("agent_step_started"):
         await asyncio.sleep(0.02)
     await page.control("stop")

@@ -16,9 +16,8 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from codex_nb import audit
-from codex_nb.edits.live_ops import apply_ops
-from codex_nb.errors import CodexError
 from codex_nb.notebook_io import source_hash
+from panel_page import PanelPage
 from test_server import events, in_loop, post  # noqa: F401
 from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
 
@@ -42,50 +41,6 @@ def project(jp_root_dir, monkeypatch, tmp_path):
     return nb
 
 
-class Page:
-    """The open notebook in a browser tab: answers the engine's apply requests on the reply route."""
-
-    def __init__(self, jp_fetch, nb):
-        self.jp_fetch = jp_fetch
-        self.nb = nbformat.reads(nbformat.writes(nb), as_version=4)
-        self.events: list[tuple[str, dict]] = []
-        self.replies: list[asyncio.Task] = []
-        self.run_id = None
-        self._buffer = ""
-
-    def _on_chunk(self, chunk: bytes) -> None:
-        self._buffer += chunk.decode()
-        while "\n\n" in self._buffer:
-            block, self._buffer = self._buffer.split("\n\n", 1)
-            for name, data in events((block + "\n\n").encode()):
-                self.events.append((name, data))
-                if name == "accept":
-                    self.run_id = data["run_id"]
-                elif name == "apply_request":
-                    self.replies.append(asyncio.ensure_future(self._answer(data)))
-
-    async def _answer(self, request: dict) -> None:
-        ok, reason = True, None
-        if request["action"] == "apply":
-            try:
-                self.nb = apply_ops(self.nb, request["ops"])
-            except CodexError as exc:
-                ok, reason = False, exc.message
-        await post(self.jp_fetch, f"accept/{self.run_id}/reply",
-                   {"request_id": request["request_id"], "ok": ok, "reason": reason, "notebook": json.loads(nbformat.writes(self.nb))})
-
-    async def stream(self, route: str, body: dict) -> list[tuple[str, dict]]:
-        await post(self.jp_fetch, route, body, streaming_callback=self._on_chunk, request_timeout=300)
-        await asyncio.gather(*self.replies)
-        return self.events
-
-    def names(self) -> list[str]:
-        return [n for n, _ in self.events]
-
-    def last(self, name: str) -> dict:
-        return [d for n, d in self.events if n == name][-1]
-
-
 def proposal(nb, *, cell_source: str, helper_new: str | None = None) -> dict:
     edits = [{"op": "replace", "cell_id": "c2", "source": cell_source, "cell_type": None,
               "base_hash": source_hash(nb.cells[1].source)}]
@@ -96,7 +51,7 @@ def proposal(nb, *, cell_source: str, helper_new: str | None = None) -> dict:
 
 
 async def test_a_cell_edit_and_a_file_patch_are_kept_together(jp_fetch, jp_root_dir, project):
-    page = Page(jp_fetch, project)
+    page = PanelPage(jp_fetch, project)
     await page.stream("accept", {"path": "nb.ipynb", "proposal": proposal(project, cell_source="assert y == 6\nprint(y)",
                                                                           helper_new="return x * 3")})
     names = page.names()
@@ -120,7 +75,7 @@ async def test_a_cell_edit_and_a_file_patch_are_kept_together(jp_fetch, jp_root_
 async def test_a_breaking_file_patch_rolls_back_cells_and_file_exactly_then_fix_asks_the_model(
         jp_fetch, jp_root_dir, project, scripted_llm):
     before = (jp_root_dir / "helpers.py").read_bytes()
-    page = Page(jp_fetch, project)
+    page = PanelPage(jp_fetch, project)
     original = json.loads(nbformat.writes(page.nb))
     await page.stream("accept", {"path": "nb.ipynb", "proposal": proposal(project, cell_source="assert y == 4\nprint(y, 'x')",
                                                                           helper_new="return x * 3")})
@@ -134,7 +89,7 @@ async def test_a_breaking_file_patch_rolls_back_cells_and_file_exactly_then_fix_
 
     scripted_llm.queue({"explanation": "keep the factor", "edits": [
         {"op": "replace", "cell_id": "c2", "cell_type": "code", "source": "assert y == 4\nprint('ok', y)"}]})
-    fix = Page(jp_fetch, page.nb)
+    fix = PanelPage(jp_fetch, page.nb)
     await fix.stream("repair", {"path": "nb.ipynb", "outcome_id": outcome["id"]})
     assert fix.last("proposal")["proposal"]["explanation"] == "keep the factor"
     sent = scripted_llm.all_request_text()
@@ -145,7 +100,7 @@ async def test_a_breaking_file_patch_rolls_back_cells_and_file_exactly_then_fix_
 
 
 async def test_a_stale_edit_is_refused_and_nothing_changes(jp_fetch, jp_root_dir, project):
-    page = Page(jp_fetch, project)
+    page = PanelPage(jp_fetch, project)
     page.nb.cells[1].source = "print('typed after the proposal')"
     await page.stream("accept", {"path": "nb.ipynb", "proposal": proposal(project, cell_source="print(1)", helper_new="return x")})
     assert "refused" in page.names() and "applied" not in page.names()
@@ -155,7 +110,7 @@ async def test_a_stale_edit_is_refused_and_nothing_changes(jp_fetch, jp_root_dir
 
 
 async def test_a_notebook_cannot_be_patched_as_a_file(jp_fetch, jp_root_dir, project):
-    page = Page(jp_fetch, project)
+    page = PanelPage(jp_fetch, project)
     bad = {"version": 1, "id": "p-nb", "explanation": "", "edits": [
         {"op": "patch_file", "path": "nb.ipynb", "search": "", "replace": "{}"}]}
     original = (jp_root_dir / "nb.ipynb").read_bytes()

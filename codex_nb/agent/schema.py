@@ -7,7 +7,7 @@ this vocabulary — it is data in the next request, not a new action.
 """
 from __future__ import annotations
 
-from ..edits.schema import END
+from ..edits.schema import END, edit_item_schema
 
 TOOLS = ("read_cells", "read_outputs", "propose_edits", "run_cells", "finish")
 TOOL_HELP = {
@@ -39,26 +39,8 @@ def step_schema(cell_ids: list[str], *, file_paths: list[str] | None = None, max
                 max_source: int = 4000, max_text: int = 800) -> dict:
     """One action: a tool, the cells it is about, and (for propose_edits) the edits in the proposal format."""
     ids = {"type": "string", "enum": list(cell_ids) or [END]}
-    cell_edit = {
-        "type": "object",
-        "properties": {
-            "op": {"type": "string", "enum": ["insert", "replace", "delete"]},
-            "cell_id": {"type": "string", "enum": [*cell_ids, END]},
-            "cell_type": {"type": "string", "enum": ["code", "markdown"]},
-            "source": {"type": "string", "maxLength": max_source},
-        },
-        "required": ["op", "cell_id", "cell_type", "source"],
-        "additionalProperties": False,
-    }
-    item: dict = cell_edit
-    if file_paths:
-        item = {"anyOf": [cell_edit, {
-            "type": "object",
-            "properties": {"op": {"type": "string", "enum": ["patch_file"]},
-                           "path": {"type": "string", "enum": list(file_paths)},
-                           "search": {"type": "string", "maxLength": max_source},
-                           "replace": {"type": "string", "maxLength": max_source}},
-            "required": ["op", "path", "search", "replace"], "additionalProperties": False}]}
+    # an empty list of files means no file patches here (for a proposal it means any path)
+    item = edit_item_schema(cell_ids, file_paths=file_paths or None, max_source=max_source)
     return {
         "type": "object",
         "properties": {

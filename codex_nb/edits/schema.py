@@ -10,9 +10,12 @@ from __future__ import annotations
 END = "end"  # the insert anchor meaning "append at the end of the notebook"
 
 
-def answer_schema(cell_ids: list[str], *, file_paths: list[str] | None = None, max_edits: int = 6,
-                  max_source: int = 4000, max_explanation: int = 1200) -> dict:
-    """Schema for {"explanation", "edits": [...]}; `file_paths` enables repository file patches."""
+def edit_item_schema(cell_ids: list[str], *, file_paths: list[str] | None = None, max_source: int = 4000) -> dict:
+    """One edit as the model writes it: a cell edit, or (when ``file_paths`` is not None) a repository
+    file patch — to one of ``file_paths``, or to any path when that list is empty.
+
+    Shared by the proposal schema below and the agent's step schema (agent/schema.py).
+    """
     cell_edit = {
         "type": "object",
         "properties": {
@@ -25,20 +28,26 @@ def answer_schema(cell_ids: list[str], *, file_paths: list[str] | None = None, m
         "required": ["op", "cell_id", "cell_type", "source"],
         "additionalProperties": False,
     }
-    item: dict = cell_edit
-    if file_paths is not None:
-        file_edit = {
-            "type": "object",
-            "properties": {
-                "op": {"type": "string", "enum": ["patch_file"]},
-                "path": {"type": "string", "maxLength": 300} if not file_paths else {"type": "string", "enum": file_paths},
-                "search": {"type": "string", "maxLength": max_source},
-                "replace": {"type": "string", "maxLength": max_source},
-            },
-            "required": ["op", "path", "search", "replace"],
-            "additionalProperties": False,
-        }
-        item = {"anyOf": [cell_edit, file_edit]}
+    if file_paths is None:
+        return cell_edit
+    file_edit = {
+        "type": "object",
+        "properties": {
+            "op": {"type": "string", "enum": ["patch_file"]},
+            "path": {"type": "string", "enum": list(file_paths)} if file_paths else {"type": "string", "maxLength": 300},
+            "search": {"type": "string", "maxLength": max_source},
+            "replace": {"type": "string", "maxLength": max_source},
+        },
+        "required": ["op", "path", "search", "replace"],
+        "additionalProperties": False,
+    }
+    return {"anyOf": [cell_edit, file_edit]}
+
+
+def answer_schema(cell_ids: list[str], *, file_paths: list[str] | None = None, max_edits: int = 6,
+                  max_source: int = 4000, max_explanation: int = 1200) -> dict:
+    """Schema for {"explanation", "edits": [...]}; `file_paths` enables repository file patches."""
+    item = edit_item_schema(cell_ids, file_paths=file_paths, max_source=max_source)
     return {
         "type": "object",
         "properties": {

@@ -17,8 +17,9 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ConfigurationError, ProviderError
+from ..errors import CodexError, ConfigurationError, ProviderError
 from .base import Completion, Provider, StreamEvent, StructuredOutput, TextDelta, Usage
+from .retry import retrying
 
 DEFAULT_LOCAL_MODEL = "smollm2"
 _SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -119,10 +120,18 @@ class LocalProvider(Provider):
 
     def stream(self, messages: list[dict], *, structured: StructuredOutput | None = None, max_tokens: int = 2048,
                temperature: float = 0.2, cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
-        server = self.server
+        """Under the same guard as the network providers: a total deadline, a size cap, and a notice
+        when the model is silent (loading the weights, or a long prompt still being read)."""
         req = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stream": True}
         if structured is not None:
             req["response_format"] = {"type": "json_schema", "json_schema": {"name": structured.name, "schema": structured.schema}}
+        # One attempt: a local failure is not a dropped connection, and running it again costs as much.
+        yield from retrying(lambda stop: self._stream_once(req, stop), attempts=1, retryable=lambda exc: False,
+                            translate=_translate, cancel=cancel, model_id=self.model_id, where="the embedded model")
+
+    def _stream_once(self, req: dict, cancel) -> Iterator[StreamEvent]:
+        """One generation; ``cancel`` reads as set once the caller cancels or the guard gives up."""
+        server = self.server
         chunks: queue.Queue = queue.Queue()
         stop = threading.Event()
         done = object()
@@ -153,7 +162,7 @@ class LocalProvider(Provider):
                 if item is done:
                     break
                 if isinstance(item, Exception):
-                    raise ProviderError(f"the embedded model failed: {item}", hint="try a shorter request") from item
+                    raise _translate(item) from item
                 if "error" in item:
                     message = item["error"].get("message") if isinstance(item["error"], dict) else item["error"]
                     raise ProviderError(f"the embedded model refused the request: {message}",
@@ -184,3 +193,9 @@ class LocalProvider(Provider):
         if importlib.util.find_spec("xllamacpp") is None:
             return {"configured": False, "detail": 'pip install "codex-nb[local]"'}
         return {"configured": True, "detail": str(path)}
+
+
+def _translate(exc: Exception, exhausted: bool = False) -> Exception:
+    if isinstance(exc, CodexError):
+        return exc
+    return ProviderError(f"the embedded model failed: {exc}", hint="try a shorter request")

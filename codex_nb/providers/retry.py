@@ -159,6 +159,35 @@ def _silent_notice(where: str, seconds: float, limits: StreamLimits) -> TextDelt
                      f"still waiting, for at most {limits.deadline:g} s in all. Cancel to stop.]\n", notice=True)
 
 
+class _SilenceWatch:
+    """One attempt's clock: how long the next read may wait, the deadline, and the one silence notice."""
+
+    def __init__(self, policy: _RetryPolicy, where: str):
+        self.policy, self.where = policy, where
+        self.last, self.noticed = time.monotonic(), False
+
+    def wait(self) -> float:
+        """Seconds the next read may block: until the deadline, or until the notice is due (StreamDeadline past it)."""
+        now, limits = time.monotonic(), self.policy.limits
+        if now >= self.policy.deadline:
+            raise StreamDeadline(self.where, limits.deadline)
+        wait = self.policy.deadline - now
+        if not self.noticed:
+            wait = min(wait, max(0.0, self.last + limits.silent_notice - now))
+        return max(wait, 0.01)
+
+    def notice_due(self) -> TextDelta | None:
+        """The silence notice, once, when the model has said nothing for ``silent_notice`` seconds."""
+        limits = self.policy.limits
+        if self.noticed or time.monotonic() - self.last < limits.silent_notice:
+            return None
+        self.noticed = True
+        return _silent_notice(self.where, limits.silent_notice, limits)
+
+    def heard(self) -> None:
+        self.last = time.monotonic()
+
+
 class _Stop:
     """Set when the guard gives up (deadline, size), or when the caller cancels: what the reader polls."""
 
@@ -191,28 +220,20 @@ def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: _Stop, polic
             events.put(("end", None))
 
     threading.Thread(target=pump, name="codex-nb-stream", daemon=True).start()
-    limits = policy.limits
-    last, noticed = time.monotonic(), False
+    watch = _SilenceWatch(policy, where)
     try:
         while True:
-            now = time.monotonic()
-            if now >= policy.deadline:
-                raise StreamDeadline(where, limits.deadline)
-            wait = policy.deadline - now
-            if not noticed:
-                wait = min(wait, max(0.0, last + limits.silent_notice - now))
             try:
-                kind, item = events.get(timeout=max(wait, 0.01))
+                kind, item = events.get(timeout=watch.wait())
             except queue.Empty:
-                if not noticed and time.monotonic() - last >= limits.silent_notice:
-                    noticed = True
-                    yield _silent_notice(where, limits.silent_notice, limits)
+                if notice := watch.notice_due():
+                    yield notice
                 continue
             if kind == "end":
                 return
             if kind == "error":
                 raise item
-            last = time.monotonic()
+            watch.heard()
             yield item
     finally:
         stop.set()  # however this attempt ends (done, failed, or the consumer left), the reader stops
@@ -287,31 +308,23 @@ async def aretrying(open_stream: Callable[..., AsyncIterator[StreamEvent]], *, a
 async def _awatched(stream: AsyncIterator[StreamEvent], stop: _Stop, policy: _RetryPolicy,
                     where: str) -> AsyncIterator[StreamEvent]:
     """One attempt on the loop: each read waits at most until the silence notice or the deadline."""
-    limits = policy.limits
-    last, noticed = time.monotonic(), False
+    watch = _SilenceWatch(policy, where)
     pending: asyncio.Future | None = None
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(stream.__anext__())
-            now = time.monotonic()
-            if now >= policy.deadline:
-                raise StreamDeadline(where, limits.deadline)
-            wait = policy.deadline - now
-            if not noticed:
-                wait = min(wait, max(0.0, last + limits.silent_notice - now))
-            done, _ = await asyncio.wait({pending}, timeout=max(wait, 0.01))
+            done, _ = await asyncio.wait({pending}, timeout=watch.wait())
             if not done:
-                if not noticed and time.monotonic() - last >= limits.silent_notice:
-                    noticed = True
-                    yield _silent_notice(where, limits.silent_notice, limits)
+                if notice := watch.notice_due():
+                    yield notice
                 continue
             future, pending = pending, None
             try:
                 event = future.result()
             except StopAsyncIteration:
                 return
-            last = time.monotonic()
+            watch.heard()
             yield event
     finally:
         stop.set()

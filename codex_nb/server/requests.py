@@ -79,7 +79,7 @@ class ChatRequest:
         kernel_state = body.get("kernel_state")
         if kernel_state is not None and not isinstance(kernel_state, dict):
             raise HTTPError(400, "'kernel_state' must be an object")
-        if kernel_state is not None and _json_size(kernel_state) > MAX_KERNEL_STATE_CHARS:
+        if kernel_state is not None and _json_size_over(kernel_state, MAX_KERNEL_STATE_CHARS):
             raise HTTPError(413, f"'kernel_state' is larger than {MAX_KERNEL_STATE_CHARS:,} characters")
         files, variables = [], []
         context = body.get("context") or []
@@ -102,10 +102,25 @@ class ChatRequest:
                    kernel_state=kernel_state, files=files, variables=variables)
 
 
-def _json_size(obj) -> int:
-    import json
+def _json_size_over(obj, limit: int) -> bool:
+    """Does ``obj`` written as JSON pass ``limit`` characters? Stops counting once it does.
 
-    return len(json.dumps(obj, default=str))
+    (json.dumps of a body-sized value would hold the GIL, and so the server's loop, for its whole length.)
+    """
+    size, stack = 0, [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            size += 2 + 4 * len(value) + sum(len(str(key)) for key in value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            size += 2 + 2 * len(value)
+            stack.extend(value)
+        else:
+            size += len(value) + 2 if isinstance(value, str) else 5
+        if size > limit:
+            return True
+    return False
 
 
 def _attached_file(rel: object, resolve: Callable[..., Path]) -> dict:
@@ -137,12 +152,26 @@ def _attached_variable(item: dict) -> dict:
 
 
 def node_from_json(nb_json: dict):
-    """A NotebookNode from front-end JSON, read the way files are (multi-line sources joined, ids ensured)."""
-    import json
+    """A NotebookNode from front-end JSON, read the way files are (multi-line sources joined, ids ensured).
 
-    from ..notebook_io import parse_notebook
+    Built from the parsed objects, not by writing them out and reading them again: for a notebook
+    of megabytes that round trip held the GIL for hundreds of milliseconds.
+    """
+    import nbformat
+    from nbformat.reader import get_version
 
-    return parse_notebook(json.dumps(nb_json), origin="the live notebook")
+    from ..errors import NotebookError
+    from ..notebook_io import ensure_cell_ids
+
+    try:
+        major, minor = get_version(nb_json)
+        if major not in nbformat.versions:
+            raise ValueError(f"nbformat {major} is not supported")
+        node = nbformat.convert(nbformat.versions[major].to_notebook_json(nb_json, minor=minor), 4)
+    except Exception as exc:  # nbformat raises several unrelated types for a malformed notebook
+        raise NotebookError(f"the live notebook is not a valid notebook: {exc}",
+                            hint="reload the notebook in JupyterLab and try again") from exc
+    return ensure_cell_ids(node)
 
 
 def load_notebook_node(req) -> object:

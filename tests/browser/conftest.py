@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -27,26 +24,15 @@ from pathlib import Path
 import pytest
 
 from scripted_llm import ScriptedLLM
+from server_processes import (ARTIFACTS, BUILT_EXTENSION, REPO, free_port, launched_chromium, share_built_extension,
+                              stop_process, wait_until, write_no_news_settings)
+from server_processes import unavailable as _unavailable
 
-REPO = Path(__file__).resolve().parents[2]
-BUILT_EXTENSION = REPO / "codex_nb" / "labextension"
-ARTIFACTS = REPO / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = os.environ.get("CODEX_NB_CHROMIUM", "/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def unavailable(reason: str):
-    """Fail under CI (a missing browser must never pass silently), skip elsewhere."""
-    if IN_CI:
-        pytest.fail(f"browser tests cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    _unavailable("browser tests", reason)
 
 
 @dataclass
@@ -108,20 +94,17 @@ def jupyter_lab(tmp_path_factory, jupyter_lab_env):
         unavailable(f"the lab extension is not built ({BUILT_EXTENSION}); run `cd labextension && jlpm install && jlpm build`")
     base = tmp_path_factory.mktemp("lab")
     root, workspaces, settings, config, share = (base / n for n in ("root", "workspaces", "settings", "config", "share"))
-    for d in (root, workspaces, settings, config, share / "labextensions"):
+    for d in (root, workspaces, settings, config):
         d.mkdir(parents=True)
     (root / ".codexignore").write_text("")  # the root is the repository (audit log, history, context)
-    # The freshly built front end wins over any installed copy (JUPYTER_PATH comes first).
-    (share / "labextensions" / "codex-nb").symlink_to(BUILT_EXTENSION, target_is_directory=True)
+    share_built_extension(share)
     (config / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"jpserver_extensions": {"codex_nb": True}}}))
-    news = settings / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    write_no_news_settings(settings)
 
     llm = ScriptedLLM().start()
     token = uuid.uuid4().hex
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CODEX_NB_MODEL")}
     env.update({
         "JUPYTER_PATH": os.pathsep.join([str(share), env.get("JUPYTER_PATH", "")]).rstrip(os.pathsep),
@@ -142,25 +125,14 @@ def jupyter_lab(tmp_path_factory, jupyter_lab_env):
     process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     lab = JupyterLab(url=f"http://127.0.0.1:{port}/", token=token, root_dir=root, env=env, llm=llm,
                      log_path=log_path, process=process)
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            llm.stop()
-            pytest.fail(f"jupyter lab exited with {process.returncode}; see {log_path}", pytrace=False)
-        try:
-            lab.api("GET", "api/status")
-            break
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"jupyter lab did not start in 90 s; see {log_path}", pytrace=False)
-            time.sleep(0.3)
-    yield lab
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        wait_until(lambda: lab.api("GET", "api/status") or True, process, "jupyter lab", 90, "jupyter lab did not start", log_path,
+                   retry_on=(urllib.error.URLError, ConnectionError, OSError))
+    except BaseException:
+        llm.stop()
+        raise
+    yield lab
+    stop_process(process, 20)
     log.close()
     llm.stop()
 
@@ -169,17 +141,7 @@ def jupyter_lab(tmp_path_factory, jupyter_lab_env):
 # running in this thread, and tests that run their own loop (the route tests) would fail.
 @pytest.fixture(scope="module")
 def browser():
-    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright Python package is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
+    yield from launched_chromium("browser tests")
 
 
 @pytest.fixture

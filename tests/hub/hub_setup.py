@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,25 +24,17 @@ import pytest
 import requests
 
 from scripted_llm import ScriptedLLM
+from server_processes import (ARTIFACTS, BUILT_EXTENSION, REPO, free_port, share_built_extension, stop_process,
+                              wait_until, write_no_news_settings)
 
-REPO = Path(__file__).resolve().parents[2]
-BUILT_EXTENSION = REPO / "codex_nb" / "labextension"
-ARTIFACTS = REPO / "test-artifacts"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 USERS = ("alice", "bob")
 SECRET_KEY = "sk-team-" + uuid.uuid4().hex  # must never appear in a response of our routes
 
 
 def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"hub tests cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    from server_processes import unavailable as fail_or_skip
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    fail_or_skip("hub tests", reason)
 
 
 def _proxy_command() -> str | None:
@@ -134,20 +124,16 @@ def hub(tmp_path_factory):
     if not (BUILT_EXTENSION / "package.json").exists():
         unavailable(f"the lab extension is not built ({BUILT_EXTENSION})")
     tmp = tmp_path_factory.mktemp("hub")
-    for user in USERS:  # no news pop-up over the page (each server reads its user's ~/.jupyter)
-        news = tmp / "home" / user / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-        news.mkdir(parents=True)
-        (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    share = tmp / "share"
-    (share / "labextensions").mkdir(parents=True)
-    (share / "labextensions" / "codex-nb").symlink_to(BUILT_EXTENSION, target_is_directory=True)
+    for user in USERS:  # each server reads its user's ~/.jupyter
+        write_no_news_settings(tmp / "home" / user / ".jupyter" / "lab" / "user-settings")
+    share = share_built_extension(tmp / "share")
     admin_config = tmp / "etc-jupyter"
     admin_config.mkdir()
     (admin_config / "codex_nb_config.json").write_text(json.dumps({"CodexNB": {"model": "openai:scripted-model"}}))
     # The endpoint lists another model first: a bare "openai" would pick it, so an answer from
     # scripted-model shows that the administrator's setting was read.
     llm = ScriptedLLM(models=("listed-first", "scripted-model")).start()
-    ports = {name: _free_port() for name in ("public", "hub", "proxy_api")}
+    ports = {name: free_port() for name in ("public", "hub", "proxy_api")}
     service_token = uuid.uuid4().hex
     (tmp / "jupyterhub_config.py").write_text(_config(tmp, ports, service_token, llm, share, admin_config))
     ARTIFACTS.mkdir(exist_ok=True)
@@ -178,26 +164,11 @@ def hub(tmp_path_factory):
                 hub.hub_api("DELETE", f"users/{user}/server")
             except Exception:  # noqa: BLE001 - the hub may already be gone; cleanup_servers stops them too
                 pass
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, 30)
         log.close()
         llm.stop()
 
 
 def _wait(probe, process, seconds: float, message: str):
-    deadline = time.monotonic() + seconds
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"jupyterhub exited with {process.returncode}; see {ARTIFACTS / 'jupyterhub.log'}", pytrace=False)
-        try:
-            value = probe()
-            if value:
-                return value
-        except (requests.RequestException, KeyError):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{message} in {seconds:.0f} s; see {ARTIFACTS / 'jupyterhub.log'}", pytrace=False)
-        time.sleep(0.5)
+    return wait_until(probe, process, "jupyterhub", seconds, message, ARTIFACTS / "jupyterhub.log",
+                      retry_on=(requests.RequestException, KeyError))

@@ -8,8 +8,6 @@ op semantics as the lab extension), as tests/test_server_accept.py does without 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,16 +15,9 @@ import requests
 
 from codex_nb.edits.live_ops import apply_ops
 from hub_setup import hub  # noqa: F401 - the module's hub fixture (not a conftest: tests/browser/ has one)
+from server_processes import ARTIFACTS, launched_chromium
 
 USERS = ("alice", "bob")  # the hub fixture's users
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def unavailable(reason: str):
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"the hub's browser test cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
-
 seen_bodies: list[str] = []  # every response body of a codex-nb route, checked for the key at the end
 
 
@@ -155,7 +146,6 @@ def test_the_team_key_never_reaches_the_browser(hub, chatted):
 
 # -- the panel in a browser, through the hub ---------------------------------------------------
 
-CHROMIUM = os.environ.get("CODEX_NB_CHROMIUM", "/usr/bin/chromium")
 KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
   return !!(w && w.context && w.context.isReady && k && k.status === 'idle'); }"""
@@ -163,17 +153,7 @@ KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright Python package is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
+    yield from launched_chromium("the hub's browser test")
 
 
 @pytest.mark.browser
