@@ -123,3 +123,20 @@ def test_the_validation_after_accept_takes_the_spare_started_when_the_review_ope
     report = notebook_report(outcome)
     assert outcome.kept, report["failed"]
     assert report["kernel_start"]["spare"] is True and not report["in_place"]
+
+
+def test_codex_nb_validate_reads_the_same_settings_and_its_flags_win(tmp_path, capsys):
+    from codex_nb.cli.main import main
+
+    configure(tmp_path, validate_network=False)
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL})
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import socket\ntry:\n    socket.getaddrinfo('example.com', 80)\nexcept PermissionError:\n    raise\n"
+        "except OSError:\n    pass  # no network here: resolution failing is not the guard", id="c0")]
+    path = tmp_path / "net.ipynb"
+    nbformat.write(nb, path)
+    assert main(["validate", str(path), "--json", "-q"]) == 1
+    refused = json.loads(capsys.readouterr().out)
+    assert not refused["network"] and "network access is turned off" in refused["failed"]["evalue"]
+    assert main(["validate", str(path), "--json", "-q", "--network"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"] is True
