@@ -65,7 +65,7 @@ def run(args) -> int:
     from ..validate.progress import print_progress
 
     # The same settings the engine's doors use: c.CodexNB, then CODEX_NB_VALIDATE_*, then these flags.
-    settings = resolve_settings(validate_mode=args.mode, validate_in_place=args.in_place,
+    settings = resolve_settings(with_model=False, validate_mode=args.mode, validate_in_place=args.in_place,
                                 validate_network=args.network, validate_scratch_mb=args.scratch_limit)
     report = validate_notebook(
         args.notebook,

@@ -38,8 +38,12 @@ class Settings:
         return replace(self, **given)
 
 
-def resolve_settings(**flags) -> Settings:
-    """Settings from the configuration files (IPython's inside a kernel), then the flags given."""
+def resolve_settings(*, with_model: bool = True, **flags) -> Settings:
+    """Settings from the configuration files (IPython's inside a kernel), then the flags given.
+
+    ``with_model=False`` leaves ``model`` as flagged (for doors that never ask a model, such as
+    ``codex-nb validate``: resolving one loads the provider registry).
+    """
     from ..config import load_config
 
     config = load_config()
@@ -60,6 +64,8 @@ def resolve_settings(**flags) -> Settings:
         **_validation_settings(config),
     )
     settings = base.with_flags(**flags)
+    if not with_model:
+        return settings
     return replace(settings, model=resolve_model(flags.get("model"), config.model))
 
 

@@ -9,7 +9,9 @@ kernel's network access (see ``guard`` for what that covers).
 
 Settings not passed as arguments come from the environment:
 ``CODEX_NB_VALIDATE_IN_PLACE=1``, ``CODEX_NB_VALIDATE_NETWORK=off``,
-``CODEX_NB_VALIDATE_SCRATCH_MB=200``.
+``CODEX_NB_VALIDATE_SCRATCH_MB=200``. The engine's doors pass all three,
+resolved from ``c.CodexNB.validate_in_place`` / ``validate_network`` /
+``validate_scratch_mb`` with these variables laid over them (``engine.settings``).
 """
 from __future__ import annotations
 
