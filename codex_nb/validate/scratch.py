@@ -23,7 +23,7 @@ from pathlib import Path
 
 DEFAULT_LIMIT_MB = 200.0
 MAX_FILES = 20_000  # entries walked per validation; beyond that, directories are linked whole
-_LINKED_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", ".tox", ".nox", "__pycache__",
+_LINKED_DIRS = {".codex_nb", ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", ".tox", ".nox", "__pycache__",
                 ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".cache", "site-packages"}
 
 
@@ -156,6 +156,8 @@ def _fingerprint(source: Path, max_entries: int = MAX_FILES) -> tuple:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
+            if _save_in_progress(entry.name):
+                continue  # a notebook being written beside itself: gone once the save ends
             if _saved_by_jupyter(entry):
                 seen.append((entry.path, -1, -1))  # name only: see Scratch.refresh_notebooks
             else:
@@ -165,8 +167,15 @@ def _fingerprint(source: Path, max_entries: int = MAX_FILES) -> tuple:
     return tuple(seen)
 
 
+def _save_in_progress(name: str) -> bool:
+    """The temporary files an atomic notebook save writes (codex-nb's ``.nb.ipynb.*.tmp``, Jupyter's ``.~nb.ipynb``)."""
+    return name.startswith(".") and ((".ipynb." in name and name.endswith(".tmp")) or
+                                     (name.startswith(".~") and name.endswith(".ipynb")))
+
+
 def _saved_by_jupyter(entry: os.DirEntry) -> bool:
-    return entry.name == ".ipynb_checkpoints" or (entry.name.endswith(".ipynb") and entry.is_file(follow_symlinks=False))
+    """Entries every accepted edit changes: the notebook, Jupyter's checkpoints, codex-nb's audit log."""
+    return entry.name in (".ipynb_checkpoints", ".codex_nb") or (entry.name.endswith(".ipynb") and entry.is_file(follow_symlinks=False))
 
 
 def _notebook_stamps(source: Path, fingerprint: tuple) -> dict:
