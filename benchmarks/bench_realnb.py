@@ -1,7 +1,8 @@
 """Validation on real notebooks: soundness of the default (auto) and targeted modes against a full run, and
 wall time against the physical floor, the cells' own execution time, all measured in the same run.
 
-    python benchmarks/bench_realnb.py [--bench ../shared/bench/realnb] [--limit K] [--only NB] [--targeted]
+    python benchmarks/bench_realnb.py [--bench ../shared/bench/realnb] [--limit K] [--only NB] [--kind KIND]
+                                      [--targeted]
                                       [--out results.json]
 
 For every mutation of the realnb set (a confirmed single-cell edit of a notebook written by others), the
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bench", default=str(DEFAULT_BENCH), help="the realnb directory (notebooks, mutations)")
     ap.add_argument("--limit", type=int, default=None, help="only the first K mutations, round-robin over notebooks")
     ap.add_argument("--only", action="append", default=[], help="only mutations of this notebook (repeatable)")
+    ap.add_argument("--kind", action="append", default=[], choices=["breaking", "silent", "harmless"],
+                    help="only mutations of this kind (repeatable; before --limit)")
     ap.add_argument("--targeted", action="store_true", help="also run targeted mode")
     ap.add_argument("--out", default=None, help="per-mutation results as JSON")
     args = ap.parse_args(argv)
@@ -97,6 +100,8 @@ def main(argv=None) -> int:
     muts = json.loads((bench / "mutations.json").read_text())["mutations"]
     if args.only:
         muts = [m for m in muts if m["notebook"] in args.only]
+    if args.kind:
+        muts = [m for m in muts if m["kind"] in args.kind]
     if args.limit is not None:
         by_nb: dict[str, list] = {}
         for m in muts:

@@ -25,6 +25,13 @@ class CodexNB(Configurable):
     total_timeout = Float(900.0, help="Seconds a whole validation may run.").tag(config=True)
     skip_tags = List(Unicode(), ["codex-skip"], help="Cells with these tags never run in validation.").tag(config=True)
     request_timeout = Float(120.0, help="Seconds to wait for the model before retrying.").tag(config=True)
+    validate_in_place = Bool(False, help="Run validation in the notebook's own directory instead of a scratch copy. "
+                             "Risk: cells then really create, overwrite and delete your files, and rolling back "
+                             "a failed edit does not undo that. Also CODEX_NB_VALIDATE_IN_PLACE=1.").tag(config=True)
+    validate_network = Bool(True, help="Whether the validation kernel may open network connections (off: only "
+                            "loopback). Also CODEX_NB_VALIDATE_NETWORK=off.").tag(config=True)
+    validate_scratch_mb = Float(200.0, help="Most megabytes copied into validation's scratch directory; larger items "
+                                "are shared read-only. Also CODEX_NB_VALIDATE_SCRATCH_MB.").tag(config=True)
     drift_fails = Bool(False, help="Treat output drift in cells an edit did not touch as a validation failure.").tag(config=True)
     repair = Int(0, help="How many times a failed validation is sent back to the model for a fix.").tag(config=True)
     tests = Enum(["auto", "all", "off"], "auto", help="Project tests run when a proposal patches repository "

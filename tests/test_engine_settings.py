@@ -41,3 +41,33 @@ def test_a_bare_model_name_gets_a_did_you_mean():
     with pytest.raises(ConfigurationError) as exc:
         get_provider("smollm2")
     assert "did you mean local:smollm2?" in exc.value.hint
+
+
+def test_validation_safety_settings_come_from_config_then_environment_then_flags(monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    for name in ("CODEX_NB_VALIDATE_IN_PLACE", "CODEX_NB_VALIDATE_NETWORK", "CODEX_NB_VALIDATE_SCRATCH_MB"):
+        monkeypatch.delenv(name, raising=False)
+    default = resolve_settings()
+    # The documented defaults: a scratch copy, network allowed, 200 MB copied.
+    assert (default.validate_in_place, default.validate_network, default.validate_scratch_mb) == (False, True, 200.0)
+    (tmp_path / "codex_nb_config.json").write_text(
+        '{"CodexNB": {"validate_in_place": true, "validate_network": false, "validate_scratch_mb": 5}}')
+    configured = resolve_settings()
+    assert (configured.validate_in_place, configured.validate_network, configured.validate_scratch_mb) == (True, False, 5.0)
+    monkeypatch.setenv("CODEX_NB_VALIDATE_IN_PLACE", "0")
+    monkeypatch.setenv("CODEX_NB_VALIDATE_NETWORK", "on")
+    monkeypatch.setenv("CODEX_NB_VALIDATE_SCRATCH_MB", "7.5")
+    env = resolve_settings()
+    assert (env.validate_in_place, env.validate_network, env.validate_scratch_mb) == (False, True, 7.5)
+    flagged = resolve_settings(validate_in_place=True, validate_network=None, validate_scratch_mb=1)
+    assert (flagged.validate_in_place, flagged.validate_network, flagged.validate_scratch_mb) == (True, True, 1.0)
+
+
+def test_a_scratch_size_that_is_not_a_number_says_how_to_fix_it(monkeypatch, tmp_path):
+    from codex_nb.validate import ValidationUsageError
+
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("CODEX_NB_VALIDATE_SCRATCH_MB", "lots")
+    with pytest.raises(ValidationUsageError) as exc:
+        resolve_settings()
+    assert "CODEX_NB_VALIDATE_SCRATCH_MB" in exc.value.message and "megabytes" in exc.value.hint

@@ -125,3 +125,27 @@ def test_network_can_be_turned_off_for_the_validation_kernel(project):
     report = validate_notebook(nb, mode="full", network=False)
     assert report.ok, report.failure_text()
     assert report.network is False
+
+
+def test_saving_a_notebook_keeps_a_scratch_copy_current_and_refresh_brings_its_copy_up_to_date(project):
+    import os
+
+    from codex_nb.validate.scratch import make_scratch
+
+    nb = write_nb(project / "saved.ipynb", "x = 1")
+    (project / ".ipynb_checkpoints").mkdir()
+    (project / ".codex_nb").mkdir()
+    scratch = make_scratch(project)
+    try:
+        write_nb(nb, "x = 2")  # the accepted edit is saved
+        os.utime(nb, ns=(1, 1))  # whatever its size and time now
+        (project / ".ipynb_checkpoints" / "saved-checkpoint.ipynb").write_text("{}")  # and Jupyter checkpoints it
+        (project / ".codex_nb" / "audit.jsonl").write_text("{}\n")  # and the engine audits it
+        (project / f".{nb.name}.1234.tmp").write_text("")  # a save in progress
+        assert scratch.is_current()
+        scratch.refresh_notebooks()
+        assert (scratch.path / "saved.ipynb").read_bytes() == nb.read_bytes()
+        (project / "keep.txt").write_text("changed")  # any other file still makes the copy stale
+        assert not scratch.is_current()
+    finally:
+        scratch.cleanup()

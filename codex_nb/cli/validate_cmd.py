@@ -42,12 +42,16 @@ def add_parser(sub):
                    "(repeatable; VALUE is read as JSON when it parses, else as a string)")
     p.add_argument("--in-place", action="store_true", default=None,
                    help="run in the notebook's own directory instead of a scratch copy: cells then really "
-                   "create, overwrite and delete your files, and a failed validation does not undo that")
+                   "create, overwrite and delete your files, and a failed validation does not undo that "
+                   "(default: c.CodexNB.validate_in_place, CODEX_NB_VALIDATE_IN_PLACE)")
     p.add_argument("--no-network", dest="network", action="store_false", default=None,
-                   help="turn off network access for the validation kernel")
+                   help="turn off network access for the validation kernel (default: c.CodexNB.validate_network, "
+                   "CODEX_NB_VALIDATE_NETWORK; on)")
+    p.add_argument("--network", dest="network", action="store_true",
+                   help="allow network access even where the configuration turns it off")
     p.add_argument("--scratch-limit", type=float, default=None, metavar="MB",
                    help="most megabytes copied into the scratch directory; larger items are shared read-only "
-                   "(default 200)")
+                   "(default: c.CodexNB.validate_scratch_mb, CODEX_NB_VALIDATE_SCRATCH_MB; 200)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
@@ -56,13 +60,17 @@ def add_parser(sub):
 def run(args) -> int:
     import json
 
+    from ..engine.settings import resolve_settings
     from ..validate import validate_notebook
     from ..validate.progress import print_progress
 
+    # The same settings the engine's doors use: c.CodexNB, then CODEX_NB_VALIDATE_*, then these flags.
+    settings = resolve_settings(with_model=False, validate_mode=args.mode, validate_in_place=args.in_place,
+                                validate_network=args.network, validate_scratch_mb=args.scratch_limit)
     report = validate_notebook(
         args.notebook,
         changed=args.changed,
-        mode=args.mode or _configured_mode(),
+        mode=settings.validate_mode,
         previous=args.previous,
         kernel_name=args.kernel,
         cell_timeout=args.cell_timeout,
@@ -71,9 +79,9 @@ def run(args) -> int:
         drift_fails=args.drift_fails,
         skip_tags=tuple(args.skip_tag) if args.skip_tag else ("codex-skip",),
         parameters={name: _value(raw) for name, raw in args.parameter} or None,
-        in_place=args.in_place,
-        network=args.network,
-        scratch_limit_mb=args.scratch_limit,
+        in_place=settings.validate_in_place,
+        network=settings.validate_network,
+        scratch_limit_mb=settings.validate_scratch_mb,
         audit_log=True,
     )
     if args.json:
@@ -88,12 +96,6 @@ def run(args) -> int:
     if advice and not args.quiet:
         print(f"  → {advice}", file=sys.stderr)
     return 0 if report.ok else 1
-
-
-def _configured_mode() -> str:
-    from ..config import load_config
-
-    return load_config().validate_mode
 
 
 def _value(raw: str):

@@ -24,12 +24,16 @@ def build_engine(*, source: str, anchor=None, repo_root=None, validator=None, re
                  history=None, user=None, settings=None, **flags) -> Engine:
     """An engine with the settings every door shares (config → env → these flags)."""
     from .engine import default_gates
-    from .notebook_gate import NotebookGate
+    from .notebook_gate import NotebookGate, prepare_validation
 
     settings = settings if settings is not None else resolve_settings(**flags)
     if gates is None:
         gates = default_gates()
         if validator is not None:
             gates = [NotebookGate(validator) if g.name == "notebook" else g for g in gates]
-    return Engine(settings, source=source, anchor=anchor, repo_root=repo_root, user=user, gates=gates,
-                  repairer=repairer, history=history)
+    engine = Engine(settings, source=source, anchor=anchor, repo_root=repo_root, user=user, gates=gates,
+                    repairer=repairer, history=history)
+    if anchor is not None:
+        # A proposal for this notebook is about to be reviewed: its validation kernel can start now.
+        prepare_validation(engine.gates, anchor, settings)
+    return engine

@@ -7,6 +7,7 @@ changed file the run widens to the whole notebook and says why.
 from __future__ import annotations
 
 import ast
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +21,20 @@ class NotebookGate:
 
     def __init__(self, validator=None):
         self.validator = validator  # validate_notebook-compatible; None: the real one
+        self._preparing: threading.Thread | None = None
+
+    def prepare(self, notebook, settings) -> None:
+        """Start, in the background, the kernel that validating an edit of ``notebook`` will take.
+
+        Called when a proposal for the notebook is about to be reviewed, so that the validation
+        after Accept does not wait for a kernel to start. Only for the real validator: another
+        one (a test's) starts no kernels.
+        """
+        if self.validator is not None or not settings.validate:
+            return
+        self._preparing = threading.Thread(target=_prepare, args=(notebook, settings), daemon=True,
+                                           name="codex-nb-prepare-validation")
+        self._preparing.start()
 
     def applies(self, change: ChangeUnderTest) -> bool:
         return change.after is not None and any(c.get("cell_type") == "code" for c in change.after.cells)
@@ -29,6 +44,10 @@ class NotebookGate:
         if validator is None:
             from ..validate import validate_notebook as validator
         settings = change.settings
+        if self._preparing is not None:
+            # The spare is registered within milliseconds of the review opening; a validation that
+            # comes sooner waits for that (not for the kernel) rather than start a second kernel.
+            self._preparing.join(timeout=10)
         seeds, widened = cells_using_files(change)
         changed = list(dict.fromkeys([*change.changed_cells, *seeds]))
         mode = settings.validate_mode
@@ -38,7 +57,8 @@ class NotebookGate:
         started = time.monotonic()
         options = dict(changed=changed or None, mode=mode, previous=change.before, cwd=str(change.cwd),
                        progress=progress, cell_timeout=settings.cell_timeout, total_timeout=settings.total_timeout,
-                       skip_tags=tuple(settings.skip_tags), drift_fails=settings.drift_fails)
+                       skip_tags=tuple(settings.skip_tags), drift_fails=settings.drift_fails,
+                       **validation_safety(settings))
         if settings.kernel_name:
             options["kernel_name"] = settings.kernel_name
         report = validator(change.after, **options)
@@ -48,6 +68,31 @@ class NotebookGate:
         return GateResult(gate=self.name, ok=bool(report.ok), summary=report.summary(),
                           seconds=getattr(report, "seconds", None) or time.monotonic() - started,
                           detail=report.to_json(), repair_text="" if report.ok else report.failure_text())
+
+
+def prepare_validation(gates, notebook, settings) -> None:
+    """Let the notebook gate among ``gates`` start its kernel for ``notebook`` (a path) ahead of time."""
+    if notebook is None or not str(notebook).endswith(".ipynb"):
+        return
+    for gate in gates:
+        if isinstance(gate, NotebookGate):
+            gate.prepare(notebook, settings)
+
+
+def _prepare(notebook, settings) -> None:
+    from ..validate import prepare
+
+    try:
+        prepare(notebook, kernel_name=settings.kernel_name, skip_tags=tuple(settings.skip_tags),
+                **validation_safety(settings))
+    except Exception:  # a spare only saves time: the validation starts its own kernel and reports any problem
+        return
+
+
+def validation_safety(settings) -> dict:
+    """Where the validation kernel runs and what it may reach, as ``validate_notebook`` arguments."""
+    return dict(in_place=settings.validate_in_place, network=settings.validate_network,
+                scratch_limit_mb=settings.validate_scratch_mb)
 
 
 def cells_using_files(change: ChangeUnderTest) -> tuple[list[str], str | None]:

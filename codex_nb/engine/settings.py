@@ -25,6 +25,9 @@ class Settings:
     checks: tuple[str, ...] = ()
     check_timeout: float = 300.0
     commit: str = "off"
+    validate_in_place: bool = False  # validation runs in the notebook's own directory (its files may change)
+    validate_network: bool = True  # the validation kernel may reach the network
+    validate_scratch_mb: float = 200.0  # most megabytes copied into the scratch directory
     lock_timeout: float = 60.0  # seconds an apply waits for another apply of the same notebook
     extra: dict = field(default_factory=dict)
 
@@ -35,8 +38,12 @@ class Settings:
         return replace(self, **given)
 
 
-def resolve_settings(**flags) -> Settings:
-    """Settings from the configuration files (IPython's inside a kernel), then the flags given."""
+def resolve_settings(*, with_model: bool = True, **flags) -> Settings:
+    """Settings from the configuration files (IPython's inside a kernel), then the flags given.
+
+    ``with_model=False`` leaves ``model`` as flagged (for doors that never ask a model, such as
+    ``codex-nb validate``: resolving one loads the provider registry).
+    """
     from ..config import load_config
 
     config = load_config()
@@ -54,9 +61,22 @@ def resolve_settings(**flags) -> Settings:
         checks=tuple(config.checks),
         check_timeout=config.check_timeout,
         commit=config.commit,
+        **_validation_settings(config),
     )
     settings = base.with_flags(**flags)
+    if not with_model:
+        return settings
     return replace(settings, model=resolve_model(flags.get("model"), config.model))
+
+
+def _validation_settings(config) -> dict:
+    """Where validation runs and what it may reach: c.CodexNB, then CODEX_NB_VALIDATE_* in the environment."""
+    from ..validate.api import environment_settings
+
+    env = environment_settings()
+    return dict(validate_in_place=env.get("in_place", config.validate_in_place),
+                validate_network=env.get("network", config.validate_network),
+                validate_scratch_mb=env.get("scratch_limit_mb", config.validate_scratch_mb))
 
 
 def resolve_model(flag: str | None = None, configured: str | None = None) -> str | None:

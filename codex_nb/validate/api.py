@@ -9,7 +9,9 @@ kernel's network access (see ``guard`` for what that covers).
 
 Settings not passed as arguments come from the environment:
 ``CODEX_NB_VALIDATE_IN_PLACE=1``, ``CODEX_NB_VALIDATE_NETWORK=off``,
-``CODEX_NB_VALIDATE_SCRATCH_MB=200``.
+``CODEX_NB_VALIDATE_SCRATCH_MB=200``. The engine's doors pass all three,
+resolved from ``c.CodexNB.validate_in_place`` / ``validate_network`` /
+``validate_scratch_mb`` with these variables laid over them (``engine.settings``).
 """
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ from ..errors import NotebookError, UsageProblem
 from . import auto, kernels
 from .drift import output_drift
 from .engine import failure, kernel_problem, run_copy
+from .figures import quiet_cells
 from .report import ValidationReport, labels_of
 from .scratch import DEFAULT_LIMIT_MB
 from .select import Selection, leading_imports, select_full, select_targeted
 
-__all__ = ["MODES", "ValidationReport", "ValidationUsageError", "validate_notebook", "prepare"]
+__all__ = ["MODES", "ValidationReport", "ValidationUsageError", "environment_settings", "validate_notebook", "prepare"]
 
 MODES = ("auto", "full", "targeted")
 _OFF = ("0", "off", "no", "false", "block", "blocked")
@@ -64,17 +67,37 @@ def _load(notebook, cwd):
     return ensure_cell_ids(copy.deepcopy(notebook)), Path(cwd), None, None
 
 
-def _settings(in_place, network, scratch_limit_mb) -> tuple[bool, bool, float]:
-    if in_place is None:
-        in_place = os.environ.get("CODEX_NB_VALIDATE_IN_PLACE", "").strip().lower() not in ("", *_OFF)
-    if network is None:
-        network = os.environ.get("CODEX_NB_VALIDATE_NETWORK", "").strip().lower() not in _OFF
-    if scratch_limit_mb is None:
+def environment_settings() -> dict:
+    """The validation settings the environment sets, as ``validate_notebook`` arguments (unset ones left out).
+
+    The engine lays these over ``c.CodexNB.validate_in_place`` / ``validate_network`` /
+    ``validate_scratch_mb``, so the environment beats the config files as everywhere in codex-nb.
+    """
+    found: dict = {}
+    raw = os.environ.get("CODEX_NB_VALIDATE_IN_PLACE", "").strip().lower()
+    if raw:
+        found["in_place"] = raw not in _OFF
+    raw = os.environ.get("CODEX_NB_VALIDATE_NETWORK", "").strip().lower()
+    if raw:
+        found["network"] = raw not in _OFF
+    raw = os.environ.get("CODEX_NB_VALIDATE_SCRATCH_MB", "").strip()
+    if raw:
         try:
-            scratch_limit_mb = float(os.environ.get("CODEX_NB_VALIDATE_SCRATCH_MB", DEFAULT_LIMIT_MB))
+            found["scratch_limit_mb"] = float(raw)
         except ValueError:
             raise ValidationUsageError("CODEX_NB_VALIDATE_SCRATCH_MB is not a number",
                                        hint="set it to a size in megabytes, e.g. 200") from None
+    return found
+
+
+def _settings(in_place, network, scratch_limit_mb) -> tuple[bool, bool, float]:
+    env = environment_settings()
+    if in_place is None:
+        in_place = env.get("in_place", False)
+    if network is None:
+        network = env.get("network", True)
+    if scratch_limit_mb is None:
+        scratch_limit_mb = env.get("scratch_limit_mb", DEFAULT_LIMIT_MB)
     return bool(in_place), bool(network), float(scratch_limit_mb)
 
 
@@ -101,7 +124,8 @@ def _previous_of(notebook, previous):
 
 
 def prepare(notebook, *, cwd=None, kernel_name: str | None = None, in_place: bool | None = None,
-            network: bool | None = None, scratch_limit_mb: float | None = None) -> bool:
+            network: bool | None = None, scratch_limit_mb: float | None = None,
+            skip_tags=("codex-skip",)) -> bool:
     """Start a spare kernel for validating ``notebook`` in the background; False if it names no usable kernel.
 
     Call it when a validation is coming (a proposal is on its way): the next
@@ -115,7 +139,7 @@ def prepare(notebook, *, cwd=None, kernel_name: str | None = None, in_place: boo
     if missing:
         return False
     kernels.prepare_spare(_key(name, workdir, *_settings(in_place, network, scratch_limit_mb),
-                               warm=leading_imports(nb)[1]))
+                               warm=leading_imports(nb, tuple(skip_tags or ()))[1]))
     return True
 
 
@@ -144,6 +168,7 @@ def validate_notebook(
     scratch_limit_mb: float | None = None,
     keep_spare: bool | None = None,
     warm_imports: bool = True,
+    quiet_figures: bool = True,
 ) -> "ValidationReport":
     """Run the notebook (or the cells ``changed`` can affect) in a fresh kernel and report.
 
@@ -159,6 +184,8 @@ def validate_notebook(
     in a Jupyter server or IPython kernel, which validate again). ``warm_imports``
     lets the kernel run the imports that open the first cell before the run
     starts (see ``kernels``); off, the first cell pays for them as in a plain run.
+    ``quiet_figures`` lays out without rendering the figures of cells whose outputs
+    are not compared (edited cells, cells never run before; see ``figures``).
     """
     if mode not in MODES:
         raise ValidationUsageError(f"unknown mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
@@ -207,10 +234,12 @@ def validate_notebook(
     base.update(workdir=str(kernel.cwd), linked=list(kernel.scratch.linked) if kernel.scratch else [],
                 kernel_start={"spare": kernel.spare, "waited": round(time.monotonic() - waited_from, 3),
                               "start": kernel.ready_seconds, "warm": bool(kernel.key.warm)})
+    quiet = quiet_cells(nb, selection.cell_ids, set(changed)) if quiet_figures else []
+    base["quiet_figures"] = quiet
     try:
         outcome = run_copy(nb, selection.cell_ids, kernel=kernel, cell_timeout=cell_timeout,
                            total_timeout=left(), parameters=parameters, progress=progress,
-                           labels=base["labels"])
+                           labels=base["labels"], quiet_figures=quiet)
     finally:
         kernel.shutdown_soon()  # used once, whatever happened
         if keep_spare if keep_spare is not None else kernels.long_lived_process():

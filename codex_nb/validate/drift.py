@@ -112,14 +112,19 @@ def compare_cell(stored: list, new: list, *, compare_text: bool = True) -> list[
     return found
 
 
+def is_compared(cell, edited: set[str]) -> bool:
+    """Whether a cell's new outputs, once it has run, are compared with its stored ones."""
+    if cell.get("cell_type") != "code" or cell.get("id") in edited:
+        return False
+    return cell.get("execution_count") is not None or bool(cell.get("outputs"))
+
+
 def output_drift(nb, new_outputs: dict[str, list], edited: set[str]) -> list[dict]:
     """Drift of every executed, unedited cell that has stored outputs, in notebook order."""
     drift = []
     for index, cell in enumerate(nb.cells):
         cid = cell.get("id")
-        if cell.get("cell_type") != "code" or cid in edited or cid not in new_outputs:
-            continue
-        if cell.get("execution_count") is None and not cell.get("outputs"):
+        if cid not in new_outputs or not is_compared(cell, edited):
             continue
         timing = bool(_TIMING_MAGICS.search(cell.get("source", "")))
         for item in compare_cell(cell.get("outputs", []), new_outputs[cid], compare_text=not timing):

@@ -240,9 +240,11 @@ def kernel_problem(nb, kernel_name: str | None) -> tuple[str | None, dict | None
 
 def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 120,
              total_timeout: float | None = 600, start_timeout: float = 60, parameters: dict | None = None,
-             progress: Callable[[dict], None] | None = None, labels: dict | None = None) -> RunOutcome:
+             progress: Callable[[dict], None] | None = None, labels: dict | None = None,
+             quiet_figures: list[str] = ()) -> RunOutcome:
     """Execute the selected cells of a copy of ``nb`` on ``kernel`` (a ``kernels.StartedKernel``).
 
+    Figures of the cells in ``quiet_figures`` are laid out, not rendered (see ``figures``).
     The kernel is not shut down here: the caller owns it and must not use it again.
     """
     outcome = RunOutcome(kernel_name=kernel.key.kernel_name)
@@ -254,6 +256,10 @@ def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 12
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    if quiet_figures:
+        from .figures import install
+
+        install(kernel, nb, list(quiet_figures), timeout=min(30.0, total_timeout or 30.0))
     original_index = {c.get("id"): i for i, c in enumerate(nb.cells)}
     watch = _Watch(selected, original_index, progress, cell_timeout, total_timeout)
     watch.labels = dict(labels or {})

@@ -224,6 +224,8 @@ def take_kernel(key: KernelKey, *, start_timeout: float = 60) -> StartedKernel:
         if kernel is not None and not _still_fresh(kernel):
             kernel.shutdown()
             kernel = None
+        if kernel is not None and kernel.scratch is not None:
+            kernel.scratch.refresh_notebooks()  # the edit being validated was saved after the copy
     if kernel is None:
         kernel = start_kernel(key, start_timeout=start_timeout)
         if not kernel.warm_clean:

@@ -55,6 +55,7 @@ class ValidationReport:
     network: bool = True  # whether the kernel could open network connections
     kernel_start: dict = field(default_factory=dict)  # {"spare": bool, "waited": s, "start": s}
     cell_seconds: dict[str, float] = field(default_factory=dict)  # cell id -> seconds it ran
+    quiet_figures: list[str] = field(default_factory=list)  # cells whose figures were laid out, not rendered
 
     def to_json(self) -> dict:
         return asdict(self)

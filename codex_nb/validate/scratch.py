@@ -23,7 +23,7 @@ from pathlib import Path
 
 DEFAULT_LIMIT_MB = 200.0
 MAX_FILES = 20_000  # entries walked per validation; beyond that, directories are linked whole
-_LINKED_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", ".tox", ".nox", "__pycache__",
+_LINKED_DIRS = {".codex_nb", ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", ".tox", ".nox", "__pycache__",
                 ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".cache", "site-packages"}
 
 
@@ -37,10 +37,27 @@ class Scratch:
     linked: list[str] = field(default_factory=list)  # relative paths linked to the original, not copied
     copied_bytes: int = 0
     fingerprint: tuple = ()
+    notebooks: dict = field(default_factory=dict)  # relative path of each .ipynb copied -> (size, mtime_ns)
 
     def is_current(self) -> bool:
-        """Whether the original directory still looks as it did when it was copied."""
+        """Whether the original directory still looks as it did when it was copied (see ``refresh_notebooks``)."""
         return _fingerprint(self.source) == self.fingerprint
+
+    def refresh_notebooks(self) -> None:
+        """Copy again the notebooks saved since the copy was made.
+
+        Accepting an edit saves the notebook being validated (and Jupyter saves checkpoints): that alone
+        must not make a spare kernel's scratch copy stale, so notebooks count in the fingerprint by
+        name only, and their copies are brought up to date here when the kernel is taken.
+        """
+        for rel, stamp in self.notebooks.items():
+            source, target = self.source / rel, self.path / rel
+            try:
+                info = source.stat()
+                if (info.st_size, info.st_mtime_ns) != stamp and not target.is_symlink():
+                    shutil.copy2(source, target)
+            except OSError:
+                continue  # removed meanwhile: a cell reading it fails as it would in place
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path.parent, ignore_errors=True)
@@ -55,6 +72,7 @@ def make_scratch(source, limit_mb: float = DEFAULT_LIMIT_MB) -> Scratch:
     path.mkdir()
     scratch = Scratch(source=source, path=path, limit_bytes=int(limit_mb * 1024 * 1024))
     scratch.fingerprint = _fingerprint(source)
+    scratch.notebooks = _notebook_stamps(source, scratch.fingerprint)
     budget = [scratch.limit_bytes, MAX_FILES]
     try:
         for entry in _entries(source):
@@ -138,7 +156,35 @@ def _fingerprint(source: Path, max_entries: int = MAX_FILES) -> tuple:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            seen.append((entry.path, info.st_size, info.st_mtime_ns))
+            if _save_in_progress(entry.name):
+                continue  # a notebook being written beside itself: gone once the save ends
+            if _saved_by_jupyter(entry):
+                seen.append((entry.path, -1, -1))  # name only: see Scratch.refresh_notebooks
+            else:
+                seen.append((entry.path, info.st_size, info.st_mtime_ns))
             if entry.is_dir(follow_symlinks=False) and not entry.is_symlink() and entry.name not in _LINKED_DIRS:
                 stack.append(Path(entry.path))
     return tuple(seen)
+
+
+def _save_in_progress(name: str) -> bool:
+    """The temporary files an atomic notebook save writes (codex-nb's ``.nb.ipynb.*.tmp``, Jupyter's ``.~nb.ipynb``)."""
+    return name.startswith(".") and ((".ipynb." in name and name.endswith(".tmp")) or
+                                     (name.startswith(".~") and name.endswith(".ipynb")))
+
+
+def _saved_by_jupyter(entry: os.DirEntry) -> bool:
+    """Entries every accepted edit changes: the notebook, Jupyter's checkpoints, codex-nb's audit log."""
+    return entry.name in (".ipynb_checkpoints", ".codex_nb") or (entry.name.endswith(".ipynb") and entry.is_file(follow_symlinks=False))
+
+
+def _notebook_stamps(source: Path, fingerprint: tuple) -> dict:
+    stamps = {}
+    for path, size, _mtime in fingerprint:
+        if size == -1 and path.endswith(".ipynb"):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            stamps[os.path.relpath(path, source)] = (info.st_size, info.st_mtime_ns)
+    return stamps

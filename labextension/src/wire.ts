@@ -246,6 +246,7 @@ export interface ValidationReport {
   network: boolean;
   notebook: string | null;
   ok: boolean;
+  quiet_figures: string[];
   reasons: {
     [k: string]: string | undefined;
   };
