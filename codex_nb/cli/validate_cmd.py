@@ -48,6 +48,9 @@ def add_parser(sub):
     p.add_argument("--scratch-limit", type=float, default=None, metavar="MB",
                    help="most megabytes copied into the scratch directory; larger items are shared read-only "
                    "(default 200)")
+    p.add_argument("--gateway-url", metavar="URL", default=None,
+                   help="run the kernel on this Jupyter Kernel Gateway, e.g. http://127.0.0.1:8889 (default: "
+                   "c.CodexNB.validation_gateway_url, then CODEX_NB_VALIDATION_GATEWAY_URL; '' runs it here)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
@@ -74,6 +77,7 @@ def run(args) -> int:
         in_place=args.in_place,
         network=args.network,
         scratch_limit_mb=args.scratch_limit,
+        gateway_url=_gateway_url(args.gateway_url),
         audit_log=True,
     )
     if args.json:
@@ -94,6 +98,13 @@ def _configured_mode() -> str:
     from ..config import load_config
 
     return load_config().validate_mode
+
+
+def _gateway_url(flag: str | None) -> str | None:
+    from ..config import load_config
+    from ..validate.gateway import url_from
+
+    return url_from(flag, load_config().validation_gateway_url) or ""
 
 
 def _value(raw: str):

@@ -41,6 +41,8 @@ class NotebookGate:
                        skip_tags=tuple(settings.skip_tags), drift_fails=settings.drift_fails)
         if settings.kernel_name:
             options["kernel_name"] = settings.kernel_name
+        if settings.validation_gateway_url:  # else validate_notebook reads CODEX_NB_VALIDATION_GATEWAY_URL
+            options["gateway_url"] = settings.validation_gateway_url
         report = validator(change.after, **options)
         if widened:
             report.widened = widened

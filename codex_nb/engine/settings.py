@@ -26,6 +26,7 @@ class Settings:
     check_timeout: float = 300.0
     commit: str = "off"
     lock_timeout: float = 60.0  # seconds an apply waits for another apply of the same notebook
+    validation_gateway_url: str | None = None  # a Kernel Gateway for the notebook gate's kernel (None: here)
     extra: dict = field(default_factory=dict)
 
     def with_flags(self, **flags) -> "Settings":
@@ -54,6 +55,7 @@ def resolve_settings(**flags) -> Settings:
         checks=tuple(config.checks),
         check_timeout=config.check_timeout,
         commit=config.commit,
+        validation_gateway_url=config.validation_gateway_url or None,
     )
     settings = base.with_flags(**flags)
     return replace(settings, model=resolve_model(flags.get("model"), config.model))
