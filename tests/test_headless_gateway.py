@@ -195,3 +195,27 @@ def test_accepting_through_the_engine_validates_on_the_configured_gateway(gatewa
     # The same setting, no flag, for the validate command.
     code, report = _validate(nb, env=env)
     assert code == 0 and report["gateway"]["url"] == gateway["url"]
+
+
+def test_a_kernel_that_dies_or_overruns_on_the_gateway_fails_as_locally(gateway, tmp_path):
+    died = _notebook(tmp_path / "died" / "nb.ipynb", "x = 1", "import os\nos._exit(1)", "y = 2")
+    code, report = _validate(died, "--gateway-url", gateway["url"])
+    assert code == 1 and report["failed"]["kind"] == "kernel_died" and report["failed"]["cell_id"] == "c2"
+    stuck = _notebook(tmp_path / "stuck" / "nb.ipynb", "x = 1", "while True:\n    pass")
+    code, report = _validate(stuck, "--gateway-url", gateway["url"], "--timeout", "6", "--cell-timeout", "0")
+    assert code == 1 and report["failed"]["kind"] == "total_timeout" and report["failed"]["cell_id"] == "c2"
+
+
+def test_a_spare_kernel_is_started_on_the_gateway(gateway, tmp_path):
+    from codex_nb.validate import kernels, validate_notebook
+
+    nb = _notebook(tmp_path / "proj" / "nb.ipynb", "import json\nx = 1")
+    try:
+        first = validate_notebook(str(nb), gateway_url=gateway["url"], keep_spare=True)
+        assert first.ok and first.kernel_start["spare"] is False, first.failed
+        spare_keys = [k for k in kernels.spare_keys() if k.gateway_url == gateway["url"]]
+        assert len(spare_keys) == 1
+        second = validate_notebook(str(nb), gateway_url=gateway["url"], keep_spare=False)
+        assert second.ok and second.kernel_start["spare"] is True and second.gateway["sees_files"]
+    finally:
+        kernels.shutdown_all()
