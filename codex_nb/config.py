@@ -44,6 +44,10 @@ class CodexNB(Configurable):
     silent_notice_after = Float(15.0, help="Seconds of silence from the model before the person is told it is still waiting.").tag(config=True)
     redact_patterns = List(Unicode(), [], help="Extra regular expressions whose matches are replaced by [REDACTED] "
                            "before anything leaves the process.").tag(config=True)
+    validation_gateway_url = Unicode("", help="A Jupyter Kernel Gateway (or Enterprise Gateway) URL, e.g. "
+                                     "http://gateway:8888: validation kernels run there instead of on this machine "
+                                     "(also CODEX_NB_VALIDATION_GATEWAY_URL; token in JUPYTER_GATEWAY_AUTH_TOKEN). "
+                                     "See docs/team.md for what carries over.").tag(config=True)
     commit = Enum(["off", "ask", "on"], "off", help="In a git repository, make each kept change one commit.").tag(config=True)
     completion_model = Unicode("", help="Model id for inline (ghost-text) completion in JupyterLab cells, e.g. "
                                "ollama:qwen2.5-coder:1.5b or local:/path/qwen2.5-coder-1.5b.gguf. Empty: the model above.").tag(config=True)

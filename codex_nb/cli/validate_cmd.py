@@ -52,6 +52,9 @@ def add_parser(sub):
     p.add_argument("--scratch-limit", type=float, default=None, metavar="MB",
                    help="most megabytes copied into the scratch directory; larger items are shared read-only "
                    "(default: c.CodexNB.validate_scratch_mb, CODEX_NB_VALIDATE_SCRATCH_MB; 200)")
+    p.add_argument("--gateway-url", metavar="URL", default=None,
+                   help="run the kernel on this Jupyter Kernel Gateway, e.g. http://127.0.0.1:8889 (default: "
+                   "c.CodexNB.validation_gateway_url, then CODEX_NB_VALIDATION_GATEWAY_URL; '' runs it here)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
@@ -82,6 +85,7 @@ def run(args) -> int:
         in_place=settings.validate_in_place,
         network=settings.validate_network,
         scratch_limit_mb=settings.validate_scratch_mb,
+        gateway_url=_gateway_url(args.gateway_url),
         audit_log=True,
     )
     if args.json:
@@ -96,6 +100,13 @@ def run(args) -> int:
     if advice and not args.quiet:
         print(f"  → {advice}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _gateway_url(flag: str | None) -> str | None:
+    from ..config import load_config
+    from ..validate.gateway import url_from
+
+    return url_from(flag, load_config().validation_gateway_url) or ""
 
 
 def _value(raw: str):

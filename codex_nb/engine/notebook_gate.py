@@ -91,8 +91,11 @@ def _prepare(notebook, settings) -> None:
 
 def validation_safety(settings) -> dict:
     """Where the validation kernel runs and what it may reach, as ``validate_notebook`` arguments."""
-    return dict(in_place=settings.validate_in_place, network=settings.validate_network,
-                scratch_limit_mb=settings.validate_scratch_mb)
+    where = dict(in_place=settings.validate_in_place, network=settings.validate_network,
+                 scratch_limit_mb=settings.validate_scratch_mb)
+    if settings.validation_gateway_url:  # else validate_notebook reads CODEX_NB_VALIDATION_GATEWAY_URL
+        where["gateway_url"] = settings.validation_gateway_url
+    return where
 
 
 def cells_using_files(change: ChangeUnderTest) -> tuple[list[str], str | None]:

@@ -29,6 +29,7 @@ class Settings:
     validate_network: bool = True  # the validation kernel may reach the network
     validate_scratch_mb: float = 200.0  # most megabytes copied into the scratch directory
     lock_timeout: float = 60.0  # seconds an apply waits for another apply of the same notebook
+    validation_gateway_url: str | None = None  # a Kernel Gateway for the notebook gate's kernel (None: here)
     extra: dict = field(default_factory=dict)
 
     def with_flags(self, **flags) -> "Settings":
@@ -62,6 +63,7 @@ def resolve_settings(*, with_model: bool = True, **flags) -> Settings:
         check_timeout=config.check_timeout,
         commit=config.commit,
         **_validation_settings(config),
+        validation_gateway_url=config.validation_gateway_url or None,
     )
     settings = base.with_flags(**flags)
     if not with_model:

@@ -12,6 +12,8 @@ Settings not passed as arguments come from the environment:
 ``CODEX_NB_VALIDATE_SCRATCH_MB=200``. The engine's doors pass all three,
 resolved from ``c.CodexNB.validate_in_place`` / ``validate_network`` /
 ``validate_scratch_mb`` with these variables laid over them (``engine.settings``).
+``CODEX_NB_VALIDATION_GATEWAY_URL=http://host:port`` runs the kernel on that Jupyter
+Kernel Gateway (see ``gateway``).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import NotebookError, UsageProblem
-from . import auto, kernels
+from . import auto, gateway, kernels
 from .drift import output_drift
 from .engine import failure, kernel_problem, run_copy
 from .figures import quiet_cells
@@ -125,7 +127,7 @@ def _previous_of(notebook, previous):
 
 def prepare(notebook, *, cwd=None, kernel_name: str | None = None, in_place: bool | None = None,
             network: bool | None = None, scratch_limit_mb: float | None = None,
-            skip_tags=("codex-skip",)) -> bool:
+            skip_tags=("codex-skip",), gateway_url: str | None = None) -> bool:
     """Start a spare kernel for validating ``notebook`` in the background; False if it names no usable kernel.
 
     Call it when a validation is coming (a proposal is on its way): the next
@@ -135,17 +137,18 @@ def prepare(notebook, *, cwd=None, kernel_name: str | None = None, in_place: boo
     nb, workdir, _, problem = _load(notebook, cwd)
     if problem:
         return False
-    name, missing = kernel_problem(nb, kernel_name)
+    url = gateway.url_from(gateway_url)
+    name, missing = gateway.kernel_problem(url, nb, kernel_name) if url else kernel_problem(nb, kernel_name)
     if missing:
         return False
     kernels.prepare_spare(_key(name, workdir, *_settings(in_place, network, scratch_limit_mb),
-                               warm=leading_imports(nb, tuple(skip_tags or ()))[1]))
+                               warm=leading_imports(nb, tuple(skip_tags or ()))[1], gateway_url=url or ""))
     return True
 
 
-def _key(name, workdir, in_place, network, limit, warm="") -> kernels.KernelKey:
+def _key(name, workdir, in_place, network, limit, warm="", gateway_url="") -> kernels.KernelKey:
     return kernels.KernelKey(kernel_name=name, directory=str(Path(workdir).resolve()), in_place=in_place,
-                             network=network, scratch_limit_mb=limit, warm=warm)
+                             network=network, scratch_limit_mb=limit, warm=warm, gateway_url=gateway_url)
 
 
 def validate_notebook(
@@ -169,6 +172,7 @@ def validate_notebook(
     keep_spare: bool | None = None,
     warm_imports: bool = True,
     quiet_figures: bool = True,
+    gateway_url: str | None = None,
 ) -> "ValidationReport":
     """Run the notebook (or the cells ``changed`` can affect) in a fresh kernel and report.
 
@@ -186,6 +190,9 @@ def validate_notebook(
     starts (see ``kernels``); off, the first cell pays for them as in a plain run.
     ``quiet_figures`` lays out without rendering the figures of cells whose outputs
     are not compared (edited cells, cells never run before; see ``figures``).
+    ``gateway_url`` runs the kernel on that Jupyter Kernel Gateway (default:
+    ``CODEX_NB_VALIDATION_GATEWAY_URL``; "" forces this machine); the report's
+    ``gateway`` says where on it the kernel ran (see ``gateway``).
     """
     if mode not in MODES:
         raise ValidationUsageError(f"unknown mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
@@ -193,17 +200,20 @@ def validate_notebook(
     changed = list(changed or ())
     nb, workdir, label, problem = _load(notebook, cwd)
     in_place, network, limit = _settings(in_place, network, scratch_limit_mb)
+    url = gateway.url_from(gateway_url)
     base = dict(requested_mode=mode, notebook=label, in_place=in_place, network=network)
+    if url:
+        base["gateway"] = {"url": url}
     if problem:
         return _finish(ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
                                         failed=problem, **base), workdir, audit_log, progress)
     base["labels"] = labels_of(nb)
-    name, missing = kernel_problem(nb, kernel_name)
+    name, missing = gateway.kernel_problem(url, nb, kernel_name) if url else kernel_problem(nb, kernel_name)
     if missing:
         return _finish(ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
                                         failed=missing, kernel=name, **base), workdir, audit_log, progress)
     first_cell, warm = leading_imports(nb, tuple(skip_tags or ())) if warm_imports else (None, "")
-    key = _key(name, workdir, in_place, network, limit, warm=warm)
+    key = _key(name, workdir, in_place, network, limit, warm=warm, gateway_url=url or "")
     # The kernel starts (or the spare is taken) while the cells are analysed.
     pending = _in_background(kernels.take_kernel, key)
     try:
@@ -236,6 +246,8 @@ def validate_notebook(
                               "start": kernel.ready_seconds, "warm": bool(kernel.key.warm)})
     quiet = quiet_cells(nb, selection.cell_ids, set(changed)) if quiet_figures else []
     base["quiet_figures"] = quiet
+    if kernel.gateway:
+        base["gateway"] = dict(kernel.gateway)
     try:
         outcome = run_copy(nb, selection.cell_ids, kernel=kernel, cell_timeout=cell_timeout,
                            total_timeout=left(), parameters=parameters, progress=progress,
@@ -300,6 +312,8 @@ def _start_failure(exc: Exception, name: str, total_timeout) -> dict:
     from jupyter_client.kernelspec import NoSuchKernel
 
     kind = type(exc).__name__
+    if isinstance(exc, gateway.GatewayError):
+        return exc.failure
     if isinstance(exc, FutureTimeout):
         return failure("total_timeout", ename="TimeoutError", evalue="the kernel did not start in time",
                        message=f"validation stopped after {total_timeout:.1f} s (total timeout) while the "

@@ -154,6 +154,9 @@ class _Watch:
 def _kill(km) -> None:
     """Kill the kernel process from another thread: the run's own loop may be blocked."""
     pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    if pid is None and hasattr(km, "kill"):  # a kernel on a gateway (see gateway.py): no local process
+        km.kill()
+        return
     if pid:
         try:
             os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # Windows has no SIGKILL

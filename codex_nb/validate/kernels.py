@@ -50,6 +50,7 @@ class KernelKey:
     network: bool
     scratch_limit_mb: float
     warm: str = ""  # imports that open the notebook's first cell, run silently ahead of time
+    gateway_url: str = ""  # a Kernel Gateway to start the kernel on (see ``gateway``); "" is this machine
 
 @dataclass(eq=False)  # identity: each is one process
 class StartedKernel:
@@ -67,6 +68,7 @@ class StartedKernel:
     spare: bool = False  # started ahead of time
     warm_clean: bool = True  # the warm-up imports ran without printing or raising anything
     closed: bool = False
+    gateway: dict | None = None  # on a gateway: where the kernel really runs (``gateway.move_to_workdir``)
     _closing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -131,17 +133,28 @@ def start_kernel(key: KernelKey, *, start_timeout: float = 60, spare: bool = Fal
     scratch = None if key.in_place else make_scratch(directory, key.scratch_limit_mb)
     log_dir = scratch.path.parent if scratch else Path(tempfile.mkdtemp(prefix="codex-nb-kernel-"))
     log_path = log_dir / "kernel.log"
-    km = KernelManager(kernel_name=key.kernel_name)
-    # nbclient drives the kernel asynchronously; the manager hands it an asynchronous client.
-    km.client_class = "jupyter_client.asynchronous.AsyncKernelClient"
+    if key.gateway_url:
+        from .gateway import GatewayKernelManager
+
+        km = GatewayKernelManager(key.gateway_url, key.kernel_name)
+    else:
+        km = KernelManager(kernel_name=key.kernel_name)
+        # nbclient drives the kernel asynchronously; the manager hands it an asynchronous client.
+        km.client_class = "jupyter_client.asynchronous.AsyncKernelClient"
     kernel = StartedKernel(key=key, km=km, cwd=scratch.path if scratch else directory, scratch=scratch,
                            log_path=log_path, log_file=open(log_path, "wb"), spare=spare)
     _live.add(kernel)
     begun = time.monotonic()
     try:
-        # The kernel's own stdout/stderr (crash messages, C-level prints) go to the log, not the terminal.
-        km.start_kernel(cwd=str(kernel.cwd), extra_arguments=[HISTORY_IN_MEMORY], stdout=kernel.log_file,
-                        stderr=kernel.log_file, env=kernel_environment(os.environ, key.network))
+        if key.gateway_url:
+            from .gateway import move_to_workdir
+
+            km.start_kernel(cwd=str(kernel.cwd), timeout=start_timeout)
+            move_to_workdir(kernel, start_timeout)
+        else:
+            # The kernel's own stdout/stderr (crash messages, C-level prints) go to the log, not the terminal.
+            km.start_kernel(cwd=str(kernel.cwd), extra_arguments=[HISTORY_IN_MEMORY], stdout=kernel.log_file,
+                            stderr=kernel.log_file, env=kernel_environment(os.environ, key.network))
         _install_guard(kernel, start_timeout)
         if key.warm:
             kernel.warm_clean = _warm(kernel, key.warm, start_timeout)

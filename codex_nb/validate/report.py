@@ -56,6 +56,8 @@ class ValidationReport:
     kernel_start: dict = field(default_factory=dict)  # {"spare": bool, "waited": s, "start": s}
     cell_seconds: dict[str, float] = field(default_factory=dict)  # cell id -> seconds it ran
     quiet_figures: list[str] = field(default_factory=list)  # cells whose figures were laid out, not rendered
+    # On a Kernel Gateway: {"url", "kernel_id", "host", "cwd", "wanted", "sees_files", "note"}; None: this machine
+    gateway: dict | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -69,6 +71,8 @@ class ValidationReport:
         return self.labels.get(cell_id) or (f"cell {cell_id}" if cell_id else "a cell")
 
     def where(self) -> str:
+        if self.gateway:
+            return self.gateway.get("note") or f"on the kernel gateway at {self.gateway.get('url')}"
         if self.in_place:
             return f"in place in {self.workdir}" if self.workdir else "in place"
         if not self.workdir:

@@ -232,6 +232,9 @@ export interface ValidationReport {
   failed: {
     [k: string]: unknown | undefined;
   } | null;
+  gateway: {
+    [k: string]: unknown | undefined;
+  } | null;
   in_place: boolean;
   kernel: string | null;
   kernel_start: {
