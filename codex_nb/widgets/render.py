@@ -124,7 +124,7 @@ def _token_style(token) -> str:
 
 def card_title_html(diff: dict, state: str = "pending") -> str:
     badge = {"pending": "", "accepted": " ✓ accepted", "rejected": " ✗ rejected",
-             "rolled_back": " ↩ rolled back"}.get(state, f" {state}")
+             "rolled_back": " ↩ rolled back", "undone": " ↶ undone"}.get(state, f" {state}")
     hover = diff.get("cell_id") or diff.get("path") or ""
     title_attr = f' title="{escape(hover)}"' if hover else ""
     return (f"<b class='codex-card-title'{title_attr}>[{diff['edit_index'] + 1}] {escape(diff['title'])}</b>"
