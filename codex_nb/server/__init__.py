@@ -20,7 +20,7 @@ from .base import ServerState
 def setup_handlers(web_app, root_dir: str) -> ServerState:
     from ..completion.handlers import completion_handlers
     from .agent_handler import agent_handlers
-    from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler
+    from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler, UndoHandler
     from .chat import CancelHandler, ChatHandler
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
     from .map_handler import MapHandler
@@ -44,6 +44,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "accept", r"(run-[0-9a-f]+)", "reply"), AcceptReplyHandler),
         (url_path_join(base, "reject"), RejectHandler),
         (url_path_join(base, "repair"), RepairHandler),
+        (url_path_join(base, "undo"), UndoHandler),
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),
