@@ -24,6 +24,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
     from .chat import CancelHandler, ChatHandler
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
     from .map_handler import MapHandler
+    from .snippet import SnippetHandler
 
     workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
     from ..notebook_io import confine_repo_roots
@@ -45,6 +46,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "reject"), RejectHandler),
         (url_path_join(base, "repair"), RepairHandler),
         (url_path_join(base, "undo"), UndoHandler),
+        (url_path_join(base, "snippet"), SnippetHandler),
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),

@@ -102,3 +102,64 @@ def test_drift_warnings_name_the_cells_and_show_old_and_new_output(page, jupyter
     assert cell.locator(".codex-line-del").inner_text().strip() == "-10"
     assert cell.locator(".codex-line-add").inner_text().strip() == "+20"
     screenshot(page, "panel-drift")
+
+
+def answer_with_code(page, jupyter_lab, code: str):
+    jupyter_lab.llm.queue(f"Use a comprehension:\n\n```python\n{code}\n```\n")
+    ask(page, "ask", "how do I square these?")
+    bar = last_assistant(page).locator(".codex-code-actions").first
+    bar.wait_for()
+    return bar
+
+
+def test_copy_puts_the_code_block_on_the_clipboard(page, jupyter_lab):
+    name = make_notebook(jupyter_lab, [("c1", "xs = [1, 2, 3]")])
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=jupyter_lab.url.rstrip("/"))
+    open_notebook(page, jupyter_lab, name)
+    open_panel(page)
+    code = "squares = [x * x for x in xs]\nprint(squares)"
+    bar = answer_with_code(page, jupyter_lab, code)
+    copy = bar.locator(".codex-code-copy")
+    copy.click()
+    page.wait_for_function("() => document.querySelector('#codex-nb-panel .codex-code-copy.codex-copied')")
+    assert copy.get_attribute("data-copied") == code
+    assert page.evaluate("() => navigator.clipboard.readText()") == code  # the real clipboard
+    assert sources(page) == ["xs = [1, 2, 3]"]  # copying changes nothing
+
+
+def test_insert_below_shows_a_card_and_accept_inserts_the_cell(page, jupyter_lab):
+    name = make_notebook(jupyter_lab, [("c1", "xs = [1, 2, 3]"), ("c2", "print('end')")])
+    open_notebook(page, jupyter_lab, name)
+    page.locator(".jp-Notebook .jp-Cell").first.click()  # the active cell: the first one
+    open_panel(page)
+    code = "squares = [x * x for x in xs]"
+    bar = answer_with_code(page, jupyter_lab, code)
+    bar.locator(".codex-code-insert").click()
+    card = last_assistant(page).locator(".codex-code-proposal")
+    card.wait_for()
+    assert "New code cell after cell [1]" in card.locator(".codex-diff-title").inner_text()
+    assert sources(page) == ["xs = [1, 2, 3]", "print('end')"]  # nothing changes before Accept
+    screenshot(page, "panel-code-insert-card")
+    card.locator(".codex-accept-all").click()
+    page.wait_for_function(SETTLED % "applied and kept|validation passed|rolled back|not applied", timeout=90_000)
+    assert sources(page) == ["xs = [1, 2, 3]", code, "print('end')"]
+    events = {e["event"] for e in jupyter_lab.api("GET", f"codex-nb/audit?path={name}")["entries"]}
+    assert {"decided", "kept"} <= events  # through the engine, audited
+
+
+def test_replace_cell_proposes_a_change_of_the_active_cell(page, jupyter_lab):
+    name = make_notebook(jupyter_lab, [("c1", "xs = [1, 2, 3]"), ("c2", "print(xs)")])
+    open_notebook(page, jupyter_lab, name)
+    page.locator(".jp-Notebook .jp-Cell").nth(1).click()
+    open_panel(page)
+    code = "print([x * x for x in xs])"
+    bar = answer_with_code(page, jupyter_lab, code)
+    bar.locator(".codex-code-replace").click()
+    card = last_assistant(page).locator(".codex-code-proposal")
+    card.wait_for()
+    assert "Change cell [2]" in card.locator(".codex-diff-title").inner_text()
+    assert "print(xs)" in card.locator(".codex-line-del").inner_text()
+    card.locator(".codex-accept-all").click()
+    page.wait_for_function(SETTLED % "applied and kept|validation passed|rolled back|not applied", timeout=90_000)
+    assert sources(page) == ["xs = [1, 2, 3]", code]
+    assert page.codex_errors == []
