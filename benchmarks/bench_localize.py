@@ -6,7 +6,8 @@ judged on the release's sdist tree. Prints recall@1/@5/@10 for the context
 engine and for a file-level BM25 baseline measured in the same run, and the
 share of gold files whose *code* is inside the context that is sent at an
 8,000-token budget (a file named in the ranked list but not shown does not
-count; goal >= 0.95).
+count; goal >= 0.95), split into files shown with code and files shown as an
+outline (signature lines only).
 
     python benchmarks/bench_localize.py                 # both sets
     python benchmarks/bench_localize.py --set pylint --ablate
@@ -125,9 +126,10 @@ SENT_BUDGET = 8000
 def code_sent_share(root, cases, budget=SENT_BUDGET):
     """Share of gold files whose code is in the context sent at ``budget`` tokens (the map's "code_sent")."""
     from codex_nb.context import build_context
+    from codex_nb.context.snippets import OUTLINE_MARK
     from codex_nb.repomap.sent import code_blocks
 
-    inside = total = 0
+    inside = total = bodies = 0
     tokens = []
     for case in cases:
         ctx = build_context(query=case["question"], repo=root, budget=budget)
@@ -137,7 +139,8 @@ def code_sent_share(root, cases, budget=SENT_BUDGET):
         for gold in case["gold"]:
             total += 1
             inside += gold in shown
-    return inside / max(total, 1), inside, total, sum(tokens) / max(len(tokens), 1)
+            bodies += gold in shown and not shown[gold].startswith(OUTLINE_MARK)
+    return inside / max(total, 1), inside, total, sum(tokens) / max(len(tokens), 1), bodies
 
 
 def fmt(r):
@@ -178,9 +181,12 @@ def main(argv=None):
         print(f"  codex-nb context {fmt(r_eng)}   (median build {1000 * times[len(times) // 2]:.1f} ms)")
         print("  ratio           " + " ".join(f"r@{k}={r_eng[k] / r_base[k]:.2f}x" if r_base[k] else f"r@{k}=n/a"
                                               for k in KS))
-        share, inside, total, mean_tokens = code_sent_share(root, cases)
+        share, inside, total, mean_tokens, bodies = code_sent_share(root, cases)
         print(f"  code sent @{SENT_BUDGET} tokens: {share:.2f} of gold files ({inside}/{total}; goal >= 0.95; "
               f"mean context {mean_tokens:.0f} tokens)")
+        # an outline is signature lines only: say how many gold files came with code bodies
+        print(f"    of which with code (whole file or chosen definitions) {bodies / max(total, 1):.2f} ({bodies}/{total}), "
+              f"outline only {(inside - bodies) / max(total, 1):.2f} ({inside - bodies}/{total})")
         if args.ablate:
             from codex_nb.context import rank
 

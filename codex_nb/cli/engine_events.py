@@ -6,6 +6,17 @@ import sys
 from ..validate.progress import format_progress
 
 
+def drift_lines(validated: dict) -> str | None:
+    """The notebook gate's output drift (cell by cell, with a small old/new diff), or None when there is none."""
+    from ..validate.report import ValidationReport
+
+    detail = next((g.get("detail") for g in validated.get("gates", []) if g.get("gate") == "notebook"), None)
+    report = ValidationReport.from_json(detail) if detail else None
+    if report is None or not report.drift:
+        return None
+    return "Outputs changed in cells the edit did not touch:\n" + report.drift_text()
+
+
 class TerminalEvents:
     def __init__(self, notebook, out=None, repair: int | None = None, repo=None, color: bool = False):
         self.notebook = notebook
@@ -27,6 +38,8 @@ class TerminalEvents:
             return format_progress(event["event"])
         if kind == "refused":
             return f"Not applied: {event['reason']}" + (f"\n  → {event['hint']}" if event.get("hint") else "")
+        if kind == "validated" and event["ok"]:
+            return drift_lines(event)
         if kind == "validated" and not event["ok"]:
             failed = next((g for g in event["gates"] if not g["ok"]), None)
             return f"Validation failed: {failed['summary'] if failed else event['summary']}"

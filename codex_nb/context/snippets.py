@@ -122,3 +122,65 @@ def file_snippet(root: str, rel: str, record: dict, query_terms, budget: int, ki
         parts.append(_numbered(lines, s, e))
         last = e
     return "\n".join(parts)
+
+
+OUTLINE_MARK = "# outline (signatures only)"
+
+
+def file_outline(root: str, rel: str, record: dict, query_terms, budget: int, kinds: list[str] | None = None) -> str:
+    """The signature lines of ``rel``'s most relevant definitions (a map entry), within ``budget`` tokens.
+
+    For files ranked below the ones shown with their code: the model sees what the file defines and
+    where, and can ask for more. Definitions whose names or bodies carry request terms come first,
+    then the file's top-level ones; they are shown in file order, methods under their class line.
+    """
+    defs = record.get("defs") or []
+    if budget < 20 or not defs:
+        return ""
+    source = read_source(root, rel)
+    if source is None:
+        return ""
+    lines = source.split("\n")
+    hits = _term_lines(source, lines, query_terms, limit=12)
+    scored = []
+    for k, (name, kind, start, end, parent) in enumerate(defs):
+        lname = name.lower()
+        score = 0.0
+        for t, (w, at) in hits.items():
+            inside = bisect_right(at, end) - bisect_left(at, start)
+            score += w * (3 * (t in lname) + min(inside, 3) / (1 + (end - start) / 80))
+        # top-level definitions next, in file order; nested ones only when they match
+        scored.append((-score, 0 if not parent else 1, k))
+    scored.sort()
+    classes = {d[0]: d for d in defs if d[1] == "class" and not d[4]}
+    picked: set[int] = set()
+    used = count_tokens(OUTLINE_MARK)
+    for neg, nested, k in scored:
+        if neg == 0 and nested:
+            continue
+        name, _kind, start, _end, parent = defs[k]
+        wanted = [start]
+        if parent and parent in classes:
+            wanted.insert(0, classes[parent][2])
+        new = [n for n in wanted if n not in picked and 0 < n <= len(lines)]
+        cost = sum(len(lines[n - 1]) // 3 + 2 for n in new)  # ~3 characters a token; checked exactly below
+        if used + cost > budget:
+            if used > budget * 0.8:
+                break
+            continue
+        picked.update(new)
+        used += cost
+    if not picked:
+        return ""
+    rows = [f"{lines[n - 1].rstrip()}  # line {n}" for n in sorted(picked)]
+    text = "\n".join([OUTLINE_MARK] + rows)
+    while len(rows) > 1 and count_tokens(text) > budget:  # the estimate was short: drop whole lines, never cut one
+        rows.pop()
+        text = "\n".join([OUTLINE_MARK] + rows)
+    # Only these lines leave the file, so only they are redacted (a whole-file pass per outline would cost
+    # more than the rest of the context); a def or class line is code the parser read, never the inside
+    # of a multi-line string or key block, and the section is redacted once more as a whole.
+    text, found = redact_text(text)
+    if kinds is not None:
+        kinds.extend(found)
+    return truncate_to_tokens(text, budget) if count_tokens(text) > budget else text

@@ -124,6 +124,8 @@ def undo(session, req):
     import ipywidgets as W
     from IPython.display import display
 
+    from ..widgets.review import mark_undone
+
     status = W.HTML("Undoing the last accepted edit…")
     status.add_class("codex-undo")
     display(status)
@@ -131,6 +133,7 @@ def undo(session, req):
     def on_event(event: dict) -> None:
         if event["type"] == "undone":
             status.value = "Undone: the notebook is back to how it was before the edit."
+            mark_undone(entry.proposal_id, event.get("edits") or [])
         elif event["type"] == "refused":
             status.value = f"Could not undo: {event['reason']}. Use Edit → Undo in the notebook."
 

@@ -20,10 +20,11 @@ from .base import ServerState
 def setup_handlers(web_app, root_dir: str) -> ServerState:
     from ..completion.handlers import completion_handlers
     from .agent_handler import agent_handlers
-    from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler
+    from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler, UndoHandler
     from .chat import CancelHandler, ChatHandler
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
     from .map_handler import MapHandler
+    from .snippet import SnippetHandler
 
     workers = int(os.environ.get("CODEX_NB_SERVER_WORKERS", "64"))
     from ..notebook_io import confine_repo_roots
@@ -44,6 +45,8 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "accept", r"(run-[0-9a-f]+)", "reply"), AcceptReplyHandler),
         (url_path_join(base, "reject"), RejectHandler),
         (url_path_join(base, "repair"), RepairHandler),
+        (url_path_join(base, "undo"), UndoHandler),
+        (url_path_join(base, "snippet"), SnippetHandler),
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),
         (url_path_join(base, "files"), FilesHandler),

@@ -55,7 +55,7 @@ class PageBridge:
         return True
 
 
-def panel_engine(handler: CodexHandler, path, body: dict):
+def panel_engine(handler: CodexHandler, path, body: dict, history: list | None = None):
     """The engine with the server's settings, per-request panel settings and the Jupyter user's identity."""
     from ..engine import build_engine
 
@@ -64,7 +64,7 @@ def panel_engine(handler: CodexHandler, path, body: dict):
         raise HTTPError(400, "'settings' must be an object")
     allowed = {k: overrides.get(k) for k in ("validate", "validate_mode", "cell_timeout", "total_timeout")}
     return build_engine(source="server", anchor=path, user=user_name(handler), validator=handler.codex.validator,
-                        model=_str(body, "model"), **allowed)
+                        model=_str(body, "model"), history=history, **allowed)
 
 
 def user_name(handler: CodexHandler) -> str | None:
@@ -118,7 +118,7 @@ class AcceptHandler(SSEMixin, CodexHandler):
         body = self.json_body()
         path, proposal, indexes = about_proposal(self, body)
         message_id = _str(body, "message_id")
-        engine = panel_engine(self, path, body)
+        engine = panel_engine(self, path, body, history=self.codex.undo.setdefault(str(path), []))
         run_id = "run-" + os.urandom(6).hex()
         bridge = PageBridge(lambda data: self.send_event(data["type"], data))
         self.codex.accepts[run_id] = bridge
@@ -172,6 +172,49 @@ class RejectHandler(CodexHandler):
         if message_id and status in ("rejected", "partial"):
             await loop.run_in_executor(self.codex.executor, history.update, path, message_id, {"status": status})
         self.write_json({"rejected": indexes})
+
+
+class UndoHandler(SSEMixin, CodexHandler):
+    """The panel's Undo: the engine takes one kept change back (newest first), with the page as the applier."""
+
+    @tornado.web.authenticated
+    async def post(self):
+        from ..engine import RemoteApplier
+
+        body = self.json_body()
+        path = self.resolve(_str(body, "path", required=True))
+        outcome_id = _str(body, "outcome_id", required=True)
+        entries = self.codex.undo.get(str(path)) or []
+        entry = next((e for e in entries if e.outcome_id == outcome_id), None)
+        if entry is None:
+            raise HTTPError(404, "this change is not in the server's undo history (was the server restarted?); "
+                                 "use Edit → Undo in the notebook")
+        if entry is not entries[-1]:
+            raise HTTPError(409, "a later change to this notebook was kept after this one: undo that first")
+        engine = panel_engine(self, path, body, history=entries)
+        run_id = "run-" + os.urandom(6).hex()
+        bridge = PageBridge(lambda data: self.send_event(data["type"], data))
+        self.codex.accepts[run_id] = bridge
+        self.start_events()
+        await self.send_event("accept", {"run_id": run_id})
+        applier = RemoteApplier("panel", bridge.request, notebook_path=path)
+        emit = lambda e: self.queue_event(e["type"], e)  # noqa: E731
+        try:
+            await engine.undo(applier, entry, emit=emit)
+        except CodexError as exc:
+            await self.send_event("refused", {"type": "refused", "reason": exc.message, "hint": exc.hint,
+                                              "no_frontend": bool(exc.fields.get("no_frontend"))})
+            return self.finish()
+        except Exception as exc:  # noqa: BLE001 - reported to the panel as an event
+            await self.send_event("error", error_json(exc))
+            return self.finish()
+        finally:
+            self.codex.accepts.pop(run_id, None)
+        message_id = _str(body, "message_id")
+        if message_id:
+            await asyncio.get_running_loop().run_in_executor(
+                self.codex.executor, history.update, path, message_id, {"status": "undone"})
+        self.finish()
 
 
 class RepairHandler(SSEMixin, CodexHandler):

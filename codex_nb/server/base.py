@@ -35,6 +35,7 @@ class ServerState:
     chats: dict = field(default_factory=dict)  # chat_id -> chat.ChatControl
     accepts: dict = field(default_factory=dict)  # run_id -> accept.PageBridge (an acceptance waiting on its page)
     outcomes: OrderedDict = field(default_factory=OrderedDict)  # outcome id -> engine Outcome (for Fix), newest last
+    undo: dict = field(default_factory=dict)  # notebook path -> the engine's UndoEntry list (the panel's Undo), newest last
     validator: object = None  # validate_notebook-compatible; None: the real one (tests swap in another)
 
 

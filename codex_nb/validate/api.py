@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable
 
+from ..cellnames import cell_labels
 from ..errors import NotebookError, UsageProblem
 from . import auto, gateway, kernels
 from .drift import output_drift
@@ -258,6 +259,8 @@ def validate_notebook(
             kernels.prepare_spare(key)
     auto.remember(nb, outcome.seconds)
     drift = output_drift(nb, outcome.outputs, edited=set(changed)) if outcome.outputs else []
+    names = cell_labels(nb) if drift else {}  # "cell [5] (In [3]) “first line”": how drift warnings name cells
+    drift = [dict(d, name=names.get(d["cell_id"])) for d in drift]
     failed = outcome.failure
     if failed is None and drift_fails and drift:
         first = drift[0]

@@ -116,7 +116,7 @@ class ValidationReport:
         """Drift per cell, each with its small diff, for people."""
         lines = []
         for cid, items in self.drift_by_cell().items():
-            lines.append(f"{self.label(cid)}: outputs changed")
+            lines.append(f"{items[0].get('name') or self.label(cid)}: outputs changed")
             for item in items:
                 lines.append(f"  {item['detail']}")
                 lines.extend(f"    {d}" for d in item.get("diff", []))

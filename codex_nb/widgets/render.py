@@ -124,7 +124,7 @@ def _token_style(token) -> str:
 
 def card_title_html(diff: dict, state: str = "pending") -> str:
     badge = {"pending": "", "accepted": " ✓ accepted", "rejected": " ✗ rejected",
-             "rolled_back": " ↩ rolled back"}.get(state, f" {state}")
+             "rolled_back": " ↩ rolled back", "undone": " ↶ undone"}.get(state, f" {state}")
     hover = diff.get("cell_id") or diff.get("path") or ""
     title_attr = f' title="{escape(hover)}"' if hover else ""
     return (f"<b class='codex-card-title'{title_attr}>[{diff['edit_index'] + 1}] {escape(diff['title'])}</b>"
@@ -171,7 +171,33 @@ def report_html(report, failure_text: str = "") -> str:
     if not ok and failure_text:
         out += (f'<pre class="codex-failure" style="{_PRE}background:{var("failure-bg")}">'
                 f"{escape(failure_text[-4000:])}</pre>")
-    return out
+    return out + drift_html(getattr(report, "drift", None) or [])
+
+
+def drift_html(drift: list[dict]) -> str:
+    """Output drift of unedited cells: each cell as people see it, what changed, and a small old/new diff."""
+    if not drift:
+        return ""
+    by_cell: dict[str, list[dict]] = {}
+    for item in drift:
+        by_cell.setdefault(item.get("cell_id") or "", []).append(item)
+    parts = [f'<div class="codex-drift" style="margin:4px 0">'
+             f'<div class="codex-tone-warn" style="color:{var("warn")}">Outputs changed in {len(by_cell)} cell'
+             f'{"s" if len(by_cell) != 1 else ""} the edit did not touch:</div>']
+    for cid, items in by_cell.items():
+        name = items[0].get("name") or items[0].get("cell") or f"cell [{(items[0].get('index') or 0) + 1}]"
+        parts.append(f'<div class="codex-drift-cell" title="{escape(cid)}"><b>{escape(name)}</b>')
+        for item in items:
+            parts.append(f'<div class="codex-drift-detail">{escape(item.get("detail", ""))}</div>')
+            rows = "".join(
+                f'<div class="codex-diff-line codex-diff-{"add" if d.startswith("+") else "del" if d.startswith("-") else "ctx"}"'
+                + (f' style="background:{var("add-bg" if d.startswith("+") else "del-bg")}"' if d[:1] in "+-" and d else "")
+                + f">{escape(d)}</div>" for d in item.get("diff") or [])
+            if rows:
+                parts.append(f'<pre class="codex-drift-diff" style="{_PRE}">{rows}</pre>')
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def progress_html(cells: dict[str, str], order: list[str], names: dict[str, str] | None = None) -> str:

@@ -9,6 +9,7 @@ a notebook opened without the widget manager still show the proposal.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Callable
 
 import ipywidgets as W
@@ -61,7 +62,7 @@ class Card(W.VBox):
         self.state = state
         self.add_class(f"codex-card-{state}")
         self.title.value = card_title_html(self.diff, state)
-        decided = state in ("accepted", "rejected")
+        decided = state in ("accepted", "rejected", "undone")
         for b in (self.accept, self.accept_run, self.reject, self.edit):
             b.disabled = decided or (b in (self.edit, self.accept_run) and self.diff["op"] in ("delete", "patch_file"))
 
@@ -69,6 +70,21 @@ class Card(W.VBox):
         self.diff = diff
         self.body.value = diff_html(diff)
         self.title.value = card_title_html(diff, self.state)
+
+
+# Open proposal widgets by proposal id: `%codex undo` runs in another cell, and the card it takes back
+# must say "undone" (weak: a widget the page closed is not kept alive for this).
+_OPEN: "weakref.WeakValueDictionary[str, ReviewWidget]" = weakref.WeakValueDictionary()
+
+UNDO_HINT = ("Undo: the Undo button here or `%codex undo` (this card then says undone). "
+             "Z in command mode also takes the cells back, but this card cannot see that.")
+
+
+def mark_undone(proposal_id: str, edits: list[int]) -> None:
+    """Tell the proposal's widget (if it is still open) that the engine took ``edits`` back."""
+    view = _OPEN.get(proposal_id)
+    if view is not None:
+        view.undone(list(edits))
 
 
 class ReviewWidget(W.VBox):
@@ -91,7 +107,15 @@ class ReviewWidget(W.VBox):
         self.reject_all = _button("Reject all", "codex-reject-all")
         self.accept_all.on_click(lambda _: self.accept(self._pending()))
         self.reject_all.on_click(lambda _: self.reject(self._pending()))
-        toolbar = W.HBox([self.accept_all, self.reject_all])
+        # Undo takes this proposal's kept change back through the engine; Redo accepts the same edits
+        # again (a new acceptance: planned against the notebook as it is, validated, audited).
+        self.undo_button = _button("Undo", "codex-undo-button")
+        self.redo_button = _button("Redo", "codex-redo-button")
+        self.undo_button.on_click(lambda _: self.undo())
+        self.redo_button.on_click(lambda _: self.redo())
+        self.undo_button.layout.display = self.redo_button.layout.display = "none"
+        self.undone_edits: list[int] = []
+        toolbar = W.HBox([self.accept_all, self.reject_all, self.undo_button, self.redo_button])
         if not actions or not self.cards:
             toolbar.layout.display = "none"
         self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(display="none"))
@@ -113,6 +137,7 @@ class ReviewWidget(W.VBox):
         super().__init__([self.explanation, *self.cards, toolbar, self.notice, self.output, self.bar, self.cells,
                           self.badge, self.fix, self.followup])
         self.add_class("codex-review")
+        _OPEN[proposal.id] = self
 
     # -- static fallback ----------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
@@ -175,13 +200,15 @@ class ReviewWidget(W.VBox):
                  if event.get("no_frontend") else " Nothing was changed.")
         hint = f" ({event['hint']})" if event.get("hint") else ""
         self._say(f"Could not apply: {event['reason']}{hint}.{extra}", "codex-refused", "error")
+        if self.acceptance is not None and any(self.cards[i].state == "undone" for i in self.acceptance.indexes):
+            self.undone_edits = list(self.acceptance.indexes)
+            self.redo_button.disabled = False
 
     def _on_applied(self, event: dict) -> None:
         for i in self.acceptance.indexes:
             self.cards[i].set_state("accepted")
         self._refresh_toolbar()
-        self._say("Applied to the notebook as one change (undo with Z in command mode, or `%codex undo`)."
-                  + (" Validating…" if self.ctx.validate else ""))
+        self._say("Applied to the notebook as one change." + (" Validating…" if self.ctx.validate else ""))
 
     def _on_progress(self, event: dict) -> None:
         step = event["event"]
@@ -210,7 +237,10 @@ class ReviewWidget(W.VBox):
         self.busy = False
         if not self.ctx.validate:
             self.badge.value = "<div class='codex-validation-skipped'>applied; not validated</div>"
-        self._say("Applied and kept." if self.ctx.validate else "Applied (validation is off).")
+        self._say(("Applied and kept. " if self.ctx.validate else "Applied (validation is off). ") + UNDO_HINT)
+        self.undo_button.layout.display = ""
+        self.undo_button.disabled = False
+        self.redo_button.layout.display = "none"
 
     def _on_rolled_back(self, event: dict) -> None:
         self.busy = False
@@ -230,6 +260,52 @@ class ReviewWidget(W.VBox):
 
     def _on_finished(self, event: dict) -> None:
         self.busy = False
+
+    # -- undo / redo ----------------------------------------------------------------------------
+    def _my_entry(self):
+        """This proposal's kept change in the engine's undo history, if it is the newest (undo goes newest first)."""
+        history = self.ctx.engine.history
+        return history[-1] if history and history[-1].proposal_id == self.proposal.id else None
+
+    def undo(self) -> None:
+        from .apply import undo_last
+
+        if self._busy():
+            return
+        if self._my_entry() is None:
+            later = any(e.proposal_id == self.proposal.id for e in self.ctx.engine.history)
+            self._say("A later change was kept after this one: undo that first (`%codex undo`)." if later
+                      else "This change is no longer in this kernel's undo history (was the kernel restarted?); "
+                           "use Edit → Undo in the notebook.", "codex-undo-refused", "warn")
+            return
+        self.busy = True
+        self.undo_button.disabled = True
+        self._say("Undoing…")
+        undo_last(self.ctx, self._on_event)
+
+    def _on_undone(self, event: dict) -> None:
+        self.busy = False
+        self.undone(list(event.get("edits") or []))
+
+    def undone(self, edits: list[int]) -> None:
+        """The engine took these edits back (from this card, or from `%codex undo` in another cell)."""
+        for i in edits:
+            if 0 <= i < len(self.cards):
+                self.cards[i].set_state("undone")
+        self.undone_edits = list(edits)
+        self.undo_button.layout.display = "none"
+        self.redo_button.layout.display = ""
+        self.redo_button.disabled = False
+        self._refresh_toolbar()
+        self._say("Undone: the notebook is back to how it was before this change. "
+                  "Redo applies the same edits again (validated like any acceptance).", "codex-undone")
+
+    def redo(self) -> None:
+        if self._busy() or not self.undone_edits:
+            return
+        self.redo_button.disabled = True
+        indexes, self.undone_edits = self.undone_edits, []
+        self.accept(indexes)
 
     def _refresh_toolbar(self) -> None:
         self.accept_all.disabled = self.reject_all.disabled = not self._pending()

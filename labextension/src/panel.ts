@@ -7,6 +7,7 @@ import type { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 import { requestAPI, streamAPI } from './api';
 import { ContextChips } from './chips';
+import { addCodeActions, CodeAction } from './codeactions';
 import { el, renderMarkdown, RenderMime } from './dom';
 import { ProposalView } from './proposal';
 import { ICodexSettings, preferredModel, saveLastModel } from './settings';
@@ -158,7 +159,10 @@ export class CodexPanel extends Widget implements ICodexPanel {
           this.addUser(msg.text, msg.kind);
         } else if (msg.role === 'assistant') {
           const box = this.addAssistant();
-          void renderMarkdown(this.rendermime, box.querySelector('.codex-answer') as HTMLElement, msg.text || (msg.error ? `**Error:** ${msg.error.message}` : ''));
+          const answer = box.querySelector('.codex-answer') as HTMLElement;
+          void renderMarkdown(this.rendermime, answer, msg.text || (msg.error ? `**Error:** ${msg.error.message}` : '')).then(() =>
+            this.codeActions(answer, box)
+          );
           if (msg.proposal) {
             box.appendChild(this.proposalView(msg.id, msg.proposal, msg.diffs ?? [], msg.status).node);
           }
@@ -203,6 +207,37 @@ export class CodexPanel extends Widget implements ICodexPanel {
       notebook: () => this.notebook(),
       onFix: outcomeId => this.repair(outcomeId)
     });
+  }
+
+  /** Copy / Insert below / Replace cell on each code block of a rendered answer. */
+  private codeActions(answer: HTMLElement, box: HTMLElement): void {
+    addCodeActions(answer, box, { propose: (code, action, host) => this.proposeCode(code, action, host) });
+  }
+
+  /**
+   * A code block as an ordinary proposal for the active notebook (insert after the active cell, or replace
+   * it), shown as the usual card: nothing changes until Accept, which goes through the engine.
+   */
+  private async proposeCode(code: string, action: CodeAction, box: HTMLElement): Promise<void> {
+    const panel = this.notebook();
+    const model = panel?.content.model;
+    if (!panel || !model) {
+      box.appendChild(el('div', { class: 'codex-error' }, 'Open a notebook first.'));
+      return;
+    }
+    const active = panel.content.activeCell?.model.id ?? null;
+    try {
+      const data = await requestAPI<{ proposal: any; diffs: any[] }>('snippet', this.settings, {
+        method: 'POST',
+        body: JSON.stringify({ path: panel.context.path, notebook: model.toJSON(), cell_id: active, code, action })
+      });
+      const view = this.proposalView('', data.proposal, data.diffs, 'pending');
+      view.node.classList.add('codex-code-proposal');
+      box.appendChild(view.node);
+      this.scroll();
+    } catch (err) {
+      box.appendChild(el('div', { class: 'codex-error' }, (err as Error).message));
+    }
   }
 
   private scroll(): void {
@@ -325,6 +360,7 @@ export class CodexPanel extends Widget implements ICodexPanel {
       await finish();
       if (finalText !== null) {
         await renderMarkdown(this.rendermime, answer, finalText);
+        this.codeActions(answer, box);
       }
       this.scroll();
     })();

@@ -31,18 +31,27 @@ export interface IProposalOptions {
   onFix: (outcomeId: string) => void;
 }
 
-type EditState = 'pending' | 'accepted' | 'rejected';
+type EditState = 'pending' | 'accepted' | 'rejected' | 'undone';
+
+/** What the card says after a kept change: the undo that works, and that the card follows it. */
+export const UNDO_HINT =
+  'Undo here takes it back (the card then says undone); Z in command mode also reverts the cells, but the card cannot see that.';
 
 export class ProposalView {
   readonly node: HTMLElement;
   private states: EditState[];
   private badge: HTMLElement;
   private buttons: HTMLButtonElement[] = [];
+  private undoButton: HTMLButtonElement;
+  private redoButton: HTMLButtonElement;
+  private keptOutcome: string | null = null; // the engine outcome Undo takes back
+  private undoneEdits: number[] = [];
 
   constructor(private options: IProposalOptions) {
     const { diffs, status } = options;
     const done = status && status !== 'pending';
-    this.states = diffs.map(() => (done ? (status === 'rejected' ? 'rejected' : 'accepted') : 'pending'));
+    const stored: Record<string, EditState> = { rejected: 'rejected', undone: 'undone' };
+    this.states = diffs.map(() => (done ? stored[status ?? ''] ?? 'accepted' : 'pending'));
     this.node = el('div', { class: 'codex-proposal', 'data-proposal-id': options.proposal.id });
     for (const diff of diffs) {
       this.node.appendChild(this.diffNode(diff));
@@ -52,6 +61,12 @@ export class ProposalView {
       this.button('Accept all', 'codex-accept-all', () => this.accept(diffs.map(d => d.edit_index))),
       this.button('Reject all', 'codex-reject-all', () => this.reject(diffs.map(d => d.edit_index)))
     );
+    // Undo: the server's engine takes this kept change back (newest first); Redo accepts the same edits again.
+    this.undoButton = this.button('Undo', 'codex-undo', () => this.undo());
+    this.redoButton = this.button('Redo', 'codex-redo', () => this.redo());
+    show(this.undoButton, false);
+    show(this.redoButton, false);
+    all.append(this.undoButton, this.redoButton);
     this.node.appendChild(all);
     this.badge = el('div', { class: 'codex-validation' });
     this.node.appendChild(this.badge);
@@ -66,6 +81,7 @@ export class ProposalView {
     const head = el('div', { class: 'codex-diff-head' });
     head.append(
       el('span', { class: 'codex-diff-title', title: diff.cell_id ?? '' }, diff.title),
+      el('span', { class: 'codex-diff-state' }),
       this.button('Accept', 'codex-accept-edit', () => this.accept([diff.edit_index])),
       this.button('Reject', 'codex-reject-edit', () => this.reject([diff.edit_index]))
     );
@@ -85,10 +101,19 @@ export class ProposalView {
       const state = this.states[i];
       node.classList.toggle('codex-edit-accepted', state === 'accepted');
       node.classList.toggle('codex-edit-rejected', state === 'rejected');
+      node.classList.toggle('codex-edit-undone', state === 'undone');
+      const mark = node.querySelector('.codex-diff-state');
+      if (mark) {
+        mark.textContent = { pending: '', accepted: '✓ accepted', rejected: '✗ rejected', undone: '↶ undone' }[state];
+      }
       node.querySelectorAll('button').forEach(b => ((b as HTMLButtonElement).disabled = state !== 'pending'));
     });
     const pending = this.states.includes('pending');
-    this.node.querySelectorAll('.codex-proposal-actions button').forEach(b => ((b as HTMLButtonElement).disabled = !pending));
+    this.node.querySelectorAll('.codex-accept-all, .codex-reject-all').forEach(b => ((b as HTMLButtonElement).disabled = !pending));
+    show(this.undoButton, !!this.keptOutcome);
+    this.undoButton.disabled = false;
+    show(this.redoButton, this.undoneEdits.length > 0);
+    this.redoButton.disabled = false;
   }
 
   private setBadge(text: string, kind: 'running' | 'passed' | 'failed' | 'info'): void {
@@ -134,16 +159,65 @@ export class ProposalView {
    */
   async accept(indexes: number[]): Promise<void> {
     indexes = indexes.filter(i => this.states[i] === 'pending');
-    const panel = this.options.notebook();
-    const model = panel?.content.model;
-    if (!indexes.length || !panel || !model) {
-      if (!panel) {
-        this.setBadge('open the notebook to apply this proposal', 'failed');
-      }
+    if (!indexes.length) {
       return;
     }
+    this.keptOutcome = null;
+    const outcome = await this.runEngine('accept', { proposal: this.options.proposal, edit_indexes: indexes, settings: this.options.acceptSettings?.() ?? {} }, indexes);
+    if (!outcome || outcome.status !== 'kept') {
+      indexes.forEach(i => (this.states[i] = this.states[i] === 'accepted' ? 'pending' : this.states[i]));
+    } else {
+      this.keptOutcome = outcome.id;
+      this.undoneEdits = [];
+      this.badge.appendChild(el('div', { class: 'codex-undo-hint' }, UNDO_HINT));
+    }
+    this.lock();
+    const ended = outcome;
+    if (ended && ended.status === 'rolled_back') {
+      const fix = el('button', { class: 'jp-Button codex-button codex-fix', type: 'button' }, 'Fix with Codex') as HTMLButtonElement;
+      fix.addEventListener('click', () => {
+        fix.disabled = true;
+        this.options.onFix(ended.id);
+      });
+      this.badge.appendChild(fix);
+    }
+  }
+
+  /** Undo: the engine reverts the kept change through this page (the same ops applier as Accept). */
+  async undo(): Promise<void> {
+    const outcomeId = this.keptOutcome;
+    if (!outcomeId) {
+      return;
+    }
+    const indexes = this.states.map((s, i) => (s === 'accepted' ? i : -1)).filter(i => i >= 0);
+    await this.runEngine('undo', { outcome_id: outcomeId }, indexes);
+    this.lock();
+  }
+
+  /** Redo: the same edits accepted again — a new acceptance, planned against the notebook as it is now. */
+  async redo(): Promise<void> {
+    const indexes = this.undoneEdits;
+    if (!indexes.length) {
+      return;
+    }
+    indexes.forEach(i => (this.states[i] = 'pending'));
+    this.undoneEdits = [];
+    await this.accept(indexes); // a redo that fails leaves the edits pending: Accept tries again
+  }
+
+  /**
+   * One engine run streamed from the server (accept or undo); this page answers its apply requests and the
+   * card draws its events. The engine's final outcome for an acceptance, null otherwise.
+   */
+  private async runEngine(route: string, extra: Record<string, unknown>, indexes: number[]): Promise<Outcome | null> {
+    const panel = this.options.notebook();
+    const model = panel?.content.model;
+    if (!panel || !model) {
+      this.setBadge('open the notebook to apply this proposal', 'failed');
+      return null;
+    }
     this.buttons.forEach(b => (b.disabled = true));
-    this.setBadge('applying…', 'running');
+    this.setBadge(route === 'undo' ? 'undoing…' : 'applying…', 'running');
     let runId = '';
     const answer = async (request: ApplyRequest) => {
       const result = request.action === 'apply' ? applyOps(model, request.ops as unknown as LiveOp[]) : { ok: true, reason: null };
@@ -156,15 +230,9 @@ export class ProposalView {
     let outcome: Outcome | null = null;
     try {
       await streamAPI(
-        'accept',
+        route,
         this.options.settings,
-        {
-          path: panel.context.path,
-          proposal: this.options.proposal,
-          edit_indexes: indexes,
-          message_id: this.options.messageId,
-          settings: this.options.acceptSettings?.() ?? {}
-        },
+        { path: panel.context.path, message_id: this.options.messageId, ...extra },
         ({ event, data }) => {
           if (event === 'accept') {
             runId = data.run_id;
@@ -184,21 +252,9 @@ export class ProposalView {
       );
       await Promise.all(replies);
     } catch (err) {
-      this.setBadge(`cannot apply: ${(err as Error).message}`, 'failed');
+      this.setBadge(`${route === 'undo' ? 'cannot undo' : 'cannot apply'}: ${(err as Error).message}`, 'failed');
     }
-    if (!outcome || (outcome as Outcome).status !== 'kept') {
-      indexes.forEach(i => (this.states[i] = this.states[i] === 'accepted' ? 'pending' : this.states[i]));
-    }
-    this.lock();
-    const ended = outcome as Outcome | null;
-    if (ended && ended.status === 'rolled_back') {
-      const fix = el('button', { class: 'jp-Button codex-button codex-fix', type: 'button' }, 'Fix with Codex') as HTMLButtonElement;
-      fix.addEventListener('click', () => {
-        fix.disabled = true;
-        this.options.onFix(ended.id);
-      });
-      this.badge.appendChild(fix);
-    }
+    return outcome;
   }
 
   /** One engine event on the card (the same vocabulary the widget, terminal and CLI draw). */
@@ -226,13 +282,25 @@ export class ProposalView {
         }
         break;
       }
-      case 'validated':
+      case 'validated': {
         this.setBadge(ev.ok ? `validation passed (${ev.summary})` : `validation failed: ${ev.summary}`, ev.ok ? 'passed' : 'failed');
+        const report = ev.gates.find(g => (g as { gate?: string }).gate === 'notebook') as { detail?: { drift?: IDrift[] } } | undefined;
+        const drift = driftNode(report?.detail?.drift ?? []);
+        if (drift) {
+          this.badge.appendChild(drift);
+        }
         break;
+      }
       case 'kept':
         if (!this.badge.className.includes('passed')) {
           this.setBadge('applied and kept', 'passed');
         }
+        break;
+      case 'undone':
+        ev.edits.forEach(i => (this.states[i] = 'undone'));
+        this.undoneEdits = ev.edits;
+        this.keptOutcome = null;
+        this.setBadge('undone: the notebook is back to how it was before this change (Redo applies it again)', 'info');
         break;
       case 'rolled_back':
         this.setBadge(
@@ -244,6 +312,51 @@ export class ProposalView {
         break;
     }
   }
+}
+
+/** Show or hide a button (JupyterLab's button style sets display, which would beat the hidden attribute). */
+function show(node: HTMLElement, visible: boolean): void {
+  node.style.display = visible ? '' : 'none';
+}
+
+export interface IDrift {
+  cell_id: string;
+  index: number;
+  name?: string | null;
+  cell?: string | null;
+  detail: string;
+  diff?: string[];
+}
+
+/** Output drift of cells the edit did not touch: each cell as people name it, what changed, a small diff. */
+export function driftNode(drift: IDrift[]): HTMLElement | null {
+  if (!drift.length) {
+    return null;
+  }
+  const byCell = new Map<string, IDrift[]>();
+  for (const item of drift) {
+    byCell.set(item.cell_id, [...(byCell.get(item.cell_id) ?? []), item]);
+  }
+  const box = el('div', { class: 'codex-drift' });
+  const n = byCell.size;
+  box.appendChild(el('div', { class: 'codex-drift-head' }, `Outputs changed in ${n} cell${n === 1 ? '' : 's'} the edit did not touch:`));
+  for (const [cellId, items] of byCell) {
+    const cell = el('div', { class: 'codex-drift-cell', title: cellId });
+    cell.appendChild(el('b', { class: 'codex-drift-name' }, items[0].name || items[0].cell || `cell [${items[0].index + 1}]`));
+    for (const item of items) {
+      cell.appendChild(el('div', { class: 'codex-drift-detail' }, item.detail));
+      if (item.diff?.length) {
+        const pre = el('pre', { class: 'codex-diff-body codex-drift-diff' });
+        for (const line of item.diff) {
+          const cls = line.startsWith('+') ? 'codex-line codex-line-add' : line.startsWith('-') ? 'codex-line codex-line-del' : 'codex-line';
+          pre.appendChild(el('span', { class: cls }, line + '\n'));
+        }
+        cell.appendChild(pre);
+      }
+    }
+    box.appendChild(cell);
+  }
+  return box;
 }
 
 /** The unified diff, one element per line, classed so the theme colours additions and removals. */
