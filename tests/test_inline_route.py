@@ -174,17 +174,17 @@ async def test_a_request_can_yield_several_distinct_suggestions(jp_fetch, repo, 
     scripted_llm.queue_completion("compute_total(items)", chunk_size=4, chunk_delay=0.01,
                                   alternatives=("sum(items)\nprint(total)", " compute_total(items) "))
     first = events((await post(jp_fetch, "complete", body(prefix="total = ", max_lines=1, suggestions=3))).body)
+    assert first[0] == ("start", {**first[0][1], "alternatives": 2})
     sent = scripted_llm.requests[0]
     assert sent["n"] == 3 and sent["temperature"] > 0  # one request, sampled so that the choices can differ
     assert "".join(d["text"] for n, d in first if n == "delta") == "compute_total(items)"  # only the first streams
     assert first[-1][0] == "done" and first[-1][1]["text"] == "compute_total(items)"
     assert first[-1][1]["alternatives"] == ["sum(items)"]
-    # the answer is cached with its alternatives; the next uncached request is told how many to expect
+    # the answer is cached with its alternatives
     again = events((await post(jp_fetch, "complete", body(prefix="total = ", max_lines=1, suggestions=3))).body)
     assert again[-1][1]["cached"] is True and again[-1][1]["alternatives"] == ["sum(items)"]
     scripted_llm.queue_completion("a + b", alternatives=("a - b", "a * b"))
     other = events((await post(jp_fetch, "complete", body(prefix="delta = ", max_lines=1, suggestions=3))).body)
-    assert other[0][1]["alternatives"] == 2
     assert other[-1][1]["text"] == "a + b" and other[-1][1]["alternatives"] == ["a - b", "a * b"]
 
 

@@ -173,9 +173,10 @@ class CompleteHandler(SSEMixin, CodexHandler):
         self.job = job
         self.start_events()
         # queued, not awaited: it goes out with the first text, and the model call starts now
-        # "alternatives": how many more suggestions this answer will carry in `done` (a backend that has
-        # shown it gives them); the editor can offer that many places to cycle to before they arrive
-        promised = min(req.suggestions - 1, job.backend.alternatives) if getattr(job.backend, "honours_n", None) else 0
+        # "alternatives": how many more suggestions this answer may carry in `done` (none from a backend
+        # that cannot give them, or a server that turned out to ignore `n`); the editor offers that many
+        # places to cycle to before they arrive
+        promised = min(req.suggestions - 1, job.backend.alternatives)
         self.queue_event("start", {"editor_id": req.editor_id, "model": chosen["model"], "backend": chosen["backend"],
                                    "alternatives": promised})
         try:
