@@ -19,6 +19,15 @@ def jp_server_config():
     return {"ServerApp": {"jpserver_extensions": {"codex_nb": True}}}
 
 
+@pytest.fixture(autouse=True)
+def close_clients(jp_asyncio_loop):
+    """The backends' HTTP session belongs to the test's loop: close it before the loop goes."""
+    yield
+    from codex_nb.providers.clients import close_async_clients
+
+    jp_asyncio_loop.run_until_complete(close_async_clients())
+
+
 @pytest.fixture
 def repo(jp_root_dir, monkeypatch, tmp_path):
     """A repository root with a module the notebook imports; stats go to a temporary file."""
