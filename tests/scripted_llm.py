@@ -44,6 +44,7 @@ class Reply:
     error_after: int | None = None  # send an error event (as some servers do mid-stream) after this many chunks
     finish_reason: str = "stop"
     tool_call: bool = False  # answer as a tool call instead of message content
+    alternatives: tuple = ()  # /completions with n > 1: the texts of choices 1, 2, … (else the content again)
 
 
 class ScriptedLLM:
@@ -222,6 +223,9 @@ class ScriptedLLM:
                     return self._json(reply.status, {"error": {"message": reply.content or f"status {reply.status}"}})
                 text = reply.content
                 pieces = [text[i: i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)] or [""]
+                n = body.get("n") or 1 if not infill else 1
+                others = [reply.alternatives[k] if k < len(reply.alternatives) else text for k in range(n - 1)]
+                other_pieces = [[t[i: i + reply.chunk_size] for i in range(0, len(t), reply.chunk_size)] for t in others]
                 record = {"path": route, "total": len(pieces), "sent": 0, "completed": False, "ended": False}
                 with owner.lock:
                     owner.streams.append(record)
@@ -230,12 +234,17 @@ class ScriptedLLM:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 try:
-                    for piece in pieces:
+                    for step in range(max([len(pieces)] + [len(p) for p in other_pieces])):
+                        piece = pieces[step] if step < len(pieces) else ""
                         if infill:
                             self._event({"content": piece, "stop": False})
                         else:
-                            self._event({"id": "cmpl-1", "object": "text_completion", "created": 0, "model": body.get("model", ""),
-                                         "choices": [{"index": 0, "text": piece, "finish_reason": None}]})
+                            # with n > 1 the choices interleave, as OpenAI-compatible servers send them
+                            for index, chunks in enumerate([pieces, *other_pieces]):
+                                if step < len(chunks):
+                                    self._event({"id": "cmpl-1", "object": "text_completion", "created": 0,
+                                                 "model": body.get("model", ""),
+                                                 "choices": [{"index": index, "text": chunks[step], "finish_reason": None}]})
                         record["sent"] += 1
                         if reply.chunk_delay:
                             time.sleep(reply.chunk_delay)

@@ -19,6 +19,15 @@ def jp_server_config():
     return {"ServerApp": {"jpserver_extensions": {"codex_nb": True}}}
 
 
+@pytest.fixture(autouse=True)
+def close_clients(jp_asyncio_loop):
+    """The backends' HTTP session belongs to the test's loop: close it before the loop goes."""
+    yield
+    from codex_nb.providers.clients import close_async_clients
+
+    jp_asyncio_loop.run_until_complete(close_async_clients())
+
+
 @pytest.fixture
 def repo(jp_root_dir, monkeypatch, tmp_path):
     """A repository root with a module the notebook imports; stats go to a temporary file."""
@@ -58,6 +67,8 @@ async def test_completion_routes_require_the_token(jp_serverapp, http_server_cli
     (body(kernel_state=[1]), "kernel_state"),
     (body(prefix="x" * 60_000), "longer than"),
     (body(context="yes"), "context"),
+    (body(suggestions=4), "suggestions"),
+    (body(suggestions=True), "suggestions"),
 ])
 async def test_bad_input_is_refused_with_a_reason(jp_fetch, repo, scripted_llm, payload, needle):
     with pytest.raises(HTTPClientError) as exc:
@@ -157,7 +168,7 @@ async def test_a_newer_request_from_the_same_editor_stops_the_model(jp_fetch, re
         await asyncio.sleep(0.02)
     fast = await post(jp_fetch, "complete", body(prefix="fast = "))
     assert events(fast.body)[-1] == ("done", {"text": "fast_answer()", "cached": False, "speculated": False,
-                                              "model": "openai:scripted-model"})
+                                              "model": "openai:scripted-model", "alternatives": []})
     first = events((await slow).body)
     assert first[-1][0] == "cancelled"
     while not scripted_llm.streams[0]["ended"]:
@@ -165,6 +176,32 @@ async def test_a_newer_request_from_the_same_editor_stops_the_model(jp_fetch, re
         await asyncio.sleep(0.02)
     cut = scripted_llm.streams[0]
     assert not cut["completed"] and cut["sent"] < cut["total"] // 2  # the model stopped, it did not run to the end
+
+
+async def test_a_request_can_yield_several_distinct_suggestions(jp_fetch, repo, scripted_llm):
+    # choice 2 repeats choice 0 and choice 1 runs past the line limit: one distinct alternative, cut like the first
+    scripted_llm.queue_completion("compute_total(items)", chunk_size=4, chunk_delay=0.01,
+                                  alternatives=("sum(items)\nprint(total)", " compute_total(items) "))
+    first = events((await post(jp_fetch, "complete", body(prefix="total = ", max_lines=1, suggestions=3))).body)
+    assert first[0] == ("start", {**first[0][1], "alternatives": 2})
+    sent = scripted_llm.requests[0]
+    assert sent["n"] == 3 and sent["temperature"] > 0  # one request, sampled so that the choices can differ
+    assert "".join(d["text"] for n, d in first if n == "delta") == "compute_total(items)"  # only the first streams
+    assert first[-1][0] == "done" and first[-1][1]["text"] == "compute_total(items)"
+    assert first[-1][1]["alternatives"] == ["sum(items)"]
+    # the answer is cached with its alternatives
+    again = events((await post(jp_fetch, "complete", body(prefix="total = ", max_lines=1, suggestions=3))).body)
+    assert again[-1][1]["cached"] is True and again[-1][1]["alternatives"] == ["sum(items)"]
+    scripted_llm.queue_completion("a + b", alternatives=("a - b", "a * b"))
+    other = events((await post(jp_fetch, "complete", body(prefix="delta = ", max_lines=1, suggestions=3))).body)
+    assert other[-1][1]["text"] == "a + b" and other[-1][1]["alternatives"] == ["a - b", "a * b"]
+
+
+async def test_one_suggestion_unless_more_are_asked_for(jp_fetch, repo, scripted_llm):
+    scripted_llm.queue_completion("value")
+    done = events((await post(jp_fetch, "complete", body(prefix="v = "))).body)[-1]
+    assert done[1]["alternatives"] == [] and "n" not in scripted_llm.requests[0]
+    assert scripted_llm.requests[0]["temperature"] == 0.0
 
 
 async def test_other_editors_are_not_cancelled(jp_fetch, repo, scripted_llm):

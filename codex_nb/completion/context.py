@@ -6,13 +6,22 @@ The budget is split between the cell around the cursor (most of it), the cells
 above and below (outputs trimmed to a few lines), the live kernel's names with
 types and shapes, and the signatures of repository symbols the cell imports.
 Everything passes through the redactor before it leaves the process.
+
+While a person types in one cell, everything but the cell itself stays the same
+from one keystroke to the next: the rendered neighbours, the kernel names and
+their redacted forms are memoised by content (so a change is a new key, never a
+stale answer), and each request pays only for the text around the cursor.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
+from ..context import redact
 from ..context.notebook import render_output, strip_ansi
 from ..context.redact import redact_text
 from ..context.tokens import count_tokens, truncate_to_tokens
@@ -23,6 +32,32 @@ SHARES = {"suffix": 0.12, "above": 0.28, "below": 0.06, "kernel": 0.12, "repo": 
 OUTPUT_LINES = 3
 OUTPUT_CHARS = 240
 CELL_SEPARATOR = "# %%"
+MEMO_SIZE = 512
+
+
+class _Memo:
+    """A small thread-safe LRU of values computed from their key alone (keys are content, not identities)."""
+
+    def __init__(self, size: int = MEMO_SIZE):
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, make: Callable[[], object]):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = make()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_rendered = _Memo()  # rendered neighbour cells, kernel names and budgeted suffixes
+_redacted = _Memo()  # redacted texts, per set of custom patterns
 
 
 @dataclass
@@ -165,22 +200,46 @@ def render_kernel_names(state: dict | None, limit: int) -> str:
     return truncate_to_tokens("\n".join(lines), limit, marker="")
 
 
+def _cells_key(cells) -> tuple:
+    # repr is C-fast; equal outputs written in another key order are only a miss, never a wrong hit
+    return tuple((c.cell_type, c.source, repr(c.outputs)) for c in cells)
+
+
+def _budgeted(kind: str, key, limit: int, make: Callable[[], str]) -> tuple[str, int]:
+    """A context piece cut to ``limit`` tokens and its token count, memoised by what it is made of."""
+    def build():
+        text = make()
+        return text, count_tokens(text)
+    return _rendered.get((kind, key, limit), build)
+
+
+def _redact_piece(text: str) -> str:
+    """Redacted ``text``; memoised per set of custom patterns, so a pattern added later applies at once."""
+    if not text:
+        return text
+    return _redacted.get((text, id(redact._custom_patterns())), lambda: redact_text(text)[0])
+
+
 def build_context(prefix: str, suffix: str = "", *, above: list[NeighbourCell] = (), below: list[NeighbourCell] = (),
                   kernel_state: dict | None = None, repo_signatures: str = "", notebook_name: str = "",
                   budget: int = DEFAULT_BUDGET) -> CompletionContext:
-    """Fit the pieces into ``budget`` tokens and redact them."""
+    """Fit the pieces into ``budget`` tokens and redact them (all but the prefix memoised: see the module's note)."""
     share = {k: int(budget * v) for k, v in SHARES.items()}
-    ctx = CompletionContext(
-        prefix="",
-        suffix=truncate_to_tokens(suffix, share["suffix"], marker=""),
-        above=render_cells(list(above), share["above"], from_end=True),
-        below=render_cells(list(below), share["below"], from_end=False),
-        kernel=render_kernel_names(kernel_state, share["kernel"]),
-        repo=truncate_to_tokens(repo_signatures, share["repo"], marker=""),
-        notebook_name=notebook_name,
-    )
-    used = sum(count_tokens(t) for t in (ctx.suffix, ctx.above, ctx.below, ctx.kernel, ctx.repo))
-    ctx.prefix = tail_to_tokens(prefix, max(budget - used, budget // 3))
-    for name in ("prefix", "suffix", "above", "below", "kernel", "repo"):
-        setattr(ctx, name, redact_text(getattr(ctx, name))[0])
+    above, below = list(above), list(below)
+    pieces = {
+        "suffix": _budgeted("suffix", suffix, share["suffix"],
+                            lambda: truncate_to_tokens(suffix, share["suffix"], marker="")),
+        "above": _budgeted("above", _cells_key(above), share["above"],
+                           lambda: render_cells(above, share["above"], from_end=True)),
+        "below": _budgeted("below", _cells_key(below), share["below"],
+                           lambda: render_cells(below, share["below"], from_end=False)),
+        "kernel": _budgeted("kernel", repr(kernel_state) if kernel_state else "",
+                            share["kernel"], lambda: render_kernel_names(kernel_state, share["kernel"])),
+        "repo": _budgeted("repo", repo_signatures, share["repo"],
+                          lambda: truncate_to_tokens(repo_signatures, share["repo"], marker="")),
+    }
+    used = sum(tokens for _, tokens in pieces.values())
+    ctx = CompletionContext(prefix=redact_text(tail_to_tokens(prefix, max(budget - used, budget // 3)))[0],
+                            notebook_name=notebook_name,
+                            **{name: _redact_piece(text) for name, (text, _) in pieces.items()})
     return ctx

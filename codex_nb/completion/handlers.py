@@ -27,6 +27,7 @@ _EDITOR_ID = re.compile(r"^[A-Za-z0-9_.:/@-]{1,200}$")
 MAX_CELL_CHARS = 50_000
 MAX_CELLS = 200
 MAX_LINES_LIMIT = 20
+MAX_SUGGESTIONS = 3
 TOKENS_PER_LINE = 24
 
 
@@ -72,6 +73,7 @@ class CompleteRequest:
     model: str | None = None
     max_lines: int | None = None
     use_context: bool = True
+    suggestions: int = 1
 
     @classmethod
     def parse(cls, body: dict) -> "CompleteRequest":
@@ -79,6 +81,11 @@ class CompleteRequest:
         if not _EDITOR_ID.match(editor_id):
             raise HTTPError(400, "'editor_id' is required: letters, digits and _ . : / @ - (at most 200), "
                                  "the same for every request from one editor")
+        suggestions = body.get("suggestions", 1)
+        if (not isinstance(suggestions, int) or isinstance(suggestions, bool)
+                or not 1 <= suggestions <= MAX_SUGGESTIONS):
+            raise HTTPError(400, f"'suggestions' must be an integer from 1 to {MAX_SUGGESTIONS} "
+                                 "(how many distinct suggestions to cycle through)")
         max_lines = body.get("max_lines")
         if max_lines is not None and (not isinstance(max_lines, int) or isinstance(max_lines, bool)
                                       or not 1 <= max_lines <= MAX_LINES_LIMIT):
@@ -95,7 +102,7 @@ class CompleteRequest:
         return cls(editor_id=editor_id, prefix=_text(body, "prefix", required=True), suffix=_text(body, "suffix"),
                    path=_text(body, "path", limit=4096), above=_cells(body, "cells_above"),
                    below=_cells(body, "cells_below"), kernel_state=kernel_state, model=model or None,
-                   max_lines=max_lines, use_context=use_context)
+                   max_lines=max_lines, use_context=use_context, suggestions=suggestions)
 
 
 def _service(handler) -> CompletionService:
@@ -133,7 +140,7 @@ def _build_job(req: CompleteRequest, root_dir: Path, resolve, *, quick: bool = F
                         kernel_state=req.kernel_state if req.use_context else None,
                         repo_signatures=signatures, notebook_name=name, budget=DEFAULT_BUDGET)
     job = Job(editor_id=req.editor_id, backend=backend_for(chosen.model_id), ctx=ctx, raw_prefix=req.prefix,
-              max_lines=max_lines, max_tokens=min(256, TOKENS_PER_LINE * max_lines + 8))
+              max_lines=max_lines, max_tokens=min(256, TOKENS_PER_LINE * max_lines + 8), suggestions=req.suggestions)
     return job, chosen.to_json()
 
 
@@ -166,7 +173,12 @@ class CompleteHandler(SSEMixin, CodexHandler):
         self.job = job
         self.start_events()
         # queued, not awaited: it goes out with the first text, and the model call starts now
-        self.queue_event("start", {"editor_id": req.editor_id, "model": chosen["model"], "backend": chosen["backend"]})
+        # "alternatives": how many more suggestions this answer may carry in `done` (none from a backend
+        # that cannot give them, or a server that turned out to ignore `n`); the editor offers that many
+        # places to cycle to before they arrive
+        promised = min(req.suggestions - 1, job.backend.alternatives)
+        self.queue_event("start", {"editor_id": req.editor_id, "model": chosen["model"], "backend": chosen["backend"],
+                                   "alternatives": promised})
         try:
             outcome = await service.complete(self.job, lambda text: self.queue_event("delta", {"text": text}))
         except Exception as exc:  # noqa: BLE001 - every failure becomes an event the editor can ignore
@@ -179,7 +191,8 @@ class CompleteHandler(SSEMixin, CodexHandler):
             await self.send_event("cancelled", {"editor_id": req.editor_id})
         else:
             await self.send_event("done", {"text": outcome.text, "cached": outcome.cached,
-                                           "speculated": outcome.speculated, "model": chosen["model"]})
+                                           "speculated": outcome.speculated, "model": chosen["model"],
+                                           "alternatives": outcome.alternatives})
         if not self._finished:
             self.finish()
 

@@ -22,7 +22,9 @@ from ..context.snippets import read_source
 _IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+\(?([\w, \t]+)\)?|import\s+([\w., \t]+))", re.M)
 MAX_PER_MODULE = 12
 # Completions are asked for on every typing pause; the index walk (a stat per file) is not
-# worth repeating more often than this for the same imports.
+# worth repeating more often than this for the same imports. An older answer is still
+# served at once, and refreshed in the background: no request waits for a walk it has
+# already had the answer of (only the first one for a set of imports does).
 FRESH_SECONDS = 15.0
 
 _signatures_cache: dict[tuple[str, str, int, int], dict[str, str]] = {}
@@ -106,16 +108,49 @@ def repo_signatures(code: str, repo_root: str | os.PathLike | None, *, cached_on
     key = (str(repo_root), tuple(pairs))
     with _cache_lock:
         hit = _recent.get(key)
-    if hit is not None and time.monotonic() - hit[0] < FRESH_SECONDS:
+    if hit is not None:
+        if time.monotonic() - hit[0] >= FRESH_SECONDS:
+            _refresh_later(key, pairs, repo_root)
         return hit[1]
     if cached_only:
         return None
-    text = _signatures_for(pairs, repo_root)
+    return _refresh(key, pairs, repo_root)
+
+
+_refreshing: set[tuple] = set()
+
+
+def _refresh(key: tuple, pairs, repo_root) -> str:
+    try:
+        text = _signatures_for(pairs, repo_root)
+        with _cache_lock:
+            if len(_recent) > 256:
+                _recent.clear()
+            _recent[key] = (time.monotonic(), text)
+        return text
+    finally:
+        with _cache_lock:
+            _refreshing.discard(key)
+
+
+def _refresh_later(key: tuple, pairs, repo_root) -> None:
+    """Walk the index again in a thread of its own (one per key at a time), off the request's path."""
     with _cache_lock:
-        if len(_recent) > 256:
-            _recent.clear()
-        _recent[key] = (time.monotonic(), text)
-    return text
+        if key in _refreshing:
+            return
+        _refreshing.add(key)
+    threading.Thread(target=_refresh_quietly, args=(key, pairs, repo_root), name="codex-nb-repo-signatures",
+                     daemon=True).start()
+
+
+def _refresh_quietly(key: tuple, pairs, repo_root) -> None:
+    try:
+        _refresh(key, pairs, repo_root)
+    except Exception:  # noqa: BLE001 - the old answer stays; the next request after FRESH_SECONDS tries again
+        with _cache_lock:
+            old = _recent.get(key)
+            if old is not None:
+                _recent[key] = (time.monotonic(), old[1])
 
 
 def _signatures_for(pairs: list[tuple[str, str | None]], repo_root) -> str:

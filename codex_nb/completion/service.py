@@ -10,6 +10,11 @@ typing-through: when the user types the first characters of the suggestion
 shown, the rest of that suggestion is still the answer, with no model call.
 After a local model's answer, the completion that would follow it (if the user
 accepts) is prepared in the background, so Tab and the next pause find it ready.
+
+A job may ask for several suggestions (Alt-] / Alt-[ cycle through them). The first
+streams as before; the others come from the same model response where the backend
+can give them (``Backend.alternatives``), are cut by the same line limit, and are
+kept only when they differ from the first and from each other.
 """
 from __future__ import annotations
 
@@ -37,11 +42,12 @@ class Job:
     raw_prefix: str  # the cell's text before the cursor, before budgeting (the cache key's part)
     max_lines: int
     max_tokens: int = 64
+    suggestions: int = 1  # how many distinct suggestions are wanted (the first streams)
     seq: int = 0  # arrival order among this editor's requests (CompletionService.arrive)
 
     @property
     def group(self) -> tuple:
-        return (self.backend.model_id, self.ctx.key(), self.max_lines)
+        return (self.backend.model_id, self.ctx.key(), self.max_lines, self.suggestions > 1)
 
     @property
     def key(self) -> tuple:
@@ -54,6 +60,18 @@ class Outcome:
     cached: bool = False
     speculated: bool = False
     cancelled: bool = False
+    alternatives: list[str] = field(default_factory=list)  # the other distinct suggestions, best first
+
+
+def distinct_alternatives(first: str, others: list[str], limit: int) -> list[str]:
+    """The non-empty ``others`` that differ from ``first`` and each other (whitespace at the ends ignored)."""
+    seen = {first.strip()}
+    kept = []
+    for text in others:
+        if text.strip() and text.strip() not in seen and len(kept) < limit:
+            seen.add(text.strip())
+            kept.append(text)
+    return kept
 
 
 @dataclass
@@ -113,6 +131,7 @@ class CompletionService:
     def __init__(self, cache_size: int = CACHE_SIZE):
         self.cache_size = cache_size
         self.cache: OrderedDict[tuple, str] = OrderedDict()
+        self.alternatives: dict[tuple, list[str]] = {}  # cache key -> the other suggestions (pruned with the cache)
         self.groups: dict[tuple, OrderedDict[str, str]] = {}  # group -> {raw prefix: answer}, for typing-through
         self.running: dict[str, _Running] = {}
         self.speculations: dict[tuple, asyncio.Task] = {}
@@ -133,11 +152,16 @@ class CompletionService:
                 return whole[len(job.raw_prefix):]
         return None
 
-    def remember(self, job: Job, text: str) -> None:
+    def remember(self, job: Job, text: str, alternatives: list[str] = ()) -> None:
         self.cache[job.key] = text
+        if alternatives:
+            self.alternatives[job.key] = list(alternatives)
+        else:
+            self.alternatives.pop(job.key, None)
         self.cache.move_to_end(job.key)
         while len(self.cache) > self.cache_size:
             old = self.cache.popitem(last=False)[0]
+            self.alternatives.pop(old, None)
             group = self.groups.get(old[:-1])
             if group is not None:
                 group.pop(old[-1], None)
@@ -187,7 +211,7 @@ class CompletionService:
             self.counts["hits"] += 1
             on_text(hit)
             self._speculate_after(job, hit)
-            return Outcome(hit, cached=True)
+            return Outcome(hit, cached=True, alternatives=list(self.alternatives.get(job.key, ())))
         speculation = self.speculations.get(job.key)
         if speculation is not None and not speculation.done():
             running = self.running[job.editor_id] = _Running(task=speculation, key=job.key, speculative=True)
@@ -201,7 +225,8 @@ class CompletionService:
                 self.counts["speculation_hits"] += 1
                 on_text(text)
                 self._speculate_after(job, text)
-                return Outcome(text, cached=True, speculated=True)
+                return Outcome(text, cached=True, speculated=True,
+                               alternatives=list(self.alternatives.get(job.key, ())))
         running = self.running[job.editor_id] = _Running(key=job.key)
         running.task = asyncio.ensure_future(self._generate(job, running.cancel, on_text))
         try:
@@ -217,21 +242,29 @@ class CompletionService:
         if text is None:
             return Outcome("", cancelled=True)
         self._speculate_after(job, text)
-        return Outcome(text)
+        return Outcome(text, alternatives=list(self.alternatives.get(job.key, ())))
 
     async def _generate(self, job: Job, cancel: threading.Event, on_text: Callable[[str], None] | None) -> str | None:
         """Run the model; the kept text, or None when cancelled. Stops the model at the line limit."""
         self.counts["model_calls"] += 1
         limit = LineLimit(job.max_lines, job.ctx.suffix)
-        stream = job.backend.stream(job.ctx, max_tokens=job.max_tokens, stop=[], cancel=cancel)
+        others: dict[int, LineLimit] = {}
+        wanted = min(job.suggestions - 1, job.backend.alternatives)
+
+        def on_alternative(index: int, piece: str) -> None:
+            if 1 <= index <= wanted:
+                others.setdefault(index, LineLimit(job.max_lines, job.ctx.suffix)).feed(piece)
+
+        stream = job.backend.stream(job.ctx, max_tokens=job.max_tokens, stop=[], cancel=cancel,
+                                    on_alternative=on_alternative if wanted else None)
         try:
             async for piece in stream:
-                if cancel.is_set():
+                if cancel.is_set() and not limit.full:
                     return None
-                kept = limit.feed(piece)
+                kept = limit.feed(piece) if not limit.full else ""
                 if kept and on_text is not None:
                     on_text(kept)
-                if limit.full:
+                if limit.full and (not wanted or (len(others) == wanted and all(o.full for o in others.values()))):
                     cancel.set()  # enough lines: the model stops now, not at max_tokens
                     break
         finally:
@@ -239,7 +272,8 @@ class CompletionService:
         if cancel.is_set() and not limit.full:
             return None
         text = limit.result()
-        self.remember(job, text)
+        alternatives = distinct_alternatives(text, [others[i].result() for i in sorted(others)], wanted)
+        self.remember(job, text, alternatives)
         return text
 
     def _speculate_after(self, job: Job, text: str) -> None:

@@ -5,6 +5,11 @@
  * The provider answers as soon as the first piece of text arrives (an item marked `isIncomplete`)
  * and streams the rest. A newer keystroke aborts the request before it: the server then stops the
  * model, and the server also cancels the older request by itself when the newer one arrives.
+ *
+ * Alt-] / Alt-[ cycle through the items of one answer. The server streams the first suggestion
+ * and sends the others (distinct, from the same model response) when it is done; the `start`
+ * event says how many may come, so the provider can list that many items at once (JupyterLab
+ * fixes the list when `fetch` returns) and fill them in through `stream` as they arrive.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import {
@@ -27,6 +32,7 @@ const CELLS_ABOVE = 30;
 const CELLS_BELOW = 5;
 const OUTPUTS_PER_CELL = 3;
 const OUTPUT_CHARS = 400;
+const SUGGESTIONS = 3; // the first and up to two alternatives to cycle to
 
 /** The settings in force: the lab's settings where set, else the server's (c.CodexNB). */
 interface ISettings {
@@ -41,7 +47,9 @@ class Suggestion {
   text = '';
   finished = false;
   model = '';
-  private wake: (() => void) | null = null;
+  promised = 0; // how many alternatives the server said may come
+  alternatives: string[] = [];
+  private wakes: (() => void)[] = []; // the first item's stream and the alternatives' places wait together
   readonly controller = new AbortController();
 
   add(text: string): void {
@@ -55,13 +63,13 @@ class Suggestion {
   }
 
   changed(): Promise<void> {
-    return new Promise(resolve => (this.wake = resolve));
+    return new Promise(resolve => this.wakes.push(resolve));
   }
 
   private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    const wakes = this.wakes;
+    this.wakes = [];
+    wakes.forEach(wake => wake());
   }
 }
 
@@ -105,6 +113,7 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
   } as any;
 
   private suggestions = new Map<string, Suggestion>();
+  private places = new Map<string, { suggestion: Suggestion; index: number }>();
   private latest: Suggestion | null = null;
   private counter = 0;
   private lab: { enabled: string; model: string; debounceMs: number | null; maxLines: number | null } = {
@@ -187,7 +196,8 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
       cells_below: cells.slice(index + 1, index + 1 + CELLS_BELOW).map(cellJSON),
       kernel_state: this.kernelNames.get(panel),
       model: this.lab.model || null,
-      max_lines: settings.maxLines
+      max_lines: settings.maxLines,
+      suggestions: SUGGESTIONS
     };
     const suggestion = new Suggestion();
     this.latest = suggestion;
@@ -201,9 +211,13 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
       e => {
         if (e.event === 'start') {
           suggestion.model = e.data.model ?? '';
+          suggestion.promised = e.data.alternatives ?? 0;
         } else if (e.event === 'delta') {
           suggestion.add(e.data.text);
-        } else if (e.event === 'done' || e.event === 'cancelled' || e.event === 'error') {
+        } else if (e.event === 'done') {
+          suggestion.alternatives = (e.data.alternatives ?? []).filter((t: unknown) => typeof t === 'string' && t);
+          suggestion.finish();
+        } else if (e.event === 'cancelled' || e.event === 'error') {
           suggestion.finish();
         }
       },
@@ -226,11 +240,24 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
     const item: IInlineCompletionItem = { insertText: suggestion.text, isIncomplete: !suggestion.finished, token };
     if (suggestion.finished) {
       this.suggestions.delete(token);
+      return { items: [item, ...suggestion.alternatives.map(text => ({ insertText: text }))] };
     }
-    return { items: [item] };
+    // still streaming: one place per promised alternative, filled in by `stream` once `done` brings it
+    const places: IInlineCompletionItem[] = [];
+    for (let i = 0; i < suggestion.promised; i++) {
+      const placeToken = `${token}-alternative-${i}`;
+      this.places.set(placeToken, { suggestion, index: i });
+      places.push({ insertText: '', isIncomplete: true, token: placeToken });
+    }
+    return { items: [item, ...places] };
   }
 
   async *stream(token: string): AsyncGenerator<{ response: IInlineCompletionItem }> {
+    const place = this.places.get(token);
+    if (place) {
+      yield* this.streamAlternative(token, place.suggestion, place.index);
+      return;
+    }
     const suggestion = this.suggestions.get(token);
     if (!suggestion) {
       return;
@@ -249,6 +276,25 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
       }
     } finally {
       this.suggestions.delete(token);
+    }
+  }
+
+  /** An alternative arrives whole with `done`; a place the server could not fill stays empty. */
+  private async *streamAlternative(
+    token: string,
+    suggestion: Suggestion,
+    index: number
+  ): AsyncGenerator<{ response: IInlineCompletionItem }> {
+    try {
+      while (!suggestion.finished) {
+        await suggestion.changed();
+      }
+      const text = suggestion.alternatives[index];
+      if (text) {
+        yield { response: { insertText: text, isIncomplete: false } };
+      }
+    } finally {
+      this.places.delete(token);
     }
   }
 }

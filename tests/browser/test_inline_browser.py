@@ -72,6 +72,31 @@ def test_ghost_text_appears_and_tab_inserts_it(page, jupyter_lab):
     assert not page.codex_errors
 
 
+def test_alt_bracket_cycles_to_the_second_suggestion_and_tab_inserts_it(page, jupyter_lab):
+    lab = jupyter_lab
+    name = make_notebook(lab, "")
+    open_notebook(page, lab, name)
+    settle(lab)
+    # one model response with n = 3: the first streams, choice 1 differs, choice 2 repeats the first
+    lab.llm.queue_completion("math.sqrt(2)", chunk_size=3, chunk_delay=0.02, alternatives=("math.pi",))
+    asked = len(lab.llm.requests)
+    focus_end_of_cell(page, 1)
+    page.keyboard.type("angle = ")
+    page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'math.sqrt(2)'")
+    assert lab.llm.requests[asked]["n"] == 3
+    page.keyboard.press("Alt+BracketRight")
+    page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'math.pi'")
+    screenshot(page, "inline-second-suggestion")
+    page.keyboard.press("Alt+BracketLeft")
+    page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'math.sqrt(2)'")
+    page.keyboard.press("Alt+BracketRight")
+    page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'math.pi'")
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
+    assert edited_source(page) == "angle = math.pi"
+    assert not page.codex_errors
+
+
 def test_a_second_keystroke_cancels_the_first_request(page, jupyter_lab):
     lab = jupyter_lab
     name = make_notebook(lab, "")
