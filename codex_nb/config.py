@@ -49,6 +49,8 @@ class CodexNB(Configurable):
                                      "(also CODEX_NB_VALIDATION_GATEWAY_URL; token in JUPYTER_GATEWAY_AUTH_TOKEN). "
                                      "See docs/team.md for what carries over.").tag(config=True)
     commit = Enum(["off", "ask", "on"], "off", help="In a git repository, make each kept change one commit.").tag(config=True)
+    commit_allow_dirty = Bool(False, help="Let a commit carry your uncommitted edits to a file the change also touches "
+                              "(refused by default; other files are never committed).").tag(config=True)
     completion_model = Unicode("", help="Model id for inline (ghost-text) completion in JupyterLab cells, e.g. "
                                "ollama:qwen2.5-coder:1.5b or local:/path/qwen2.5-coder-1.5b.gguf. Empty: the model above.").tag(config=True)
     completion_enabled = Enum(["auto", "on", "off"], "auto", help="Inline completion: auto is on for local and "

@@ -101,3 +101,32 @@ def test_a_dirty_file_the_change_touches_is_refused_when_committing(repo, tmp_pa
     assert done.returncode == 1
     assert "uncommitted" in json.loads(done.stdout)["reason"]
     assert (repo / "shop" / "prices.py").read_text().endswith("# my unfinished note\n")
+
+
+def test_allow_dirty_lets_the_commit_carry_the_persons_edit_to_that_file_only(repo, tmp_path):
+    (repo / "shop" / "prices.py").write_text("def total(xs):\n    return sum(xs)\n# my unfinished note\n")
+    (repo / "shop" / "other.py").write_text("NAME = 'other'\n# also mine, not touched by the change\n")
+    proposal = patch("return sum(xs) + 0", "p-dirty-ok")
+    proposal["edits"][0]["base_hash"] = source_hash((repo / "shop" / "prices.py").read_text())
+    done = apply(repo, tmp_path, proposal, "--commit", "--allow-dirty")
+    assert done.returncode == 0, done.stderr
+    assert "also carry your uncommitted edits to shop/prices.py" in done.stderr
+    sha = json.loads(done.stdout)["commit"]
+    assert git(repo, "show", "--name-only", "--format=", sha).split() == ["shop/prices.py"]
+    assert git(repo, "show", f"{sha}:shop/prices.py").endswith("# my unfinished note")
+    assert git(repo, "status", "--porcelain") == "M shop/other.py"  # never committed
+
+
+def test_commit_ask_keeps_the_change_uncommitted_and_says_how_to_commit(repo, tmp_path):
+    head = git(repo, "rev-parse", "HEAD")
+    config = tmp_path / "jupyter-config"
+    config.mkdir()
+    (config / "codex_nb_config.json").write_text(json.dumps({"CodexNB": {"commit": "ask"}}))
+    pfile = tmp_path / "p.json"
+    pfile.write_text(json.dumps(patch("return sum(xs) + 0", "p-ask")))
+    done = subprocess.run([sys.executable, "-m", "codex_nb.cli.main", "apply", str(repo / "orders.ipynb"), str(pfile),
+                           "--validate", "--json"], capture_output=True, text=True, timeout=240,
+                          env={**__import__("os").environ, "JUPYTER_CONFIG_DIR": str(config)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["commit"] is None and git(repo, "rev-parse", "HEAD") == head
+    assert "Kept without a commit: commit = 'ask'" in done.stderr and "--commit" in done.stderr

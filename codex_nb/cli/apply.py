@@ -23,6 +23,9 @@ def add_parser(sub):
     p.add_argument("--drift-fails", action="store_true", default=None, help="treat changed outputs of unedited cells as a failure")
     p.add_argument("--commit", action="store_const", const="on", default=None,
                    help="in a git repository, make the kept change one commit of exactly the files it touched")
+    p.add_argument("--allow-dirty", dest="allow_dirty", action="store_true", default=None,
+                   help="with --commit: let the commit carry your uncommitted edits to the files the change touches "
+                   "(default: c.CodexNB.commit_allow_dirty; other files are never committed)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--force", action="store_true",
                    help="write the notebook even if a running Jupyter server has it open")
@@ -81,7 +84,8 @@ def run(args) -> int:
     outcome = accept_file(args.notebook, proposal, source="cli", repo_root=args.repo, emit=view,
                           validate=bool(args.validate), validate_mode=args.mode, repair=args.repair if args.validate else 0,
                           model=args.model, kernel_name=args.kernel, total_timeout=args.timeout,
-                          cell_timeout=args.cell_timeout, drift_fails=args.drift_fails, commit=args.commit)
+                          cell_timeout=args.cell_timeout, drift_fails=args.drift_fails, commit=args.commit,
+                          commit_allow_dirty=args.allow_dirty)
     if args.json:
         print(json.dumps(outcome_json(outcome), default=str))
     else:

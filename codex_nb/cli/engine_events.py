@@ -36,6 +36,8 @@ class TerminalEvents:
         kind = event["type"]
         if kind == "progress":
             return format_progress(event["event"])
+        if kind == "status" and event.get("notice"):
+            return event["text"]
         if kind == "refused":
             return f"Not applied: {event['reason']}" + (f"\n  → {event['hint']}" if event.get("hint") else "")
         if kind == "validated" and event["ok"]:

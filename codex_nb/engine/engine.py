@@ -113,8 +113,12 @@ class Engine:
                 if self.settings.commit == "on" and (files.paths or (ops and applier.kind == "file")):
                     from ..gates.commit import check_clean
 
-                    # a commit must not carry the person's unfinished edits
-                    check_clean(root, _committed(files, applier if ops else None, root))
+                    # a commit must not carry the person's unfinished edits, unless they allowed it
+                    dirty = check_clean(root, _committed(files, applier if ops else None, root),
+                                        allow_dirty=self.settings.commit_allow_dirty)
+                    if dirty:
+                        _send(emit, ev.Status(f"The commit will also carry your uncommitted edits to "
+                                              f"{', '.join(dirty)} (allowed by commit_allow_dirty).", notice=True))
             except CodexError as exc:
                 return self._refused(outcome, exc, notebook, emit)
             try:
@@ -209,6 +213,10 @@ class Engine:
 
     def _commit(self, proposal, paths: list[str], results, root, emit) -> str | None:
         """With ``commit = "on"`` in a git repository: one commit of exactly the files the change wrote."""
+        if self.settings.commit == "ask" and paths:
+            # No door can ask yet: say so rather than let "ask" pass for a decision that was made.
+            _send(emit, ev.Status("Kept without a commit: commit = 'ask' is not offered by this version yet; "
+                                  "commit with `codex-nb apply --commit` or set c.CodexNB.commit = 'on'.", notice=True))
         if self.settings.commit != "on" or not paths:
             return None
         from ..gates.commit import commit_kept
@@ -218,7 +226,7 @@ class Engine:
             return commit_kept(root, paths, proposal.explanation.strip() or f"codex-nb: {proposal.id}",
                                commit_trailers(proposal.id, results))
         except CodexError as exc:  # the change stands; only the commit could not be made
-            _send(emit, ev.Status(f"Kept, but not committed: {exc.message}"))
+            _send(emit, ev.Status(f"Kept, but not committed: {exc.message}", notice=True))
             return None
 
     async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit) -> Outcome:

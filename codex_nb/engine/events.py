@@ -28,6 +28,7 @@ class Decided:
 class Status:
     text: str
     type: Literal["status"] = "status"
+    notice: bool = False  # news the person must see (kept without a commit, a commit with their edits), not progress
 
 
 @dataclass

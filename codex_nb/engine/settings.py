@@ -25,6 +25,7 @@ class Settings:
     checks: tuple[str, ...] = ()
     check_timeout: float = 300.0
     commit: str = "off"
+    commit_allow_dirty: bool = False  # a commit may carry uncommitted edits to the files the change touches
     validate_in_place: bool = False  # validation runs in the notebook's own directory (its files may change)
     validate_network: bool = True  # the validation kernel may reach the network
     validate_scratch_mb: float = 200.0  # most megabytes copied into the scratch directory
@@ -62,6 +63,7 @@ def resolve_settings(*, with_model: bool = True, **flags) -> Settings:
         checks=tuple(config.checks),
         check_timeout=config.check_timeout,
         commit=config.commit,
+        commit_allow_dirty=config.commit_allow_dirty,
         **_validation_settings(config),
         validation_gateway_url=config.validation_gateway_url or None,
     )

@@ -95,7 +95,8 @@ def check_clean(repo_root: str | os.PathLike, files: list[str], allow_dirty: boo
     if dirty and not allow_dirty:
         shown = ", ".join(sorted(dirty)[:5]) + (" …" if len(dirty) > 5 else "")
         raise DirtyFiles(f"uncommitted changes in {shown}: a commit of this change would include them",
-                         hint="commit or stash them first, or keep this change without a commit (c.CodexNB.commit = 'off')", files=sorted(dirty))
+                         hint="commit or stash them first, allow it (codex-nb apply --allow-dirty, c.CodexNB.commit_allow_dirty = True), "
+                              "or keep this change without a commit (c.CodexNB.commit = 'off')", files=sorted(dirty))
     return sorted(dirty)
 
 

@@ -277,6 +277,7 @@ export interface Decided {
   type: 'decided';
 }
 export interface Status {
+  notice: boolean;
   text: string;
   type: 'status';
 }
