@@ -39,7 +39,8 @@ def file_graph(index, sent: dict[str, dict], *, collapse_over: int = COLLAPSE_FI
                 "group": group_of(path), "module": rec.get("module") or None}
         hit = sent.get(path)
         if hit:
-            node.update(rank=hit["rank"], score=hit["score"], tokens=hit["tokens"], why=hit["why"])
+            node.update(rank=hit["rank"], score=hit["score"], tokens=hit["tokens"], why=hit["why"],
+                        outline=hit["outline_sent"])
         nodes.append(node)
     edges = [{"source": index.paths[i], "target": index.paths[j],
               "kind": "import" if w >= IMPORT_WEIGHT else "uses"}

@@ -7,6 +7,7 @@ def show_map(session, req):
 
     from ..widgets.render import escape, table_html
     from . import build_map
+    from .sent import sent_phrase
     from .text import map_text
 
     path, nb = session.notebook(req.notebook, required=False)
@@ -20,7 +21,7 @@ def show_map(session, req):
             f"{sum(e['kind'] == 'import' for e in data['edges'])} import edges")
     parts = [f"<div class='codex-map'>{head}"]
     if data["sent"]:
-        rows = [{"rank": f["rank"], "file": f["path"], "tokens": f["tokens"] if f["code_sent"] else "named only",
+        rows = [{"rank": f["rank"], "file": f["path"], "tokens": sent_phrase(f),
                  "why": f["why"]} for f in data["sent"]]
         parts.append(f"<div>Sent for {escape(req.text or 'this notebook')!s} "
                      f"({data['context_tokens']} of {data['budget']} tokens)</div>")

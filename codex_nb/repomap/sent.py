@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from ..context.snippets import OUTLINE_MARK
 from ..context.tokens import count_tokens
 
 _BLOCK = re.compile(r"^--- (.+?) ---$", re.M)
@@ -24,12 +25,26 @@ def code_blocks(repository_text: str) -> dict[str, str]:
 
 
 def sent_files(ctx) -> dict[str, dict]:
-    """path -> {"rank", "score", "why", "tokens", "code_sent"} for every ranked file of a Context."""
+    """path -> {"rank", "score", "why", "tokens", "code_sent", "outline_sent"} for every ranked file of a Context.
+
+    A file below the best ones may be sent as an outline (signature lines only): that is not its code.
+    """
     section = ctx.section("repository")
     blocks = code_blocks(section.text if section else "")
     out = {}
     for rank, f in enumerate(ctx.files, 1):
         code = blocks.get(f["path"])
+        outline = code is not None and code.startswith(OUTLINE_MARK)
         out[f["path"]] = {"path": f["path"], "rank": rank, "score": round(float(f["score"]), 4), "why": f["why"],
-                          "code_sent": code is not None, "tokens": count_tokens(code) if code else 0}
+                          "code_sent": code is not None and not outline, "outline_sent": outline,
+                          "tokens": count_tokens(code) if code else 0}
     return out
+
+
+def sent_phrase(f: dict) -> str:
+    """What the model receives of one ranked file, in words."""
+    if f["code_sent"]:
+        return f"{f['tokens']} tokens of code"
+    if f.get("outline_sent"):
+        return f"outline ({f['tokens']} tokens of signatures)"
+    return "named only"

@@ -1,6 +1,8 @@
 """The map as plain text, for terminals and the `%codex map` fallback."""
 from __future__ import annotations
 
+from .sent import sent_phrase
+
 
 def map_text(data: dict) -> str:
     lines = [f"Repository {data['repo']}: {data['files']} files in {len(data['groups'])} folders"
@@ -11,7 +13,7 @@ def map_text(data: dict) -> str:
         lines.append(f"Files the context would send for {data['query']!r} "
                      f"({data['context_tokens']} of {data['budget']} tokens in all):")
         for f in data["sent"]:
-            code = f"{f['tokens']} tokens of code" if f["code_sent"] else "named only"
+            code = sent_phrase(f)
             lines.append(f"  {f['rank']:>2}. {f['path']} — {code}; {f['why']}")
     nb = data.get("notebook")
     if nb:

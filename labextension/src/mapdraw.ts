@@ -18,6 +18,7 @@ export interface IMapNode {
   sent?: number;
   rank?: number;
   tokens?: number;
+  outline?: boolean; // sent as signature lines only, not its code
   why?: string;
 }
 
@@ -46,7 +47,7 @@ export interface IMapData {
   groups: { id: string; label: string; files: number; sent: number; package: boolean }[];
   nodes: IMapNode[];
   edges: IMapEdge[];
-  sent: { path: string; rank: number; tokens: number; code_sent: boolean; why: string }[];
+  sent: { path: string; rank: number; tokens: number; code_sent: boolean; outline_sent: boolean; why: string }[];
   budget: number | null;
   context_tokens: number | null;
   notebook: {
@@ -129,19 +130,20 @@ export function drawRepository(data: IMapData, width: number, onOpen: (path: str
     }
     members.forEach((node, k) => {
       const y = box.y + HEAD + k * ROW;
-      // sent: its code is in the context; named: listed by name only
-      const state = node.rank ? (node.tokens ? ' codex-map-sent' : ' codex-map-named') : '';
+      // sent: its code is in the context; outline: its signature lines only; named: listed by name only
+      const sentAs = !node.tokens ? 'named' : node.outline ? 'outline' : 'sent';
+      const state = node.rank ? ` codex-map-${sentAs}` : '';
       const current = node.id === data.notebook?.path ? ' codex-map-current' : '';
       const item = svg('g', { class: `codex-map-node codex-map-${node.kind}${state}${current}`, 'data-id': node.id, tabindex: 0 }, g);
       svg('rect', { x: box.x + 4, y, width: box.w - 8, height: ROW - 3, rx: 3, class: 'codex-map-file-box' }, item);
       const hover = node.rank
-        ? `${node.id} — rank ${node.rank}, ${node.tokens ? node.tokens + ' tokens of code sent' : 'named only'}; ${node.why ?? ''}`
+        ? `${node.id} — rank ${node.rank}, ${{ sent: `${node.tokens} tokens of code sent`, outline: `outline sent (${node.tokens} tokens of signatures)`, named: 'named only' }[sentAs]}; ${node.why ?? ''}`
         : current ? `${node.id} — this notebook (sent as the notebook section)` : node.id;
       const label = current ? `${node.label} (this notebook)` : node.label;
       text(item, box.x + 10, y + 13, label, 'codex-map-file-label', hover, node.rank ? 17 : LABEL_CHARS + 4);
       if (node.rank) {
         const badge = svg('text', { x: box.x + box.w - 10, y: y + 13, class: 'codex-map-rank', 'text-anchor': 'end' }, item);
-        badge.textContent = `#${node.rank} · ${node.tokens ? node.tokens + ' tok' : 'name'}`;
+        badge.textContent = `#${node.rank} · ${{ sent: `${node.tokens} tok`, outline: `${node.tokens} tok outline`, named: 'name' }[sentAs]}`;
       }
       item.addEventListener('click', () => onOpen(node.id));
       item.addEventListener('keydown', e => {

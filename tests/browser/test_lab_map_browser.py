@@ -25,14 +25,20 @@ def test_map_view_draws_and_navigates(page, jupyter_lab):
     open_notebook(page, jupyter_lab, f"{folder}/analysis.ipynb")
     page.evaluate("() => window.jupyterapp.commands.execute('codex-nb:open-map', {query: 'discount pricing'})")
     page.wait_for_selector(".codex-map-repo .codex-map-sent")
-    ranks = page.eval_on_selector_all(".codex-map-repo .codex-map-sent, .codex-map-repo .codex-map-named",
+    ranks = page.eval_on_selector_all(".codex-map-repo .codex-map-sent, .codex-map-repo .codex-map-outline, "
+                                      ".codex-map-repo .codex-map-named",
                                       "ns => ns.map(n => [n.dataset.id, n.querySelector('.codex-map-rank').textContent])")
     by_path = dict(ranks)
     assert by_path["shop/pricing.py"].startswith("#") and "tok" in by_path["shop/pricing.py"]
     assert by_path["shop/io.py"].startswith("#1 ")  # the notebook imports it: ranked first
-    # files listed by name only (their code did not fit or scored too low) are drawn apart from those sent
-    named = page.eval_on_selector_all(".codex-map-repo .codex-map-named", "ns => ns.map(n => n.dataset.id)")
-    assert "tests/test_io.py" in named and all(by_path[p].endswith("name") for p in named)
+    # files sent as an outline (signature lines only) or listed by name only are drawn apart from those sent
+    # with code: an empty module has nothing to outline; the tests file ranks below the code that is sent
+    drawn = {kind: page.eval_on_selector_all(f".codex-map-repo .codex-map-{kind}", "ns => ns.map(n => n.dataset.id)")
+             for kind in ("sent", "outline", "named")}
+    assert all(by_path[p].endswith(" tok outline") for p in drawn["outline"])
+    assert all(by_path[p].endswith(" name") for p in drawn["named"])
+    assert "shop/__init__.py" in drawn["named"]
+    assert "tests/test_io.py" in drawn["outline"] + drawn["named"] and "tests/test_io.py" not in drawn["sent"]
     assert page.locator(".codex-map-repo .codex-map-current[data-id='analysis.ipynb']").count() == 1
     assert page.locator(".codex-map-repo .codex-map-edge-import").count() >= 5
     assert page.locator(".codex-map-repo [data-group='shop']").count() == 1  # packages as groups
