@@ -104,7 +104,7 @@ def test_reports_name_cells_as_people_see_them_and_list_drift_per_cell(tmp_path)
     assert report.failed["cell"] == "cell 4 [ ] 1 / 0" and "in cell 4 [ ] 1 / 0" in report.summary()
     assert "bad" not in report.summary()  # ids are for programs: the JSON has them, people get labels
     text = report.drift_text()
-    assert text.splitlines()[0] == "cell 2 [4] for i in range(3):: outputs changed"
+    assert text.splitlines()[0] == "cell [2] (In [4]) “for i in range(3):”: outputs changed"  # the cards' names
     assert "    -line one" in text and "    +line 1" in text
     again = ValidationReport.from_json(json.loads(json.dumps(report.to_json())))
     assert again.summary() == report.summary() and again.drift_text() == text
