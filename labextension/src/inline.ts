@@ -236,7 +236,8 @@ export class CodexInlineProvider implements IInlineCompletionProvider {
       }
     }
     const cellModel = active.model;
-    this.stats.shown({ prefix: body.prefix, text: suggestion.text, model: suggestion.model, cellText: () => cellModel.sharedModel.getSource(), settled: false });
+    this.stats.shown({ prefix: body.prefix, text: suggestion.text, model: suggestion.model, cellText: () => cellModel.sharedModel.getSource(), settled: false,
+      alternatives: () => suggestion.alternatives });
     const item: IInlineCompletionItem = { insertText: suggestion.text, isIncomplete: !suggestion.finished, token };
     if (suggestion.finished) {
       this.suggestions.delete(token);

@@ -64,6 +64,18 @@ export interface IShown {
   model: string;
   cellText: () => string;
   settled: boolean;
+  // the suggestions the user can cycle to with Alt-] / Alt-[ (they arrive with the end of the stream)
+  alternatives?: () => string[];
+}
+
+/**
+ * Which of the shown suggestions is in the cell: the first one or an alternative cycled to. The longest
+ * that follows the prefix wins, so a suggestion that another one extends is not mistaken for it.
+ */
+export function insertedSuggestion(item: IShown, cellText: string): string | null {
+  const candidates = [item.text, ...(item.alternatives?.() ?? [])].filter(t => t);
+  candidates.sort((a, b) => b.length - a.length);
+  return candidates.find(text => cellText.includes(item.prefix + text)) ?? null;
 }
 
 /** Sends accept / dismiss events to the server, which keeps the totals on this machine. */
@@ -92,7 +104,9 @@ export class CompletionStats {
    * otherwise it was dismissed.
    */
   typedOn(prefix: string): void {
-    if (this.current && prefix === this.current.prefix + this.current.text) {
+    const item = this.current;
+    const typed = item && prefix.startsWith(item.prefix) ? prefix.slice(item.prefix.length) : '';
+    if (item && typed && [item.text, ...(item.alternatives?.() ?? [])].includes(typed)) {
       this.accepted();
     } else {
       this.dismissCurrent();
@@ -117,9 +131,11 @@ export class CompletionStats {
       return;
     }
     item.settled = true;
-    this.post('accepted', item.text.length, item.model);
+    // Tab may have taken an alternative the user cycled to: count what went into the cell.
+    const text = insertedSuggestion(item, item.cellText()) ?? item.text;
+    this.post('accepted', text.length, item.model);
     setTimeout(() => {
-      const kept = item.cellText().includes(item.text) ? item.text.length : 0;
+      const kept = item.cellText().includes(text) ? text.length : 0;
       this.post('retained', kept, item.model);
     }, RETAIN_CHECK_MS);
   }

@@ -80,6 +80,7 @@ def test_alt_bracket_cycles_to_the_second_suggestion_and_tab_inserts_it(page, ju
     # one model response with n = 3: the first streams, choice 1 differs, choice 2 repeats the first
     lab.llm.queue_completion("math.sqrt(2)", chunk_size=3, chunk_delay=0.02, alternatives=("math.pi",))
     asked = len(lab.llm.requests)
+    before = lab.api("GET", "codex-nb/complete/stats")
     focus_end_of_cell(page, 1)
     page.keyboard.type("angle = ")
     page.wait_for_function(f"() => (document.querySelector('{GHOST}') || {{}}).textContent === 'math.sqrt(2)'")
@@ -94,6 +95,13 @@ def test_alt_bracket_cycles_to_the_second_suggestion_and_tab_inserts_it(page, ju
     page.keyboard.press("Tab")
     page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
     assert edited_source(page) == "angle = math.pi"
+    # the statistics count what went into the cell (the alternative), not the first suggestion
+    deadline = time.monotonic() + 15
+    while (stats := lab.api("GET", "codex-nb/complete/stats"))["retained_chars"] < before["retained_chars"] + 7:
+        assert time.monotonic() < deadline, f"the retained characters were not counted: {stats}"
+        time.sleep(0.2)
+    assert stats["accepted_chars"] - before["accepted_chars"] == len("math.pi")
+    assert stats["retained_chars"] - before["retained_chars"] == len("math.pi")
     assert not page.codex_errors
 
 
