@@ -19,6 +19,8 @@ MIN_FILES = 20
 OUTLINE_FILES = 250  # ranked files that may get an outline
 OUTLINE_SHARE = 0.4  # of the repository budget kept for outlines while the best files' code is chosen
 OUTLINE_TOKENS = 50  # at most per outline: one to three signature lines, a map entry rather than a listing
+OUTLINE_FULL = 30  # outlines after this many get the short size: further down the ranking, more files matter
+OUTLINE_SHORT = 34  # one or two signature lines under the file's name
 
 
 @dataclass
@@ -277,7 +279,8 @@ def _repository_section(ctx: Context, root: str, q, nb, nb_path: Path | None, bu
     for k, r in enumerate(rest):
         if remaining < 40:
             break
-        share = min(OUTLINE_TOKENS, max(40, remaining // max(1, min(len(rest) - k, 40))))
+        size = OUTLINE_TOKENS if k < OUTLINE_FULL else OUTLINE_SHORT
+        share = min(size, max(OUTLINE_SHORT, remaining // max(1, min(len(rest) - k, 40))))
         outline = file_outline(root, r.path, index.records[r.index], q.terms, share - 12, kinds)
         if not outline:
             continue
