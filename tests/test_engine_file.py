@@ -155,7 +155,7 @@ def test_cli_apply_validate_rolls_back_and_exits_1(project, tmp_path, capsys):
     assert result["kept"] is False and result["report"]["failed"]["ename"] == "NameError"
     assert "Rolled back" in err and "exactly as before" in err
     # per-cell progress reaches the terminal, naming the cell as people see it
-    assert 'cell 6 [' in err and 'Path("validate_out.txt")' in err and "FAILED: NameError" in err
+    assert 'cell [6]' in err and 'Path("validate_out.txt")' in err and "FAILED: NameError" in err
 
 
 # --- rollback byte-identity over random sequences (validation outcome drawn, files real) ---

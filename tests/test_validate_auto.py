@@ -100,8 +100,8 @@ def test_reports_name_cells_as_people_see_them_and_list_drift_per_cell(tmp_path)
     path = tmp_path / "drift.ipynb"
     nbformat.write(nb, path)
     report = validate_notebook(path, mode="full", changed=["edit"])
-    assert report.labels["talk"] == "cell 2 [4] for i in range(3):" and report.labels["bad"] == "cell 4 [ ] 1 / 0"
-    assert report.failed["cell"] == "cell 4 [ ] 1 / 0" and "in cell 4 [ ] 1 / 0" in report.summary()
+    assert report.labels["talk"] == "cell [2] (In [4]) “for i in range(3):”" and report.labels["bad"] == "cell [4] “1 / 0”"
+    assert report.failed["cell"] == "cell [4] “1 / 0”" and "in cell [4] “1 / 0”" in report.summary()
     assert "bad" not in report.summary()  # ids are for programs: the JSON has them, people get labels
     text = report.drift_text()
     assert text.splitlines()[0] == "cell [2] (In [4]) “for i in range(3):”: outputs changed"  # the cards' names

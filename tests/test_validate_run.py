@@ -155,8 +155,8 @@ def test_targeted_run_executes_only_the_selected_cells(tmp_path):
     assert report.ok, report.failed
     assert report.cells_run == ["c0", "c2", "c4"]
     assert sorted(p.name for p in tmp_path.glob("ran-*")) == ["ran-0", "ran-2", "ran-4"]
-    assert report.reasons == {"c0": "binds base read by cell #3 (c2)", "c2": "edited",
-                              "c4": "reads value bound by cell #3 (c2)"}
+    assert report.reasons == {"c0": "binds base read by cell [3]", "c2": "edited",
+                              "c4": "reads value bound by cell [3]"}
 
 
 def test_a_notebook_node_runs_in_the_given_directory_and_parameters_work(tmp_path):
@@ -192,7 +192,7 @@ def test_cli_exit_codes_and_json_report(tmp_path, capsys, audit_log):
     out, err = capsys.readouterr()
     report = json.loads(out)
     assert report["ok"] and report["mode"] == "targeted" and report["cells_run"] == ["c0", "c1"]
-    assert "[2/2] cell 2 [ ] y = x + 1 ok" in err
+    assert "[2/2] cell [2] “y = x + 1” ok" in err
     entry = json.loads(audit_log.read_text().splitlines()[-1])
     assert entry["event"] == "validation_run" and entry["ok"] is True and entry["mode"] == "targeted"
     bad = write_nb(tmp_path / "bad.ipynb", "1 / 0")

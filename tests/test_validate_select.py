@@ -64,9 +64,9 @@ def test_targeted_selection_matches_hand_computed_sets(changed, expected):
 
 def test_reasons_say_which_names_link_the_cells():
     reasons = targeted(PIPELINE, ["c5"]).reasons
-    assert reasons["c9"] == "reads d bound by cell #6 (c5)"
-    assert reasons["c4"] == "binds c read by cell #6 (c5)"
-    assert reasons["c8"] == "binds b read by cell #10 (c9)"
+    assert reasons["c9"] == "reads d bound by cell [6]"
+    assert reasons["c4"] == "binds c read by cell [6]"
+    assert reasons["c8"] == "binds b read by cell [10]"
     assert reasons["c1"] == "sets up the kernel with %matplotlib"
 
 
@@ -129,7 +129,7 @@ def test_uncertain_cells_widen_to_a_full_run_and_say_why(source, why):
     nb = notebook("x = 1", source, "y = 2")
     selection = targeted(nb, ["c2"])
     assert selection.mode == "full" and selection.cell_ids == ids(0, 1, 2)
-    assert why in selection.widened and "cell #2 (c1)" in selection.widened
+    assert why in selection.widened and "cell [2] “" in selection.widened
     assert all(r.startswith("full run:") for r in selection.reasons.values())
 
 
@@ -216,7 +216,7 @@ def test_names_a_function_reads_are_resolved_where_it_is_called():
     assert targeted(nb, ["c4"]).cell_ids == ids(0, 1, 3, 4)
     selection = targeted(nb, ["c3"])
     assert selection.cell_ids == ids(0, 1, 3, 4)
-    assert selection.reasons["c4"] == "reads CONFIG bound by cell #4 (c3)"
+    assert selection.reasons["c4"] == "reads CONFIG bound by cell [4]"
     # Defining a function that reads a not-yet-bound name is fine; calling it is what counts.
     assert targeted(nb, ["c0"]).cell_ids == ids(0, 1, 3, 4)
 

@@ -63,7 +63,7 @@ def test_cli_validate_reads_the_old_notebook_and_fails_where_a_full_run_fails(tm
     report = json.loads(capsys.readouterr().out)
     assert code == 1 and report["failed"]["cell_id"] == "c2" and report["failed"]["ename"] == "AssertionError"
     assert report["cells_run"] == ["c0", "c1", "c2"]
-    assert report["failed"]["cell"].startswith("cell 3 [ ] assert len(value)")
+    assert report["failed"]["cell"].startswith("cell [3] “assert len(value)")
 
 
 # --- aliasing: a change through an alias changes the original ---

@@ -1,8 +1,8 @@
 """``ValidationReport``: what one validation ran, where, why, and what it found.
 
 People read cells as they see them in Jupyter: by position and execution
-count, with the first line of the source (``cell 7 [5] df = load()``). Cell
-ids appear only in the JSON, where programs read them.
+count, with the first line of the source (``cell [7] (In [5]) “df = load()”``,
+from ``codex_nb.cellnames``). Cell ids appear only in the JSON, where programs read them.
 """
 from __future__ import annotations
 
@@ -10,23 +10,13 @@ import re
 from dataclasses import asdict, dataclass, field
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_FIRST_LINE_CHARS = 48
-
-
-def cell_label(index: int | None, cell) -> str:
-    """``cell 7 [5] first line of the source`` (``[ ]`` for a cell never run)."""
-    if cell is None:
-        return f"cell {index + 1}" if index is not None else "a cell"
-    count = cell.get("execution_count")
-    first = next((line.strip() for line in cell.get("source", "").splitlines() if line.strip()), "")
-    if len(first) > _FIRST_LINE_CHARS:
-        first = first[:_FIRST_LINE_CHARS - 1] + "…"
-    where = f"cell {index + 1}" if index is not None else "cell"
-    return f"{where} [{count if count is not None else ' '}]" + (f" {first}" if first else "")
 
 
 def labels_of(nb) -> dict[str, str]:
-    return {c.get("id"): cell_label(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"}
+    """Each code cell's name as the cards and drift warnings give it (``cellnames``): one style everywhere."""
+    from ..cellnames import cell_name
+
+    return {c.get("id"): cell_name(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"}
 
 
 @dataclass
@@ -48,7 +38,7 @@ class ValidationReport:
     estimate: dict = field(default_factory=dict)  # auto: seconds a full and a targeted run would take, and from what
     kernel: str | None = None
     notebook: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)  # cell id -> "cell 7 [5] first line"
+    labels: dict[str, str] = field(default_factory=dict)  # cell id -> "cell [7] (In [5]) “first line”"
     workdir: str | None = None  # where the kernel ran
     in_place: bool = False  # ran in the notebook's own directory (its files may have changed)
     linked: list[str] = field(default_factory=list)  # too large to copy: shared with the original, read-only

@@ -108,8 +108,10 @@ def _asks_the_model(source: str) -> bool:
     return any(line.lstrip().startswith(("%%codex", "%codex")) for line in source.splitlines())
 
 
-def _label(index: int, cell) -> str:
-    return f"cell #{index + 1} ({cell['id']})"
+def _label(index: int, cell, with_source: bool = False) -> str:
+    from ..cellnames import cell_name
+
+    return cell_name(index, cell, with_source=with_source)  # as people see it; the id stays in the JSON
 
 
 def select_full(nb, skip_tags=("codex-skip",), widened: str | None = None) -> Selection:
@@ -170,7 +172,7 @@ def select_targeted(nb, changed, skip_tags=("codex-skip",), *, previous=None,
     facts = [analyse_source(c["source"]) for _, c in cells]
     for (index, cell), fact in zip(cells, facts):
         if fact.opaque:
-            return select_full(nb, skip_tags, widened=f"{_label(index, cell)} {fact.opaque}")
+            return select_full(nb, skip_tags, widened=f"{_label(index, cell, with_source=True)} {fact.opaque}")
     old_facts = {}
     if previous is not None:
         for cell in previous.cells:
