@@ -195,6 +195,30 @@ async def test_propose_streams_a_proposal_with_diffs(jp_fetch, notebook, scripte
 
 
 
+async def test_a_proposal_starts_its_validation_kernel_before_accept(jp_fetch, jp_root_dir, notebook, scripted_llm):
+    from codex_nb.validate import kernels
+
+    kernels.shutdown_all()
+    scripted_llm.queue("x is one.")
+    resp = await post(jp_fetch, "chat", {"kind": "ask", "instruction": "what is x?", "path": "sub/nb.ipynb"})
+    assert dict(events(resp.body))["done"]
+    await asyncio.sleep(0.3)
+    assert kernels.spare_keys() == []  # an answer without edits needs no validation kernel
+    scripted_llm.queue({"explanation": "Print twice.", "edits": [
+        {"op": "replace", "cell_id": "c2", "cell_type": "code", "source": "print(x * 2)"}]})
+    resp = await post(jp_fetch, "chat", {"kind": "propose", "instruction": "double it", "path": "sub/nb.ipynb"})
+    assert dict(events(resp.body))["proposal"]
+    wanted = str((jp_root_dir / "sub").resolve())
+    try:
+        for _ in range(100):  # the spare is registered from a worker thread right after the proposal
+            if any(key.directory == wanted for key in kernels.spare_keys()):
+                break
+            await asyncio.sleep(0.05)
+        assert [key.kernel_name for key in kernels.spare_keys() if key.directory == wanted] == ["python3"]
+    finally:
+        kernels.shutdown_all()
+
+
 async def test_provider_failure_is_an_error_event(jp_fetch, notebook, scripted_llm):
     for _ in range(6):
         scripted_llm.queue(status=401, content="bad key")

@@ -37,3 +37,18 @@ def build_engine(*, source: str, anchor=None, repo_root=None, validator=None, re
         # A proposal for this notebook is about to be reviewed: its validation kernel can start now.
         prepare_validation(engine.gates, anchor, settings)
     return engine
+
+
+def prepare_review(notebook, *, validator=None, **flags) -> None:
+    """A proposal for ``notebook`` is on its way to a person: start its validation kernel now.
+
+    For doors that build the engine only at Accept (the panel): the kernel starts while the
+    person reads the diff, as it does for the doors that build it when the card is drawn.
+    A test's ``validator`` starts no kernels.
+    """
+    from .engine import default_gates
+    from .notebook_gate import prepare_validation
+
+    if validator is None:
+        prepare_validation(default_gates(), notebook, resolve_settings(**flags))
+

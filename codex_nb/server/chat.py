@@ -39,6 +39,15 @@ def _proposal_payload(result, nb_node) -> dict:
     return {"proposal": result.proposal.to_json(), "diffs": proposal_diffs(nb_node, result.proposal)}
 
 
+def _prepare_review(req: ChatRequest, validator) -> None:
+    from ..engine.api import prepare_review
+
+    try:
+        prepare_review(req.notebook_abs, validator=validator, model=req.model)
+    except Exception:  # a spare kernel only saves time; Accept starts its own and reports any problem
+        pass
+
+
 class ChatControl:
     """A running chat, as the cancel route and a vanished client see it."""
 
@@ -121,6 +130,8 @@ class ChatHandler(SSEMixin, CodexHandler):
             payload = None
             if result.proposal is not None and result.proposal.edits and not result.cancelled:
                 payload = await loop.run_in_executor(state.executor, _proposal_payload, result, turn.nb)
+                # The card is about to be read: its validation kernel starts now, not at Accept.
+                loop.run_in_executor(state.executor, _prepare_review, req, state.validator)
             return turn, payload
 
         control.task = asyncio.ensure_future(work())
