@@ -250,7 +250,9 @@ def _file_hash(root: Path, relative: str) -> str | None:
 
     try:
         path = confined_path(root, relative)
-        return source_hash(path.read_text(encoding="utf-8")) if path.exists() else None
+        # the exact text, as the engine hashes it when it checks staleness (read_text would turn CRLF into LF,
+        # and every patch to a CRLF file would be refused as stale)
+        return source_hash(path.read_bytes().decode("utf-8")) if path.exists() else None
     except Exception:
         return None  # applying reports the exact problem with this path
 
