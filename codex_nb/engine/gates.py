@@ -9,6 +9,7 @@ and the repair prompt can each use.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -51,6 +52,16 @@ class Cancel:
 
     def is_set(self) -> bool:
         return self._own.is_set() or (self._door is not None and self._door.is_set())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """As ``threading.Event.wait`` (a provider's back-off sleeps on it); the door's token is read every 50 ms."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self._own.wait(0.05 if left is None else min(0.05, left))
+        return True
 
 
 @dataclass
