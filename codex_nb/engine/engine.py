@@ -34,7 +34,7 @@ from .settings import Settings
 Emit = Callable[[dict], None]
 # async (proposal, failure: Failure, notebook, notebook_path, on_delta[, cancel]) -> Proposal | Repaired
 Repairer = Callable[..., "asyncio.Future"]
-CANCEL_GRACE = 5.0  # seconds a stopped gate gets to end what it runs (a validation kernel) before the rollback
+CANCEL_GRACE = 3.0  # seconds a stopped gate gets to end what it runs (a validation kernel) before the rollback
 
 
 class Engine:
@@ -190,7 +190,7 @@ class Engine:
                 self._audit("rolled_back", notebook, proposal.id, exact=not problems, files=outcome.files,
                             reason=reason if not problems else "; ".join(problems),
                             **({"kind": "cancelled"} if stopped else {}))
-                failure = Failure(gate="notebook" if stopped else "unknown", summary=reason,
+                failure = Failure(gate="validation", summary=reason,
                                   kind="cancelled" if stopped else None)
                 _send(emit, ev.RolledBack(not problems, outcome.files, failure.to_json(), "; ".join(problems)))
                 raise
@@ -198,7 +198,8 @@ class Engine:
             outcome.validated = bool(results)
             if all(r.ok for r in results):
                 return self._keep(outcome, proposal, undo_ops, files, applier, emit, results, root)
-            return await self._roll_back(outcome, proposal, results, before, undo_ops, files, applier, emit)
+            return await self._roll_back(outcome, proposal, results, before, undo_ops, files, applier, emit,
+                                         stopped=cancel.is_set())
 
     async def _judge(self, change: ChangeUnderTest, proposal_id: str, emit) -> list[GateResult]:
         results = []
@@ -285,11 +286,14 @@ class Engine:
             _send(emit, ev.Status(f"Kept, but not committed: {exc.message}", notice=True))
             return None
 
-    async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit) -> Outcome:
+    async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit, *,
+                         stopped: bool = False) -> Outcome:
         failed = next(r for r in results if not r.ok)
         _send(emit, ev.Status("Validation failed — rolling back…"))
         problems = await _put_back(applier, before, undo_ops, files, quiet=False)
         failure = _failure(failed, before, proposal, self._root(applier.notebook_path))
+        if stopped:  # whichever gate was running, it failed because of Stop, not because of the change
+            failure.kind = "cancelled"
         outcome.status = "rolled_back"
         outcome.failure = failure.to_json()
         outcome.reason = failed.summary

@@ -257,7 +257,6 @@ def validate_notebook(
     base["quiet_figures"] = quiet
     if kernel.gateway:
         base["gateway"] = dict(kernel.gateway)
-    outcome = None
     try:
         outcome = run_copy(nb, selection.cell_ids, kernel=kernel, cell_timeout=cell_timeout,
                            total_timeout=left(), parameters=parameters, progress=progress,
