@@ -80,7 +80,10 @@ def overhead(llm, tmp: Path, steps: int, runs: int, memo: bool = False) -> None:
 
 
 class SlowCheck:
-    """A project check that fails on ``raise`` and takes ``seconds`` (so a Stop can land mid-check)."""
+    """A project check that fails on ``raise`` and takes ``seconds`` (so a Stop can land mid-check).
+
+    Like every gate that runs for long, it ends early once the engine's cancel token is set (Stop).
+    """
 
     name = "checks"
 
@@ -93,7 +96,10 @@ class SlowCheck:
     def run(self, change, progress):
         from codex_nb.engine.gates import GateResult
 
-        time.sleep(self.seconds)
+        if change.cancel is not None and change.cancel.wait(self.seconds):
+            return GateResult(gate=self.name, ok=False, summary="checks: stopped", detail={"failed": {"kind": "cancelled"}})
+        if change.cancel is None:
+            time.sleep(self.seconds)
         bad = [c.id for c in change.after.cells if "raise" in c.source]
         return GateResult(gate=self.name, ok=not bad, summary="no raise" if not bad else f"raise in {bad}")
 

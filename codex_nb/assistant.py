@@ -122,6 +122,8 @@ def _settle(turn: Turn, completion, last_attempt: bool, on_delta) -> bool:
                                 file_hash=lambda p: _file_hash(turn.repo_root, p))
     except ProposalError as exc:
         if last_attempt:
+            # what the unusable answers cost is counted where tokens are bounded (the agent's budget)
+            exc.fields.setdefault("tokens", result.usage.prompt_tokens + result.usage.completion_tokens)
             raise
         turn.messages = [*turn.messages, {"role": "assistant", "content": completion.text[:4000]},
                          prompts.retry_message(str(exc))]
@@ -248,7 +250,9 @@ def _file_hash(root: Path, relative: str) -> str | None:
 
     try:
         path = confined_path(root, relative)
-        return source_hash(path.read_text(encoding="utf-8")) if path.exists() else None
+        # the exact text, as the engine hashes it when it checks staleness (read_text would turn CRLF into LF,
+        # and every patch to a CRLF file would be refused as stale)
+        return source_hash(path.read_bytes().decode("utf-8")) if path.exists() else None
     except Exception:
         return None  # applying reports the exact problem with this path
 
@@ -270,14 +274,21 @@ def repair(notebook_path, proposal: Proposal, failure: dict, *, model: str | Non
 
     ``notebook_node`` is the live notebook when a front end has it (the file may lag behind).
     """
+    return repair_result(notebook_path, proposal, failure, model=model, on_delta=on_delta, cancel=cancel,
+                         notebook_node=notebook_node, **kw).proposal
+
+
+def repair_result(notebook_path, proposal: Proposal, failure: dict, *, model: str | None = None,
+                  on_delta: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+                  notebook_node: nbformat.NotebookNode | None = None, **kw) -> Result:
+    """``repair`` with the whole Result: the fixed proposal (None if cancelled) and the tokens it took."""
     from .edits.diff import proposal_diffs, render_text
 
     nb = notebook_node if notebook_node is not None else read_notebook(notebook_path)
     diffs = render_text(proposal_diffs(nb, proposal))
-    result = run("fix", prompts.repair_instruction(failure, diffs), notebook=notebook_path, notebook_node=nb,
-                 model=model or proposal.model or None, on_delta=on_delta, cancel=cancel,
-                 active_cell=failure.get("cell_id"), **kw)
-    return result.proposal
+    return run("fix", prompts.repair_instruction(failure, diffs), notebook=notebook_path, notebook_node=nb,
+               model=model or proposal.model or None, on_delta=on_delta, cancel=cancel,
+               active_cell=failure.get("cell_id"), **kw)
 
 
 def apply_proposal(notebook_path, proposal: Proposal, *, repo_root=None, validate: bool = False, **flags):

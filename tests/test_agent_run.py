@@ -188,7 +188,7 @@ def test_stop_mid_step_leaves_the_notebook_at_the_last_completed_step(scripted_l
     assert result.status == "stopped"
     assert nb.read_bytes() == after_step_1["bytes"]
     assert [st.status for st in result.steps] == ["kept", "stopped"]
-    assert any(e["event"] == "rolled_back" and e["reason"] == "validation did not finish" for e in log(tmp_path))
+    assert any(e["event"] == "rolled_back" and e["reason"] == "validation was stopped" for e in log(tmp_path))
     finished = [e for e in log(tmp_path) if e["event"] == "agent_run"][-1]
     assert finished["detail"]["status"] == "stopped"
 

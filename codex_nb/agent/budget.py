@@ -30,6 +30,10 @@ class Budget:
         return time.monotonic() - self.started
 
     @property
+    def tokens_left(self) -> int:
+        return max(0, self.max_tokens - self.tokens)
+
+    @property
     def repairs_left(self) -> int:
         return max(0, self.max_repairs - self.repairs)
 

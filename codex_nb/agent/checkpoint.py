@@ -1,37 +1,31 @@
-"""Checkpoints: the notebook (sources, outputs, ids, order) and the patched files before each step.
+"""Checkpoints: the notebook (sources, outputs, ids, order) before each step, and the file changes it kept.
 
-Rewinding puts them back exactly through the applier (``remove`` the cells added
-since, ``restore`` every checkpoint cell whole, in order) and the files byte for
-byte, then reads the notebook back: a rewind is reported done only once the
-notebook read back equals the checkpoint.
+Rewinding puts the cells back exactly through the applier (``remove`` the cells
+added since, ``restore`` every checkpoint cell whole, in order), and the files
+through the engine's own record of what each kept step wrote (its undo entry's
+``FileChange``: the bytes before the step, or the file's absence), restored
+newest first so every file ends as it was before the earliest rewound step. A
+rewind is reported done only once the notebook read back equals the checkpoint.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from ..errors import EditRefused
-from ..notebook_io import atomic_write_bytes
 
 
 @dataclass
 class Checkpoint:
     step: int
     cells: list  # deep copies of the nbformat cells
-    files: dict[str, bytes | None] = field(default_factory=dict)  # absolute path -> bytes before this step (None: absent)
+    kept: list = field(default_factory=list)  # engine UndoEntry of each change this step kept (its .files: a FileChange)
 
     @classmethod
     def of(cls, step: int, nb) -> "Checkpoint":
         return cls(step=step, cells=copy.deepcopy(list(nb.cells)))
 
-    def note_files(self, paths) -> None:
-        """Remember the bytes of files a step is about to patch (only the first time: they are the "before")."""
-        for path in paths:
-            key = str(path)
-            if key not in self.files:
-                p = Path(path)
-                self.files[key] = p.read_bytes() if p.exists() else None
+    def note_kept(self, entry) -> None:
+        """Remember a change the engine kept during this step (what a rewind past it must take back)."""
+        self.kept.append(entry)
 
 
 def same_cells(a: list, b: list) -> bool:
@@ -49,23 +43,6 @@ def rewind_ops(current, target: Checkpoint) -> list[dict]:
     return ops
 
 
-def files_to_restore(checkpoints: list[Checkpoint], step: int) -> dict[str, bytes | None]:
-    """For every file patched at or after ``step``: its bytes before the earliest such patch."""
-    out: dict[str, bytes | None] = {}
-    for cp in checkpoints:
-        if cp.step < step:
-            continue
-        for path, data in cp.files.items():
-            out.setdefault(path, data)
-    return out
-
-
-def restore_files(files: dict[str, bytes | None]) -> None:
-    for path, data in files.items():
-        p = Path(path)
-        if data is None:
-            p.unlink(missing_ok=True)
-        else:
-            atomic_write_bytes(p, data)
-            if p.read_bytes() != data:
-                raise EditRefused(f"{p} could not be restored exactly", hint="restore it from version control")
+def kept_since(checkpoints: list[Checkpoint], step: int) -> list:
+    """The undo entries of changes kept at or after ``step``, newest first (the order to take them back in)."""
+    return [entry for cp in reversed(checkpoints) if cp.step >= step for entry in reversed(cp.kept)]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import audit
-from ..errors import CodexError, ProposalError
+from ..errors import CodexError, EditRefused, ProposalError
 from ..engine.locks import PathLocks
 from .budget import Budget
-from .checkpoint import Checkpoint, files_to_restore, restore_files, rewind_ops, same_cells
+from .checkpoint import Checkpoint, kept_since, rewind_ops, same_cells
 from .decide import AutoDecider, Decision
 from .model import StopRequested
 from .policy import Policy
@@ -230,10 +230,16 @@ class AgentRun:
             self._observe(n, "The person rejected the proposed edits. Propose something else or finish.")
             self._record(StepRecord(n, "propose_edits", "rejected", "rejected by the person", proposal.id))
             return
-        checkpoint.note_files([root / e.path for e in proposal.file_edits])
+        # Stop reaches the validation kernel through ``cancel``; repairs are paid from the run's token budget.
         outcome = await self.engine.accept(proposal, self.applier, decision.indexes, emit=self._engine_emit(n),
-                                           repair=self.budget.repairs_left)
+                                           repair=self.budget.repairs_left, cancel=self.cancel,
+                                           repair_tokens=self.budget.tokens_left)
         self.budget.repairs += max(0, outcome.attempts - 1)
+        self.budget.tokens += outcome.repair_tokens
+        if outcome.kept:
+            entry = next((e for e in reversed(self.engine.history) if e.outcome_id == outcome.id), None)
+            if entry is not None:
+                checkpoint.note_kept(entry)
         record = StepRecord(n, "propose_edits", outcome.status, outcome.reason, outcome.proposal_id,
                             list(outcome.cells), list(outcome.files))
         if outcome.kept:
@@ -245,6 +251,8 @@ class AgentRun:
                 gates = "; ".join(g.get("summary", "") for g in outcome.gates) or "not validated"
                 record.summary = gates
                 self._observe(n, f"Edits kept ({', '.join(outcome.cells) or 'files'}); validation: {gates}")
+        elif outcome.status == "rolled_back" and (outcome.failure or {}).get("kind") == "cancelled":
+            record.status, record.summary = "stopped", "stopped by the person"  # Stop ended the validation
         elif outcome.status == "rolled_back":
             failure = outcome.failure or {}
             text = "\n".join(failure.get("traceback") or [])[-MAX_OUTPUT_CHARS:]
@@ -292,8 +300,8 @@ class AgentRun:
         if completed:
             return
         now = await self.applier.read()
-        if not same_cells(now.cells, last.cells) or last.files:
-            await self._restore(last, now)
+        if not same_cells(now.cells, last.cells):  # the engine restored the files of a change it did not keep
+            await self._restore(last, now, [])
 
     async def rewind(self, step: int, *, rebuild: bool = False) -> dict:
         """Put the notebook and patched files back as they were when step ``step`` was done (0: before the
@@ -304,11 +312,12 @@ class AgentRun:
                              hint=f"choose 0 (before the run) or one of {', '.join(map(str, sorted(set(done)))) or 'none'}")
         target = next((cp for cp in self.checkpoints if cp.step == step + 1), None)
         now = await self.applier.read()
-        files = files_to_restore(self.checkpoints, step + 1)
+        undone = kept_since(self.checkpoints, step + 1)
+        files = sorted({str(p) for entry in undone for p in entry.files.paths})
         if target is None:  # the last step: the notebook is there already
             target = Checkpoint.of(step + 1, now)
         else:
-            await self._restore(target, now, files)
+            await self._restore(target, now, undone)
         rebuilt = False
         if rebuild and self.runner is not None:
             await self.runner.rebuild(target.cells)
@@ -317,17 +326,23 @@ class AgentRun:
         self.steps = [s for s in self.steps if s.step <= step]
         self.budget.steps = len({s.step for s in self.steps})
         self.observations.append(f"[rewound to the end of step {step}]")
-        detail = {"to_step": step, "rebuilt_kernel": rebuilt, "files": sorted(files)}
+        detail = {"to_step": step, "rebuilt_kernel": rebuilt, "files": files}
         self._audit("agent_rewind", step, detail)
         self._emit({"type": "agent_rewound", "run_id": self.run_id, "step": step, "rebuilt_kernel": rebuilt})
         return detail
 
-    async def _restore(self, target: Checkpoint, now, files: dict | None = None) -> None:
-        files = target.files if files is None else files
-        async with PathLocks([*self.applier.lock_paths, *map(os.fspath, files)],
-                             timeout=self.engine.settings.lock_timeout):
+    async def _restore(self, target: Checkpoint, now, undone: list) -> None:
+        """The notebook as at ``target``, and every file as before the kept changes ``undone`` (newest first)."""
+        paths = [os.fspath(p) for entry in undone for p in entry.files.paths]
+        async with PathLocks([*self.applier.lock_paths, *paths], timeout=self.engine.settings.lock_timeout):
             back = await self.applier.apply(rewind_ops(now, target))
-            restore_files(files)
+            failed = [p for entry in undone for p in entry.files.restore()]  # the engine's exact restore
+        for entry in undone:  # taken back: `%codex undo` must not take them back a second time
+            if entry in self.engine.history:
+                self.engine.history.remove(entry)
+        if failed:
+            raise EditRefused(f"{', '.join(sorted(set(failed)))} could not be restored exactly",
+                              hint="restore it from version control")
         if not same_cells(back.cells, target.cells):
             raise CodexError("the notebook read back after the rewind is not the checkpoint",
                              hint="the front end did not apply it; reload the notebook and rewind again")

@@ -25,13 +25,16 @@ from .. import audit
 from ..errors import CodexError, EditRefused
 from . import events as ev
 from .filechange import FileChange
-from .gates import ChangeUnderTest, GateResult
+from .gates import Cancel, ChangeUnderTest, GateResult
 from .locks import PathLocks
-from .outcome import Failure, Outcome, UndoEntry
+from .notebook_gate import accepts
+from .outcome import Failure, Outcome, Repaired, UndoEntry
 from .settings import Settings
 
 Emit = Callable[[dict], None]
-Repairer = Callable[..., "asyncio.Future"]  # async (proposal, failure: Failure, notebook, on_delta) -> Proposal
+# async (proposal, failure: Failure, notebook, notebook_path, on_delta[, cancel]) -> Proposal | Repaired
+Repairer = Callable[..., "asyncio.Future"]
+CANCEL_GRACE = 3.0  # seconds a stopped gate gets to end what it runs (a validation kernel) before the rollback
 
 
 class Engine:
@@ -53,29 +56,50 @@ class Engine:
         _send(emit, event)
 
     async def accept(self, proposal, applier, indexes: list[int] | None = None, *, emit: Emit | None = None,
-                     repair: int | None = None) -> Outcome:
-        """Apply the chosen edits, judge them, keep or roll back; with ``repair`` > 0 ask for fixes and retry."""
+                     repair: int | None = None, cancel=None, repair_tokens: int | None = None) -> Outcome:
+        """Apply the chosen edits, judge them, keep or roll back; with ``repair`` > 0 ask for fixes and retry.
+
+        ``cancel`` (a ``threading.Event``: the door's Stop) stops the validation in flight, and so does
+        cancelling the task that awaits this: the gate ends its kernel, the change is rolled back exactly
+        and is not repaired. ``repair_tokens`` bounds the model tokens repairs may take: no repair starts
+        once they are spent (``Outcome.repair_tokens`` says how many the repairs took).
+        """
         indexes = list(range(len(proposal.edits))) if indexes is None else sorted(set(indexes))
         rounds = self.settings.repair if repair is None else repair
         notebook = applier.notebook_path
+        token = Cancel(cancel)
         _send(emit, ev.Decided("accepted", indexes))
         self._audit("decided", notebook, proposal.id, decision="accepted", edits=indexes)
         current = _subset(proposal, indexes)
         outcome = None
-        for attempt in range(rounds + 1):
-            outcome = await self._attempt(current, indexes if attempt == 0 else list(range(len(current.edits))),
-                                          applier, emit, attempt + 1)
-            if outcome.status != "rolled_back" or attempt == rounds:
-                break
-            fixed = await self.repair(outcome, applier, emit=emit, attempt=attempt + 1)
-            if fixed is None:
-                break
-            current = fixed
+        spent = 0
+        try:
+            for attempt in range(rounds + 1):
+                outcome = await self._attempt(current, indexes if attempt == 0 else list(range(len(current.edits))),
+                                              applier, emit, attempt + 1, token)
+                outcome.repair_tokens = spent
+                if outcome.status != "rolled_back" or attempt == rounds or token.is_set():
+                    break
+                if repair_tokens is not None and spent >= repair_tokens:
+                    _send(emit, ev.Status(f"Not repaired: the model tokens allowed for repairs ({repair_tokens}) "
+                                          "are spent.", notice=True))
+                    break
+                fixed = await self.repair(outcome, applier, emit=emit, attempt=attempt + 1, cancel=token)
+                spent = outcome.repair_tokens
+                if fixed is None or token.is_set():
+                    break
+                current = fixed
+        except asyncio.CancelledError:
+            token.set()  # what still runs in a worker thread for this acceptance (a repair's model call) ends too
+            raise
         _send(emit, ev.Finished(outcome.to_json()))
         return outcome
 
-    async def repair(self, outcome: Outcome, applier, *, emit: Emit | None = None, attempt: int = 1):
-        """Ask the model to fix a rolled-back change; the fixed proposal (not applied), or None."""
+    async def repair(self, outcome: Outcome, applier, *, emit: Emit | None = None, attempt: int = 1, cancel=None):
+        """Ask the model to fix a rolled-back change; the fixed proposal (not applied), or None.
+
+        The model tokens the repair took are added to ``outcome.repair_tokens`` (when the repairer says).
+        """
         from ..edits.model import Proposal
 
         failure = Failure(**outcome.failure) if outcome.failure else Failure(gate="unknown", summary=outcome.reason)
@@ -83,19 +107,27 @@ class Engine:
         _send(emit, ev.RepairStarted(attempt))
         try:
             notebook = await applier.read()
+            extra = {"cancel": cancel} if cancel is not None and accepts(self.repairer, "cancel") else {}
             fixed = self.repairer(proposal, failure, notebook, applier.notebook_path,
-                                  lambda text: _send(emit, ev.RepairDelta(text)))
+                                  lambda text: _send(emit, ev.RepairDelta(text)), **extra)
             if inspect.isawaitable(fixed):
                 fixed = await fixed
         except CodexError as exc:
+            outcome.repair_tokens += int(exc.fields.get("tokens") or 0)  # a malformed answer was paid for too
             _send(emit, ev.RepairFailed(attempt, str(exc)))
+            return None
+        if isinstance(fixed, Repaired):
+            outcome.repair_tokens += fixed.tokens
+            fixed = fixed.proposal
+        if fixed is None:  # the model's answer was cut off by Stop
+            _send(emit, ev.RepairFailed(attempt, "the repair was stopped"))
             return None
         self._audit("repair", applier.notebook_path, proposal.id, attempt=attempt, new_proposal_id=fixed.id)
         _send(emit, ev.RepairProposed(attempt, fixed.to_json()))
         return fixed
 
     # -- one attempt ----------------------------------------------------------------------
-    async def _attempt(self, proposal, indexes, applier, emit, attempt: int) -> Outcome:
+    async def _attempt(self, proposal, indexes, applier, emit, attempt: int, cancel: Cancel) -> Outcome:
         notebook = applier.notebook_path
         outcome = Outcome(id="a-" + uuid.uuid4().hex[:12], proposal_id=proposal.id, status="refused",
                           edits=indexes, attempts=attempt, proposal=proposal.to_json())
@@ -143,24 +175,31 @@ class Engine:
             outcome.cells = touched_cell_ids(before, proposal)
             outcome.files = files.relative()
             change = ChangeUnderTest(repo_root=root, notebook_path=notebook, before=before, after=after,
-                                     changed_cells=outcome.cells, changed_files=outcome.files, settings=self.settings)
+                                     changed_cells=outcome.cells, changed_files=outcome.files, settings=self.settings,
+                                     cancel=cancel)
             try:
                 self._audit("applied", notebook, proposal.id, edits=indexes, cells=outcome.cells, files=outcome.files,
                             applier=applier.kind)
                 _send(emit, ev.Applied(indexes, outcome.cells, outcome.files, applier.kind))
                 results = await self._judge(change, proposal.id, emit) if self.settings.validate else []
             except BaseException:
-                # An interrupt or a crash mid-validation must not leave an unvalidated edit behind.
-                await _quiet(applier.revert(undo_ops))
-                files.restore()
-                self._audit("rolled_back", notebook, proposal.id, exact=True, files=outcome.files,
-                            reason="validation did not finish")
+                # Stop, an interrupt or a crash mid-validation must not leave an unvalidated edit behind.
+                stopped = cancel.is_set()
+                problems = await _put_back(applier, before, undo_ops, files)
+                reason = "validation was stopped" if stopped else "validation did not finish"
+                self._audit("rolled_back", notebook, proposal.id, exact=not problems, files=outcome.files,
+                            reason=reason if not problems else "; ".join(problems),
+                            **({"kind": "cancelled"} if stopped else {}))
+                failure = Failure(gate="validation", summary=reason,
+                                  kind="cancelled" if stopped else None)
+                _send(emit, ev.RolledBack(not problems, outcome.files, failure.to_json(), "; ".join(problems)))
                 raise
             outcome.gates = [r.to_json() for r in results]
             outcome.validated = bool(results)
             if all(r.ok for r in results):
                 return self._keep(outcome, proposal, undo_ops, files, applier, emit, results, root)
-            return await self._roll_back(outcome, proposal, results, before, undo_ops, files, applier, emit)
+            return await self._roll_back(outcome, proposal, results, before, undo_ops, files, applier, emit,
+                                         stopped=cancel.is_set())
 
     async def _judge(self, change: ChangeUnderTest, proposal_id: str, emit) -> list[GateResult]:
         results = []
@@ -168,20 +207,39 @@ class Engine:
         for gate in self.gates:
             if not gate.applies(change):
                 continue
+            if change.cancel.is_set():  # stopped between gates: a change not fully judged is not kept
+                results.append(GateResult(gate=gate.name, ok=False, summary=f"{gate.name}: not run, validation "
+                                          "was stopped", detail={"failed": {"kind": "cancelled"}}))
+                break
             _send(emit, ev.Status(f"Validating ({gate.name})…"))
 
             def progress(event, name=gate.name):
                 # Gates run in a worker thread; doors draw events on the engine's loop (an SSE stream must).
                 loop.call_soon_threadsafe(_send, emit, ev.Progress(name, event))
 
+            running = loop.run_in_executor(None, gate.run, change, progress)
             try:
-                result = await loop.run_in_executor(None, gate.run, change, progress)
+                # shielded: on Stop the gate's thread is told through change.cancel and waited for below
+                result = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                change.cancel.set()
+                # The gate kills what it runs (the validation kernel) on the token; wait for that, so
+                # nothing it started outlives the rollback. A gate deaf to the token is left behind.
+                await asyncio.wait({running}, timeout=CANCEL_GRACE)
+                if running.done() and not running.cancelled() and running.exception() is None:
+                    results.append(running.result())
+                    self._validated(change, proposal_id, emit, results)
+                raise
             except Exception as exc:  # a crashing gate must not make an unchecked edit look checked
                 result = GateResult(gate=gate.name, ok=False, summary=f"{gate.name} check could not run: "
                                     f"{type(exc).__name__}: {exc}", repair_text="")
             results.append(result)
             if not result.ok:
                 break  # the change is rolled back anyway; later gates would judge a change that is going away
+        self._validated(change, proposal_id, emit, results)
+        return results
+
+    def _validated(self, change: ChangeUnderTest, proposal_id: str, emit, results: list[GateResult]) -> None:
         summary = "; ".join(r.summary for r in results) or "nothing to validate"
         self._audit("validated", change.notebook_path, proposal_id, ok=all(r.ok for r in results),
                     mode=next((r.detail.get("mode") for r in results if r.gate == "notebook" and r.detail.get("mode")),
@@ -189,7 +247,6 @@ class Engine:
                     gates=[{"gate": r.gate, "ok": r.ok, "summary": r.summary} for r in results],
                     seconds=round(sum(r.seconds for r in results), 3))
         _send(emit, ev.Validated(all(r.ok for r in results), summary, [r.to_json() for r in results]))
-        return results
 
     def _keep(self, outcome, proposal, undo_ops, files, applier, emit, results, root) -> Outcome:
         outcome.status = "kept"
@@ -229,18 +286,14 @@ class Engine:
             _send(emit, ev.Status(f"Kept, but not committed: {exc.message}", notice=True))
             return None
 
-    async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit) -> Outcome:
+    async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit, *,
+                         stopped: bool = False) -> Outcome:
         failed = next(r for r in results if not r.ok)
         _send(emit, ev.Status("Validation failed — rolling back…"))
-        problems = []
-        if undo_ops:
-            try:
-                restored = await applier.revert(undo_ops)
-                problems += _differences(before, restored)
-            except EditRefused as exc:
-                problems.append(exc.message)
-        problems += [f"{p} could not be restored" for p in files.restore()]
+        problems = await _put_back(applier, before, undo_ops, files, quiet=False)
         failure = _failure(failed, before, proposal, self._root(applier.notebook_path))
+        if stopped:  # whichever gate was running, it failed because of Stop, not because of the change
+            failure.kind = "cancelled"
         outcome.status = "rolled_back"
         outcome.failure = failure.to_json()
         outcome.reason = failed.summary
@@ -275,14 +328,16 @@ class Engine:
         _send(emit, ev.Undone(entry.edits, files))
         return entry
 
-    async def _assistant_repair(self, proposal, failure: Failure, notebook, notebook_path, on_delta):
-        """The model's fix for a rolled-back proposal (the same prompt from every door)."""
+    async def _assistant_repair(self, proposal, failure: Failure, notebook, notebook_path, on_delta,
+                                cancel=None) -> Repaired:
+        """The model's fix for a rolled-back proposal (the same prompt from every door), with its tokens."""
         from .. import assistant
 
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, lambda: assistant.repair(
+        result = await loop.run_in_executor(None, lambda: assistant.repair_result(
             notebook_path, proposal, failure.for_model(), notebook_node=notebook, on_delta=on_delta,
-            model=self.settings.model, repo=self.repo_root))
+            model=self.settings.model, repo=self.repo_root, cancel=cancel))
+        return Repaired(result.proposal, result.usage.prompt_tokens + result.usage.completion_tokens)
 
     # -- helpers --------------------------------------------------------------------------
     def _root(self, notebook) -> Path:
@@ -397,6 +452,25 @@ def _failure(result: GateResult, before, proposal, root) -> Failure:
                    ename=failed.get("ename"), evalue=failed.get("evalue"),
                    traceback=(result.repair_text or "").splitlines(), source=source, diffs=diffs,
                    detail={k: v for k, v in failed.items() if k not in ("traceback",)})
+
+
+async def _put_back(applier, before, undo_ops, files, *, quiet: bool = True) -> list[str]:
+    """Revert the notebook and restore the files exactly; what could not be put back (expected: nothing).
+
+    ``quiet``: any error of the applier is a problem to report (the abort path, where the exception
+    that got us here is the one to raise), else only a refused revert is.
+    """
+    problems = []
+    if undo_ops:
+        try:
+            problems += _differences(before, await applier.revert(undo_ops))
+        except EditRefused as exc:
+            problems.append(exc.message)
+        except Exception as exc:
+            if not quiet:
+                raise
+            problems.append(f"the notebook could not be reverted: {type(exc).__name__}: {exc}")
+    return problems + [f"{p} could not be restored" for p in files.restore()]
 
 
 async def _quiet(awaitable) -> None:

@@ -6,6 +6,10 @@ the terminal and the CLI render alike). The order for one acceptance is
     decided → status* → (refused | applied → progress* → validated → (kept | rolled_back
              → repair_started → repair_delta* → (repair_proposed | repair_failed))) → finished
 
+Stop in the middle of the gates (the awaiting task cancelled, or the door's cancel token set) ends
+them as ``validated`` (failed, kind ``cancelled``) → ``rolled_back``; a cancelled task then sends no
+``finished`` (the door's await raises ``CancelledError``).
+
 ``apply_request`` is sent only to appliers that live in another process (the
 panel): the engine asks the browser to change the notebook and waits for its reply.
 """

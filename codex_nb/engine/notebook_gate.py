@@ -61,6 +61,8 @@ class NotebookGate:
                        **validation_safety(settings))
         if settings.kernel_name:
             options["kernel_name"] = settings.kernel_name
+        if change.cancel is not None and accepts(validator, "cancel"):
+            options["cancel"] = change.cancel  # Stop kills the validation kernel, not only the wait for it
         report = validator(change.after, **options)
         if widened:
             report.widened = widened
@@ -68,6 +70,17 @@ class NotebookGate:
         return GateResult(gate=self.name, ok=bool(report.ok), summary=report.summary(),
                           seconds=getattr(report, "seconds", None) or time.monotonic() - started,
                           detail=report.to_json(), repair_text="" if report.ok else report.failure_text())
+
+
+def accepts(function, name: str) -> bool:
+    """Whether ``function`` takes the keyword ``name`` (a test's validator or repairer may predate it)."""
+    import inspect
+
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def prepare_validation(gates, notebook, settings) -> None:

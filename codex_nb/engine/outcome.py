@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 
 @dataclass
@@ -12,7 +12,7 @@ class Failure:
     gate: str
     summary: str
     cell_id: Optional[str] = None
-    kind: Optional[str] = None  # the validation's failure kind: error, timeout, dead_kernel, …
+    kind: Optional[str] = None  # the validation's failure kind: error, timeout, kernel_died, cancelled (Stop), …
     ename: Optional[str] = None
     evalue: Optional[str] = None
     traceback: list[str] = field(default_factory=list)  # plain text lines
@@ -46,6 +46,7 @@ class Outcome:
     commit: Optional[str] = None
     attempts: int = 1
     proposal: dict = field(default_factory=dict)  # the proposal that ended this way (a repaired one after repairs)
+    repair_tokens: int = 0  # model tokens (prompt + answer) the repairs of this acceptance took
 
     @property
     def kept(self) -> bool:
@@ -53,6 +54,17 @@ class Outcome:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Repaired:
+    """What a repairer may answer instead of a bare proposal: the fix and the model tokens it took.
+
+    ``proposal`` is None when the model's answer was cut off (Stop).
+    """
+
+    proposal: Any
+    tokens: int = 0
 
 
 @dataclass

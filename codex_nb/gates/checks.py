@@ -95,7 +95,7 @@ def _short(command: str) -> str:
     return command if len(command) <= 60 else command[:57] + "…"
 
 
-def run_check(check: Check, root: Path, files: list[str], timeout: float) -> dict:
+def run_check(check: Check, root: Path, files: list[str], timeout: float, cancel=None) -> dict:
     """Run one check; the result is JSON-able and says what ran, how it ended and what it printed."""
     entry = {"command": check.command, "source": check.source, "exit_code": None, "seconds": 0.0,
              "timed_out": False, "output": "", "error": ""}
@@ -110,7 +110,7 @@ def run_check(check: Check, root: Path, files: list[str], timeout: float) -> dic
     entry["argv"] = argv
     program = shlex.split(check.command)[0] if shell else argv[0]
     try:
-        finished = run_command(argv, root, timeout, env=_env())
+        finished = run_command(argv, root, timeout, env=_env(), cancel=cancel)
     except FileNotFoundError:
         entry["error"] = _not_found(check, program)
         return entry
@@ -121,6 +121,8 @@ def run_check(check: Check, root: Path, files: list[str], timeout: float) -> dic
                  output=finished.output)
     if shell and finished.exit_code == 127 and "not found" in finished.output:
         entry["error"] = _not_found(check, program)
+    elif finished.cancelled:
+        entry["error"] = f"check '{_short(check.command)}' was stopped before it finished (Stop)"
     elif finished.timed_out:
         entry["error"] = f"check '{_short(check.command)}' was stopped at the {timeout:g} s limit (check_timeout)"
     return entry
@@ -158,10 +160,12 @@ class ChecksGate:
                 results.append({"command": check.command, "source": check.source, "exit_code": 0, "seconds": 0.0,
                                 "timed_out": False, "output": "", "error": "", "skipped": "no changed file left to check"})
                 continue
-            entry = run_check(check, root, files, timeout)
+            entry = run_check(check, root, files, timeout, cancel=change.cancel)
             results.append(entry)
             progress({"gate": self.name, "stage": "done", "command": check.command, "exit_code": entry["exit_code"],
                       "error": entry["error"]})
+            if change.cancel is not None and change.cancel.is_set():
+                break  # Stop: the checks left would judge a change that is going away
         failed = [r for r in results if r["error"] or r["exit_code"] != 0]
         seconds = time.monotonic() - started
         detail = {"checks": results, "files": files}

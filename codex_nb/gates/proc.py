@@ -20,6 +20,7 @@ class Finished:
     output: str  # stdout and stderr interleaved as written, trimmed
     seconds: float
     timed_out: bool = False
+    cancelled: bool = False  # stopped because the cancel token was set (Stop), not by its timeout
 
 
 def trim(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
@@ -31,14 +32,15 @@ def trim(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
 
 
 def run_command(argv: list[str], cwd: str | os.PathLike, timeout: float, env: dict | None = None,
-                on_tick: Callable[[], None] | None = None) -> Finished:
-    """Run ``argv`` to the end or to ``timeout`` seconds; raises FileNotFoundError for a missing program."""
+                on_tick: Callable[[], None] | None = None, cancel=None) -> Finished:
+    """Run ``argv`` to the end, to ``timeout`` seconds or until ``cancel`` (an Event-like token) is set;
+    raises FileNotFoundError for a missing program."""
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
         # a file, not a pipe: a chatty command can never block on a full pipe while we wait
         proc = subprocess.Popen(argv, cwd=os.fspath(cwd), env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-        timed_out = False
+        timed_out = cancelled = False
         try:
             while True:
                 try:
@@ -47,6 +49,10 @@ def run_command(argv: list[str], cwd: str | os.PathLike, timeout: float, env: di
                 except subprocess.TimeoutExpired:
                     if on_tick is not None:
                         on_tick()
+                    if cancel is not None and cancel.is_set():
+                        cancelled = True
+                        _stop_group(proc)
+                        break
                     if time.monotonic() - started > timeout:
                         timed_out = True
                         _stop_group(proc)
@@ -56,7 +62,7 @@ def run_command(argv: list[str], cwd: str | os.PathLike, timeout: float, env: di
             raise
         seconds = time.monotonic() - started
         text = _read_trimmed(out)
-    return Finished(None if timed_out else proc.returncode, text, seconds, timed_out)
+    return Finished(None if timed_out or cancelled else proc.returncode, text, seconds, timed_out, cancelled)
 
 
 def _read_trimmed(out) -> str:

@@ -50,7 +50,7 @@ class TestGate:
             return GateResult(self.name, True, f"tests: none ran — {selection.note}",
                               time.monotonic() - started, {"selection": selection.to_json(), "tests": 0})
         timeout = float(_setting(change, "test_timeout", 600.0))
-        outcome = run_pytest(root, selection.unselected, timeout, progress)
+        outcome = run_pytest(root, selection.unselected, timeout, progress, cancel=change.cancel)
         outcome["selection"] = selection.to_json()
         seconds = time.monotonic() - started
         return _result(self.name, selection, outcome, seconds, timeout)
@@ -60,7 +60,7 @@ def pytest_command() -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", PLUGIN_MODULE, "--tb=short"]
 
 
-def run_pytest(root: Path, leave_out: list[str], timeout: float, progress: Progress) -> dict:
+def run_pytest(root: Path, leave_out: list[str], timeout: float, progress: Progress, cancel=None) -> dict:
     """Run the project's suite without the test files ``leave_out`` and return what happened, as data.
 
     pytest collects as the project configures it (testpaths, ignore rules, plugins); the
@@ -82,12 +82,12 @@ def run_pytest(root: Path, leave_out: list[str], timeout: float, progress: Progr
             env["CODEX_NB_TEST_SKIP"] = skip_path
         reader = _ReportReader(report_path, progress)
         argv = pytest_command()
-        finished = run_command(argv, root, timeout, env=env, on_tick=reader.poll)
+        finished = run_command(argv, root, timeout, env=env, on_tick=reader.poll, cancel=cancel)
         reader.poll()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"command": ["python", *argv[1:]], "exit_code": finished.exit_code, "timed_out": finished.timed_out,
-            "pytest_seconds": round(finished.seconds, 3), "output": finished.output, "reports": reader.entries}
+            "cancelled": finished.cancelled, "pytest_seconds": round(finished.seconds, 3), "output": finished.output, "reports": reader.entries}
 
 
 class _ReportReader:
@@ -167,6 +167,9 @@ def _result(name: str, selection: Selection, outcome: dict, seconds: float, time
                          for f in failures]}
     output = detail.pop("output")
     scope = _scope_text(selection)
+    if outcome.get("cancelled"):
+        summary = f"tests: stopped before they finished (Stop) — {_count_text(counts)} so far; {scope}"
+        return GateResult(name, False, summary, seconds, detail, "")
     if outcome["timed_out"]:
         detail["output"] = output
         summary = f"tests: stopped at the {timeout:g} s limit (test_timeout) — {_count_text(counts)} so far; {scope}"

@@ -29,7 +29,7 @@ from ..cellnames import cell_labels
 from ..errors import NotebookError, UsageProblem
 from . import auto, gateway, kernels
 from .drift import output_drift
-from .engine import failure, kernel_problem, run_copy
+from .engine import CANCEL_POLL, cancelled_failure, failure, is_cancelled, kernel_problem, run_copy
 from .figures import quiet_cells
 from .report import ValidationReport, labels_of
 from .scratch import DEFAULT_LIMIT_MB
@@ -174,6 +174,7 @@ def validate_notebook(
     warm_imports: bool = True,
     quiet_figures: bool = True,
     gateway_url: str | None = None,
+    cancel=None,
 ) -> "ValidationReport":
     """Run the notebook (or the cells ``changed`` can affect) in a fresh kernel and report.
 
@@ -193,7 +194,11 @@ def validate_notebook(
     are not compared (edited cells, cells never run before; see ``figures``).
     ``gateway_url`` runs the kernel on that Jupyter Kernel Gateway (default:
     ``CODEX_NB_VALIDATION_GATEWAY_URL``; "" forces this machine); the report's
-    ``gateway`` says where on it the kernel ran (see ``gateway``).
+    ``gateway`` says where on it the kernel ran (see ``gateway``). ``cancel`` (a
+    ``threading.Event``, or anything with ``is_set()``) stops the validation when set:
+    the kernel is killed within a fraction of a second and the report fails with kind
+    ``cancelled``; the kernel is gone when this returns (one still starting is shut
+    down as soon as it is up), and no kernel that ran anything goes back to the spares.
     """
     if mode not in MODES:
         raise ValidationUsageError(f"unknown mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
@@ -205,9 +210,9 @@ def validate_notebook(
     base = dict(requested_mode=mode, notebook=label, in_place=in_place, network=network)
     if url:
         base["gateway"] = {"url": url}
-    if problem:
+    if problem or is_cancelled(cancel):
         return _finish(ValidationReport(ok=False, mode=mode, cells_run=[], seconds=_since(started),
-                                        failed=problem, **base), workdir, audit_log, progress)
+                                        failed=problem or cancelled_failure(), **base), workdir, audit_log, progress)
     base["labels"] = labels_of(nb)
     name, missing = gateway.kernel_problem(url, nb, kernel_name) if url else kernel_problem(nb, kernel_name)
     if missing:
@@ -237,11 +242,14 @@ def validate_notebook(
         key = kernels.replace(key, warm="")
         pending = _in_background(kernels.take_kernel, key)
     try:
-        kernel = pending.result(timeout=left())
+        kernel = _started(pending, left(), cancel)
     except Exception as exc:
         _discard(pending)
         failed = _start_failure(exc, name, total_timeout)
         return _finish(_report(selection, None, failed, [], started, base), workdir, audit_log, progress)
+    if kernel is None:  # cancelled while the kernel was starting
+        _discard(pending)
+        return _finish(_report(selection, None, cancelled_failure(), [], started, base), workdir, audit_log, progress)
     base.update(workdir=str(kernel.cwd), linked=list(kernel.scratch.linked) if kernel.scratch else [],
                 kernel_start={"spare": kernel.spare, "waited": round(time.monotonic() - waited_from, 3),
                               "start": kernel.ready_seconds, "warm": bool(kernel.key.warm)})
@@ -252,13 +260,18 @@ def validate_notebook(
     try:
         outcome = run_copy(nb, selection.cell_ids, kernel=kernel, cell_timeout=cell_timeout,
                            total_timeout=left(), parameters=parameters, progress=progress,
-                           labels=base["labels"], quiet_figures=quiet)
+                           labels=base["labels"], quiet_figures=quiet, cancel=cancel)
     finally:
-        kernel.shutdown_soon()  # used once, whatever happened
+        if is_cancelled(cancel):
+            kernel.shutdown()  # now, not soon: after Stop no validation kernel may be left running
+        else:
+            kernel.shutdown_soon()  # used once, whatever happened
         if keep_spare if keep_spare is not None else kernels.long_lived_process():
-            kernels.prepare_spare(key)
-    auto.remember(nb, outcome.seconds)
-    drift = output_drift(nb, outcome.outputs, edited=set(changed)) if outcome.outputs else []
+            kernels.prepare_spare(key)  # a fresh one: the used kernel is never handed out again
+    stopped = bool(outcome.failure) and outcome.failure["kind"] == "cancelled"
+    if not stopped:  # a run cut short says nothing about how long the cells take or what they print
+        auto.remember(nb, outcome.seconds)
+    drift = output_drift(nb, outcome.outputs, edited=set(changed)) if outcome.outputs and not stopped else []
     names = cell_labels(nb) if drift else {}  # "cell [5] (In [3]) “first line”": how drift warnings name cells
     drift = [dict(d, name=names.get(d["cell_id"])) for d in drift]
     failed = outcome.failure
@@ -298,6 +311,25 @@ def _in_background(function, *args) -> Future:
 
     threading.Thread(target=run, name="codex-nb-validation-kernel", daemon=True).start()
     return future
+
+
+def _started(pending: Future, timeout: float | None, cancel):
+    """The kernel ``pending`` starts, or None if ``cancel`` is set first (TimeoutError past ``timeout``)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    if cancel is None:
+        return pending.result(timeout=timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            return None
+        wait = CANCEL_POLL if deadline is None else min(CANCEL_POLL, deadline - time.monotonic())
+        if wait <= 0:
+            raise FutureTimeout()
+        try:
+            return pending.result(timeout=wait)
+        except FutureTimeout:
+            continue
 
 
 def _discard(pending: Future) -> None:

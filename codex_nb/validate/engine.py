@@ -14,7 +14,10 @@ papermill engine of its own:
 * papermill reads the notebook from memory and writes no output file;
 * the total timeout is enforced twice: each cell's timeout is cut to the time
   left, and a watchdog kills the kernel process if the run still overruns
-  (a kernel stuck in start-up, a wedged channel).
+  (a kernel stuck in start-up, a wedged channel);
+* a ``cancel`` token (a ``threading.Event`` or anything with ``is_set()``: the
+  person pressed Stop) kills the kernel's process group at once, and the run
+  ends as a failure of kind ``cancelled``.
 
 Failures of every kind come back as one dict (see ``failure``), never as text to parse.
 """
@@ -33,6 +36,7 @@ from typing import Callable
 NOT_SELECTED_TAG = "codex-nb-not-selected"
 ENGINE_NAME = "codex-nb-validate"
 WATCHDOG_GRACE = 3.0  # seconds past the total timeout before the kernel is killed outright
+CANCEL_POLL = 0.05  # how often a run looks at its cancel token (Stop must end a run within a second)
 
 
 def failure(kind: str, *, cell_id=None, index=None, ename="", evalue="", traceback=(), message="",
@@ -40,7 +44,7 @@ def failure(kind: str, *, cell_id=None, index=None, ename="", evalue="", traceba
     """The one shape every failure takes (the issue's fields plus ``kind`` and ``message``).
 
     kind: error | timeout | total_timeout | kernel_died | missing_kernel |
-    invalid_notebook | drift | engine_error. Extra fields (``kernel``,
+    invalid_notebook | drift | engine_error | cancelled. Extra fields (``kernel``,
     ``installed``, ``limit``) let each door add its own advice (a flag, a setting).
     """
     return {
@@ -81,6 +85,7 @@ class _Watch:
         self.current: tuple[str, int | None] | None = None
         self.limited_by_total = False
         self.expired = False
+        self.cancelled = False  # the cancel token was set and the kernel killed for it
         self.km = None
         self.started_at = 0.0
         self.ran: list[str] = []
@@ -149,6 +154,55 @@ class _Watch:
             self.expired = True
             if self.km is not None:
                 _kill(self.km)
+
+
+def cancelled_failure(cell_id=None, index=None) -> dict:
+    """The failure of a validation that was stopped on purpose (Stop), not one the change caused."""
+    return failure("cancelled", cell_id=cell_id, index=index, ename="Cancelled", evalue="the validation was stopped",
+                   message="validation was stopped before it finished (Stop was pressed)")
+
+
+def is_cancelled(cancel) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+class _CancelWatch:
+    """While a run lasts: when ``cancel`` is set, kill the kernel and everything it started.
+
+    A thread of its own, because the run's thread is blocked in nbclient; it only signals
+    the processes (as the watchdog does), and nbclient then finds the kernel dead.
+    """
+
+    def __init__(self, cancel, kernel, watch: "_Watch"):
+        self.cancel, self.kernel, self.watch = cancel, kernel, watch
+        self.done = threading.Event()
+        self.thread = None
+        if cancel is not None:
+            self.thread = threading.Thread(target=self._run, name="codex-nb-validation-cancel", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(CANCEL_POLL):
+            if self.cancel.is_set():
+                self.watch.cancelled = True
+                _kill_group(self.kernel)
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(timeout=1)
+
+
+def _kill_group(kernel) -> None:
+    """Kill a validation kernel's process group (the cells' own subprocesses too), then the kernel itself."""
+    pgid = getattr(getattr(kernel.km, "provisioner", None), "pgid", None)
+    if pgid and hasattr(os, "killpg"):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+    _kill(kernel.km)
 
 
 def _kill(km) -> None:
@@ -244,25 +298,23 @@ def kernel_problem(nb, kernel_name: str | None) -> tuple[str | None, dict | None
 def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 120,
              total_timeout: float | None = 600, start_timeout: float = 60, parameters: dict | None = None,
              progress: Callable[[dict], None] | None = None, labels: dict | None = None,
-             quiet_figures: list[str] = ()) -> RunOutcome:
+             quiet_figures: list[str] = (), cancel=None) -> RunOutcome:
     """Execute the selected cells of a copy of ``nb`` on ``kernel`` (a ``kernels.StartedKernel``).
 
     Figures of the cells in ``quiet_figures`` are laid out, not rendered (see ``figures``).
-    The kernel is not shut down here: the caller owns it and must not use it again.
+    The kernel is not shut down here: the caller owns it and must not use it again. When
+    ``cancel`` is set the kernel is killed and the outcome's failure is of kind ``cancelled``.
     """
     outcome = RunOutcome(kernel_name=kernel.key.kernel_name)
     if not selected:
         return outcome
+    if is_cancelled(cancel):
+        outcome.failure = cancelled_failure()
+        return outcome
 
     _register_engine()
     import papermill
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
 
-    if quiet_figures:
-        from .figures import install
-
-        install(kernel, nb, list(quiet_figures), timeout=min(30.0, total_timeout or 30.0))
     original_index = {c.get("id"): i for i, c in enumerate(nb.cells)}
     watch = _Watch(selected, original_index, progress, cell_timeout, total_timeout)
     watch.labels = dict(labels or {})
@@ -271,8 +323,13 @@ def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 12
         timer = threading.Timer(total_timeout + WATCHDOG_GRACE, watch.expire)
         timer.daemon = True
         timer.start()
+    stopper = _CancelWatch(cancel, kernel, watch)
     executed = None
     try:
+        if quiet_figures:
+            from .figures import install
+
+            install(kernel, nb, list(quiet_figures), timeout=min(30.0, total_timeout or 30.0))
         executed = papermill.execute_notebook(
             prepare_copy(nb, selected), None, parameters=parameters or None, engine_name=ENGINE_NAME,
             request_save_on_cell_execute=False, kernel_name=kernel.key.kernel_name, progress_bar=False,
@@ -281,19 +338,16 @@ def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 12
             execution_timeout=math.ceil(cell_timeout) if cell_timeout else None, autosave_cell_every=0,
             skip_cells_with_tag=NOT_SELECTED_TAG, watch=watch, km=kernel.km,
         )
-    except PapermillExecutionError as exc:
-        cid = watch.index_to_id.get(exc.cell_index)
-        outcome.failure = failure("error", cell_id=cid, index=original_index.get(cid), ename=exc.ename,
-                                  evalue=exc.evalue, traceback=exc.traceback)
-    except CellTimeoutError as exc:
-        outcome.failure = _timeout_failure(watch, exc, cell_timeout, total_timeout)
-    except DeadKernelError as exc:
-        outcome.failure = _death_failure(watch, exc, total_timeout)
-    except Exception as exc:  # kernel start-up and engine failures come in many types
-        outcome.failure = _startup_failure(watch, exc, total_timeout)
+    except Exception as exc:
+        if not watch.cancelled:
+            outcome.failure = _classify(exc, watch, original_index, cell_timeout, total_timeout)
     finally:
+        stopper.stop()
         if timer is not None:
             timer.cancel()
+    if watch.cancelled:  # whatever nbclient made of the killed kernel, the person stopped the run
+        cid, index = watch.current or (None, None)
+        outcome.failure = cancelled_failure(cid, index)
     if outcome.failure and outcome.failure["kind"] == "kernel_died":
         kernel.log_file.flush()
         tail = _log_tail(kernel.log_path)
@@ -313,6 +367,22 @@ def run_copy(nb, selected: list[str], *, kernel, cell_timeout: float | None = 12
                      "total": watch.total, "ename": outcome.failure["ename"],
                      "evalue": outcome.failure["evalue"]})
     return outcome
+
+
+def _classify(exc: Exception, watch: _Watch, original_index: dict, cell_timeout, total_timeout) -> dict:
+    """The failure dict for what papermill / nbclient raised."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        cid = watch.index_to_id.get(exc.cell_index)
+        return failure("error", cell_id=cid, index=original_index.get(cid), ename=exc.ename,
+                       evalue=exc.evalue, traceback=exc.traceback)
+    if isinstance(exc, CellTimeoutError):
+        return _timeout_failure(watch, exc, cell_timeout, total_timeout)
+    if isinstance(exc, DeadKernelError):
+        return _death_failure(watch, exc, total_timeout)
+    return _startup_failure(watch, exc, total_timeout)  # kernel start-up and engine failures come in many types
 
 
 def _log_tail(path: Path, limit: int = 600) -> str:

@@ -381,6 +381,7 @@ export interface Outcome {
   };
   proposal_id: string;
   reason: string;
+  repair_tokens: number;
   status: 'kept' | 'rolled_back' | 'refused';
   validated: boolean;
 }
