@@ -60,3 +60,36 @@ def test_rewind_removes_a_file_a_repair_created_and_restores_a_patched_file_byte
     assert not (repo / "extra.py").exists()
     assert zero["files"] == [str((repo / "helpers.py").resolve())]
     assert run.engine.history == []  # taken back by the rewinds: `%codex undo` has nothing left to undo twice
+
+
+def test_a_repair_that_patches_a_file_is_held_for_a_person_when_the_policy_says_so(scripted_llm, tmp_path):
+    """--approve auto without allow_destructive: a file patch in a *repair* does not pass unasked either."""
+    nb = s.project(tmp_path / "repo")
+    repo = nb.parent
+    original = nb.read_bytes()
+    scripted_llm.queue(s.plan("use extra"))
+    scripted_llm.queue(s.propose(s.insert("use", USES_EXTRA)))  # ModuleNotFoundError: rolled back
+    scripted_llm.queue(s.repair_answer({"op": "patch_file", "path": "extra.py", "search": "", "replace": "VALUE = 7\n"},
+                                       s.insert("use", USES_EXTRA), explanation="create the module"))
+    scripted_llm.queue(s.finish())
+    notices = []
+
+    def watch(event):
+        inner = event.get("event") if event.get("type") == "agent_engine" else None
+        if inner and inner.get("type") == "status" and inner.get("notice"):
+            notices.append(inner["text"])
+
+    run = make_run(nb, "go", policy=Policy(approve="auto"), emit=watch, runner=None, budget=Budget(max_repairs=1))
+    run.model.provider.offers_file_patches = True
+
+    async def go():
+        try:
+            return await run.start()
+        finally:
+            await close(run)
+
+    result = asyncio.run(go())
+    assert result.steps[0].status == "rolled_back", result.steps
+    assert not (repo / "extra.py").exists()  # the repair's file patch was never written
+    assert nb.read_bytes() == original
+    assert any("repair was not applied" in text and "a person must approve" in text for text in notices), notices

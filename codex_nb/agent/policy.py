@@ -33,6 +33,15 @@ class Policy:
             return True
         return self.approve == "ask"
 
+    def repair_held(self, proposal) -> str | None:
+        """Why a repaired proposal may not be applied without a person (None: it may).
+
+        A repair is the model's answer too: a file patch or a deletion in it is held like one in a step.
+        """
+        if self.destructive(proposal) and not self.allow_destructive:
+            return "it patches a file or deletes a cell, which a person must approve (propose it as a step)"
+        return None
+
     def needs_person_to_run(self) -> bool:
         return self.ask_before_run
 

@@ -233,7 +233,8 @@ class AgentRun:
         # Stop reaches the validation kernel through ``cancel``; repairs are paid from the run's token budget.
         outcome = await self.engine.accept(proposal, self.applier, decision.indexes, emit=self._engine_emit(n),
                                            repair=self.budget.repairs_left, cancel=self.cancel,
-                                           repair_tokens=self.budget.tokens_left)
+                                           repair_tokens=self.budget.tokens_left,
+                                           repair_check=self.policy.repair_held)
         self.budget.repairs += max(0, outcome.attempts - 1)
         self.budget.tokens += outcome.repair_tokens
         if outcome.kept:

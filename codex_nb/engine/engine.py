@@ -56,13 +56,16 @@ class Engine:
         _send(emit, event)
 
     async def accept(self, proposal, applier, indexes: list[int] | None = None, *, emit: Emit | None = None,
-                     repair: int | None = None, cancel=None, repair_tokens: int | None = None) -> Outcome:
+                     repair: int | None = None, cancel=None, repair_tokens: int | None = None,
+                     repair_check=None) -> Outcome:
         """Apply the chosen edits, judge them, keep or roll back; with ``repair`` > 0 ask for fixes and retry.
 
         ``cancel`` (a ``threading.Event``: the door's Stop) stops the validation in flight, and so does
         cancelling the task that awaits this: the gate ends its kernel, the change is rolled back exactly
         and is not repaired. ``repair_tokens`` bounds the model tokens repairs may take: no repair starts
-        once they are spent (``Outcome.repair_tokens`` says how many the repairs took).
+        once they are spent (``Outcome.repair_tokens`` says how many the repairs took). ``repair_check``
+        (proposal -> reason or None) may hold a repaired proposal back for a person (the agent's policy:
+        file patches and deletions never pass unasked); the rollback then stands and the reason is told.
         """
         indexes = list(range(len(proposal.edits))) if indexes is None else sorted(set(indexes))
         rounds = self.settings.repair if repair is None else repair
@@ -87,6 +90,11 @@ class Engine:
                 fixed = await self.repair(outcome, applier, emit=emit, attempt=attempt + 1, cancel=token)
                 spent = outcome.repair_tokens
                 if fixed is None or token.is_set():
+                    break
+                held = repair_check(fixed) if repair_check is not None else None
+                if held:
+                    _send(emit, ev.Status(f"The repair was not applied: {held}", notice=True))
+                    self._audit("refused", notebook, fixed.id, reason=f"repair held for a person: {held}")
                     break
                 current = fixed
         except asyncio.CancelledError:
