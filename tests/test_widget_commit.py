@@ -126,3 +126,31 @@ def test_percent_codex_undo_of_a_committed_change_is_a_revert_commit_and_audited
     assert undone["reverted_commit"] == sha and undone["proposal_id"] == view.proposal.id
     assert undone["commit"] == git(repo, "rev-parse", "HEAD") and undone["source"] == "kernel"
     assert audit.verify(audit.audit_path(repo)).ok
+
+
+def test_terminal_review_asks_to_commit_and_percent_codex_undo_reverts_it(codex, ipshell, repo, nb_file, capsys,
+                                                                            monkeypatch):
+    """Terminal IPython: the file applier writes the notebook, so the notebook file is part of the commit."""
+    codex.ui = "terminal"
+    ipshell.config.CodexNB.commit = "ask"
+    original = nb_file.read_bytes()
+    head = git(repo, "rev-parse", "HEAD")
+    answers = iter(["a", "y"])  # accept all edits, then yes to the commit
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    codex.llm.queue(proposal_reply(replace("c-merge", "merged = keep(rows)"),
+                                   {"op": "patch_file", "path": "helpers.py", "search": "return rows[:2]",
+                                    "replace": "return rows"}, explanation="Keep every row."))
+    run_magic(ipshell, f"--notebook {nb_file} fix the merge")
+    out = capsys.readouterr().out
+    sha = git(repo, "rev-parse", "HEAD")
+    assert sha != head and f"Committed {sha[:12]}: helpers.py, analysis.ipynb." in out
+    assert sorted(git(repo, "show", "--name-only", "--format=", sha).split()) == ["analysis.ipynb", "helpers.py"]
+
+    run_magic(ipshell, "undo")
+    out = capsys.readouterr().out
+    revert = git(repo, "rev-parse", "HEAD")
+    assert git(repo, "rev-parse", "HEAD~1") == sha and f"by revert commit {revert[:12]}" in out
+    assert nb_file.read_bytes() == original and (repo / "helpers.py").read_text() == HELPER
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    undone = [e for e in audit.read(repo) if e["event"] == "undone"][-1]
+    assert undone["reverted_commit"] == sha and undone["commit"] == revert

@@ -96,42 +96,18 @@ def run(args) -> int:
 
 
 def ask_to_commit(outcome, notebook, stdin=None, out=None) -> str | None:
-    """commit = "ask": on a terminal, ask whether to commit the kept change; the commit's sha, or None.
-
-    Without a terminal to ask (a script, a pipe), the change stays kept and uncommitted, and the
-    notice says how to commit it.
-    """
+    """commit = "ask" in the CLI: on a terminal, ask whether to commit the kept change; the commit's sha, or None."""
     from ..engine.api import commit_offered
-    from ..errors import CodexError
+    from .commit_prompt import offer_commit
 
     stdin, out = stdin or sys.stdin, out or sys.stderr
-    offer = outcome.commit_offer
-    listed = ", ".join(offer.files)
-    by_hand = f"git add -A -- {' '.join(_shell_quoted(f) for f in offer.files)} && git commit"
-    if not stdin.isatty():
-        print(f"Kept without a commit: commit = 'ask' and no terminal to ask. Commit it by hand ({by_hand}), "
-              "or pass --commit to commit kept changes without asking.", file=out, flush=True)
-        return None
-    subject = offer.message.split("\n", 1)[0]
-    carries = f" (with your own edits to {', '.join(offer.dirty)})" if offer.dirty else ""
-    print(f"Commit {len(offer.files)} file(s) ({listed}){carries} as \"{subject}\"? [y/N] ", end="", file=out, flush=True)
-    answer = stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
-        print(f"Kept without a commit. To commit it later: {by_hand}", file=out, flush=True)
-        return None
-    try:
-        sha = commit_offered(outcome, source="cli", anchor=notebook)
-    except CodexError as exc:
-        print(f"Not committed: {exc.message}" + (f"\n  → {exc.hint}" if exc.hint else ""), file=out, flush=True)
-        return None
-    print(f"Committed {sha[:12]}: {listed}.", file=out, flush=True)
-    return sha
 
+    def ask(question: str) -> str:
+        print(question, end="", file=out, flush=True)
+        return stdin.readline()
 
-def _shell_quoted(path: str) -> str:
-    import shlex
-
-    return shlex.quote(path)
+    return offer_commit(outcome, ask=ask if stdin.isatty() else None, say=lambda text: print(text, file=out, flush=True),
+                        commit=lambda: commit_offered(outcome, source="cli", anchor=notebook))
 
 
 def outcome_json(outcome) -> dict:
