@@ -211,3 +211,33 @@ def test_engine_undo_of_an_offered_commit_is_a_revert_commit_and_is_audited(repo
     undone = [e for e in audit.read(repo) if e["event"] == "undone"][-1]
     assert undone["reverted_commit"] == sha and undone["commit"] == revert and undone["proposal_id"] == "p-undo"
     assert [e for e in events if e["type"] == "undone"][0]["commit"] == revert
+
+
+def test_an_agent_run_keeps_the_change_uncommitted_and_says_how_to_commit(repo, ask_config, scripted_llm):
+    import asyncio
+
+    import agent_script as s
+    from codex_nb.agent import Policy
+    from codex_nb.agent.headless import close, make_run
+
+    head = git(repo, "rev-parse", "HEAD")
+    scripted_llm.queue(s.plan("patch"))
+    scripted_llm.queue(s.propose({"op": "patch_file", "path": "shop/prices.py", "search": "return sum(xs)",
+                                  "replace": "return sum(xs) + 0"}))
+    scripted_llm.queue(s.finish())
+    events = []
+    run = make_run(repo / "orders.ipynb", "go", policy=Policy(approve="auto", allow_destructive=True), validate=False,
+                   runner=None, emit=events.append)
+    run.model.provider.offers_file_patches = True
+
+    async def started():
+        try:
+            return await run.start()
+        finally:
+            await close(run)
+
+    result = asyncio.run(started())
+    assert [st.status for st in result.steps] == ["kept", "finished"], result.steps
+    assert "kept without a commit" in result.steps[0].summary and git(repo, "rev-parse", "HEAD") == head
+    notices = [e["event"]["text"] for e in events if e.get("type") == "agent_engine" and e["event"].get("notice")]
+    assert any("an agent run does not stop to ask" in n and "git add -A -- shop/prices.py" in n for n in notices)
