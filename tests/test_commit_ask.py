@@ -30,6 +30,7 @@ def ask_config(tmp_path, monkeypatch):
     config.mkdir()
     (config / "codex_nb_config.json").write_text(json.dumps({"CodexNB": {"commit": "ask"}}))
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))
+    monkeypatch.setattr("codex_nb.config._ipython_config", lambda: None)  # an in-process shell's config must not win
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     return config
 
