@@ -48,7 +48,9 @@ class CodexNB(Configurable):
                                      "http://gateway:8888: validation kernels run there instead of on this machine "
                                      "(also CODEX_NB_VALIDATION_GATEWAY_URL; token in JUPYTER_GATEWAY_AUTH_TOKEN). "
                                      "See docs/team.md for what carries over.").tag(config=True)
-    commit = Enum(["off", "ask", "on"], "off", help="In a git repository, make each kept change one commit.").tag(config=True)
+    commit = Enum(["off", "ask", "on"], "off",
+                  help="In a git repository, make each kept change one commit: 'on' always, 'ask' offers it "
+                       "(a prompt or a Commit button), 'off' never.").tag(config=True)
     commit_allow_dirty = Bool(False, help="Let a commit carry your uncommitted edits to a file the change also touches "
                               "(refused by default; other files are never committed).").tag(config=True)
     completion_model = Unicode("", help="Model id for inline (ghost-text) completion in JupyterLab cells, e.g. "

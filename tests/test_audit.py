@@ -25,6 +25,7 @@ EXAMPLES = {
     "rolled_back": {"exact": True, "files": ["pkg/util.py"], "reason": "validation failed"},
     "repair": {"attempt": 1, "new_proposal_id": "p-2"},
     "undone": {"edits": [0], "files": ["nb.ipynb"]},
+    "committed": {"commit": "0123abc", "files": ["pkg/mod.py"]},
     "fallback": {"inserted": True, "missed": ["c9"]},
     "validation_run": {"ok": True, "mode": "full"},
     "failed": {"kind": "ask", "instruction_hash": "abc", "error": {"error": "ProviderError", "message": "down"}},

@@ -126,7 +126,7 @@ def test_commit_ask_keeps_the_change_uncommitted_and_says_how_to_commit(repo, tm
     pfile.write_text(json.dumps(patch("return sum(xs) + 0", "p-ask")))
     done = subprocess.run([sys.executable, "-m", "codex_nb.cli.main", "apply", str(repo / "orders.ipynb"), str(pfile),
                            "--validate", "--json"], capture_output=True, text=True, timeout=240,
-                          env={**__import__("os").environ, "JUPYTER_CONFIG_DIR": str(config)})
+                          env={**__import__("os").environ, "JUPYTER_CONFIG_DIR": str(config)}, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["commit"] is None and git(repo, "rev-parse", "HEAD") == head
-    assert "Kept without a commit: commit = 'ask'" in done.stderr and "--commit" in done.stderr
+    assert "Kept without a commit: commit = 'ask' and no terminal to ask" in done.stderr and "--commit" in done.stderr

@@ -77,7 +77,7 @@ async def post(jp_fetch, route, body, **kw):
 @pytest.mark.parametrize("method,route,body", [
     ("GET", "models", None), ("GET", "schema", None), ("POST", "chat", "{}"), ("POST", "accept", "{}"),
     ("GET", "audit?path=sub/nb.ipynb", None), ("GET", "history?path=sub/nb.ipynb", None), ("POST", "reject", "{}"),
-    ("POST", "repair", "{}"), ("POST", "accept/run-01/reply", "{}"),
+    ("POST", "repair", "{}"), ("POST", "accept/run-01/reply", "{}"), ("POST", "commit", "{}"), ("POST", "undo", "{}"),
     ("POST", "context", "{}"), ("GET", "files?prefix=", None), ("POST", "chat/c-1/cancel", "{}"),
 ])
 async def test_every_route_requires_the_token(jp_serverapp, http_server_client, jp_base_url, method, route, body):

@@ -251,6 +251,14 @@ class AgentRun:
             else:
                 gates = "; ".join(g.get("summary", "") for g in outcome.gates) or "not validated"
                 record.summary = gates
+                if outcome.commit_offer is not None:  # commit = "ask": an agent run does not stop to ask
+                    from ..cli.commit_prompt import by_hand
+                    from ..engine import events as ev
+
+                    record.summary += "; kept without a commit"
+                    self._engine_emit(n)(ev.Status(
+                        "Kept without a commit: commit = 'ask', and an agent run does not stop to ask. Commit it "
+                        f"by hand ({by_hand(outcome.commit_offer.files)}), or set c.CodexNB.commit = 'on'.", notice=True))
                 self._observe(n, f"Edits kept ({', '.join(outcome.cells) or 'files'}); validation: {gates}")
         elif outcome.status == "rolled_back" and (outcome.failure or {}).get("kind") == "cancelled":
             record.status, record.summary = "stopped", "stopped by the person"  # Stop ended the validation

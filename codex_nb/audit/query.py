@@ -110,7 +110,10 @@ def summary(entry: dict) -> str:
     if event == "repair":
         return f"attempt {e.get('attempt', '?')} -> {e.get('new_proposal_id') or 'no proposal'}"
     if event == "undone":
-        return f"edits {_list(e.get('edits'))}" + (f", files {_list(e.get('files'))}" if e.get("files") else "")
+        return (f"edits {_list(e.get('edits'))}" + (f", files {_list(e.get('files'))}" if e.get("files") else "")
+                + (f", revert commit {e['commit']}" if e.get("commit") else ""))
+    if event == "committed":
+        return f"commit {e.get('commit')}, files {_list(e.get('files'))}"
     if event == "fallback":
         return ("inserted" if e.get("inserted") else "not inserted") + (
             f", missed {_list(e.get('missed'))}" if e.get("missed") else "")

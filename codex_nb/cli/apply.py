@@ -86,11 +86,28 @@ def run(args) -> int:
                           model=args.model, kernel_name=args.kernel, total_timeout=args.timeout,
                           cell_timeout=args.cell_timeout, drift_fails=args.drift_fails, commit=args.commit,
                           commit_allow_dirty=args.allow_dirty)
+    if outcome.commit_offer is not None:
+        ask_to_commit(outcome, args.notebook)
     if args.json:
         print(json.dumps(outcome_json(outcome), default=str))
     else:
         print(view.closing_line(outcome, len(proposal.edits)))
     return 0 if outcome.kept else 1
+
+
+def ask_to_commit(outcome, notebook, stdin=None, out=None) -> str | None:
+    """commit = "ask" in the CLI: on a terminal, ask whether to commit the kept change; the commit's sha, or None."""
+    from ..engine.api import commit_offered
+    from .commit_prompt import offer_commit
+
+    stdin, out = stdin or sys.stdin, out or sys.stderr
+
+    def ask(question: str) -> str:
+        print(question, end="", file=out, flush=True)
+        return stdin.readline()
+
+    return offer_commit(outcome, ask=ask if stdin.isatty() else None, say=lambda text: print(text, file=out, flush=True),
+                        commit=lambda: commit_offered(outcome, source="cli", anchor=notebook))
 
 
 def outcome_json(outcome) -> dict:

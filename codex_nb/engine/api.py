@@ -20,6 +20,15 @@ def accept_file(notebook, proposal, indexes=None, *, source: str = "api", repo_r
     return run_sync(engine.accept(proposal, FileApplier(notebook, create=create), indexes, emit=emit))
 
 
+def commit_offered(outcome, *, source: str, anchor=None, emit=None) -> str:
+    """Make the commit a kept change offered (commit = "ask") if its files are still as kept; its sha.
+
+    For doors that do not keep their engine (the CLI); the others call ``Engine.commit_offered``.
+    """
+    engine = Engine(resolve_settings(with_model=False), source=source, anchor=anchor, gates=[])
+    return run_sync(engine.commit_offered(outcome, emit=emit))
+
+
 def build_engine(*, source: str, anchor=None, repo_root=None, validator=None, repairer=None, gates=None,
                  history=None, user=None, settings=None, **flags) -> Engine:
     """An engine with the settings every door shares (config → env → these flags)."""

@@ -28,7 +28,7 @@ from .filechange import FileChange
 from .gates import Cancel, ChangeUnderTest, GateResult
 from .locks import PathLocks
 from .notebook_gate import accepts
-from .outcome import Failure, Outcome, Repaired, UndoEntry
+from .outcome import CommitOffer, Failure, Outcome, Repaired, UndoEntry
 from .settings import Settings
 
 Emit = Callable[[dict], None]
@@ -150,6 +150,7 @@ class Engine:
                 before = await applier.read()
                 ops, undo_ops = _plan(before, proposal)
                 files.recheck()
+                ask = None
                 if self.settings.commit == "on" and (files.paths or (ops and applier.kind == "file")):
                     from ..gates.commit import check_clean
 
@@ -159,6 +160,8 @@ class Engine:
                     if dirty:
                         _send(emit, ev.Status(f"The commit will also carry your uncommitted edits to "
                                               f"{', '.join(dirty)} (allowed by commit_allow_dirty).", notice=True))
+                elif self.settings.commit == "ask" and (files.paths or (ops and applier.kind == "file")):
+                    ask = _ask_state(root, _committed(files, applier if ops else None, root))
             except CodexError as exc:
                 return self._refused(outcome, exc, notebook, emit)
             try:
@@ -205,7 +208,7 @@ class Engine:
             outcome.gates = [r.to_json() for r in results]
             outcome.validated = bool(results)
             if all(r.ok for r in results):
-                return self._keep(outcome, proposal, undo_ops, files, applier, emit, results, root)
+                return self._keep(outcome, proposal, undo_ops, files, applier, emit, results, root, ask)
             return await self._roll_back(outcome, proposal, results, before, undo_ops, files, applier, emit,
                                          stopped=cancel.is_set())
 
@@ -256,12 +259,16 @@ class Engine:
                     seconds=round(sum(r.seconds for r in results), 3))
         _send(emit, ev.Validated(all(r.ok for r in results), summary, [r.to_json() for r in results]))
 
-    def _keep(self, outcome, proposal, undo_ops, files, applier, emit, results, root) -> Outcome:
+    def _keep(self, outcome, proposal, undo_ops, files, applier, emit, results, root, ask=None) -> Outcome:
         outcome.status = "kept"
-        self.history.append(UndoEntry(outcome.id, proposal.id, outcome.edits, undo_ops, files, applier.kind,
-                                      str(applier.notebook_path) if applier.notebook_path else None))
+        entry = UndoEntry(outcome.id, proposal.id, outcome.edits, undo_ops, files, applier.kind,
+                          str(applier.notebook_path) if applier.notebook_path else None)
+        self.history.append(entry)
         wrote_notebook = applier if getattr(applier, "written", None) is not None else None
-        outcome.commit = self._commit(proposal, _committed(files, wrote_notebook, root), results, root, emit)
+        paths = _committed(files, wrote_notebook, root)
+        outcome.commit = entry.commit = self._commit(proposal, paths, results, root, emit)
+        if ask is not None:
+            outcome.commit_offer = self._offer(proposal, paths, results, root, ask, emit)
         before = None
         written = {rel: files.plan[p] for rel, p in zip(files.relative(), files.paths)}
         if getattr(applier, "written", None) is not None:  # the notebook file itself (the file applier)
@@ -272,27 +279,74 @@ class Engine:
             before = snapshot(root, proposal.id, written)
         self._audit("kept", applier.notebook_path, proposal.id, commit=outcome.commit, validated=outcome.validated,
                     repo_root=str(root), files=outcome.files, before=before, live=applier.kind != "file",
-                    changed_cells=outcome.cells)
-        _send(emit, ev.Kept(outcome.commit))
+                    changed_cells=outcome.cells, commit_offered=outcome.commit_offer is not None)
+        _send(emit, ev.Kept(outcome.commit, outcome.commit_offer))
         return outcome
 
     def _commit(self, proposal, paths: list[str], results, root, emit) -> str | None:
         """With ``commit = "on"`` in a git repository: one commit of exactly the files the change wrote."""
-        if self.settings.commit == "ask" and paths:
-            # No door can ask yet: say so rather than let "ask" pass for a decision that was made.
-            _send(emit, ev.Status("Kept without a commit: commit = 'ask' is not offered by this version yet; "
-                                  "commit with `codex-nb apply --commit` or set c.CodexNB.commit = 'on'.", notice=True))
         if self.settings.commit != "on" or not paths:
             return None
         from ..gates.commit import commit_kept
         from ..gates.summary import commit_trailers
 
         try:
-            return commit_kept(root, paths, proposal.explanation.strip() or f"codex-nb: {proposal.id}",
-                               commit_trailers(proposal.id, results))
+            return commit_kept(root, paths, _subject(proposal), commit_trailers(proposal.id, results))
         except CodexError as exc:  # the change stands; only the commit could not be made
             _send(emit, ev.Status(f"Kept, but not committed: {exc.message}", notice=True))
             return None
+
+    def _offer(self, proposal, paths: list[str], results, root, ask, emit) -> CommitOffer | None:
+        """With ``commit = "ask"``: the commit "on" would have made, for a door to offer (None: none to offer)."""
+        if isinstance(ask, CodexError):
+            _send(emit, ev.Status(f"Kept without a commit: {ask.message}" + (f" ({ask.hint})" if ask.hint else ""),
+                                  notice=True))
+            return None
+        from ..gates.commit import commit_message, file_digests
+        from ..gates.summary import commit_trailers
+
+        if ask and not self.settings.commit_allow_dirty:
+            _send(emit, ev.Status(f"Kept without a commit: {', '.join(ask)} had uncommitted edits of yours, and a commit "
+                                  "would carry them; commit by hand, or allow it (codex-nb apply --allow-dirty, "
+                                  "c.CodexNB.commit_allow_dirty = True).", notice=True))
+            return None
+        if ask:
+            _send(emit, ev.Status(f"A commit would also carry your uncommitted edits to {', '.join(ask)} "
+                                  "(allowed by commit_allow_dirty).", notice=True))
+        return CommitOffer(repo_root=str(root), files=list(paths), hashes=file_digests(root, paths), dirty=list(ask),
+                           message=commit_message(_subject(proposal), commit_trailers(proposal.id, results)))
+
+    # -- commit = "ask": the commit a door offered, made when the person says yes ---------------
+    async def commit_offered(self, outcome: Outcome, emit: Emit | None = None) -> str:
+        """Commit a kept change's offered commit if its files are still as kept; return the sha.
+
+        Raises CodexError (``CommitRefused`` / ``GitProblem``) saying what changed and how to
+        commit by hand; nothing is committed then. Recorded as a "committed" audit event, and
+        the undo history learns the commit, so every undo door reverts it by a revert commit.
+        """
+        from ..gates.commit import CommitRefused, commit_as_kept
+
+        offer = outcome.commit_offer
+        if outcome.commit:
+            raise CommitRefused(f"this change is already committed as {outcome.commit[:12]}",
+                                hint="see git log; codex-nb undo reverts it")
+        if offer is None or outcome.status != "kept":
+            raise CommitRefused("this change has no commit to offer (it was not kept in a git repository with "
+                                "commit = 'ask')", hint="commit by hand with git add and git commit")
+        entry = next((e for e in self.history if e.outcome_id == outcome.id), None)
+        root = Path(offer.repo_root)
+        notebook = entry.notebook if entry else self.anchor
+        paths = [p if os.path.isabs(p) else root / p for p in offer.files]
+        async with PathLocks(paths, timeout=self.settings.lock_timeout):
+            loop = asyncio.get_running_loop()
+            sha = await loop.run_in_executor(None, commit_as_kept, root, offer.files, offer.message, offer.hashes)
+        outcome.commit, outcome.commit_offer = sha, None
+        if entry is not None:
+            entry.commit = sha
+        self._audit("committed", notebook, outcome.proposal_id, commit=sha, files=list(offer.files),
+                    repo_root=str(root), dirty=list(offer.dirty))
+        _send(emit, ev.Committed(outcome.proposal_id, sha, list(offer.files)))
+        return sha
 
     async def _roll_back(self, outcome, proposal, results, before, undo_ops, files, applier, emit, *,
                          stopped: bool = False) -> Outcome:
@@ -320,20 +374,39 @@ class Engine:
 
     # -- undo -----------------------------------------------------------------------------
     async def undo(self, applier, entry: UndoEntry | None = None, emit: Emit | None = None) -> UndoEntry | None:
-        """Take back the newest kept change (or ``entry``); None when there is nothing to undo."""
+        """Take back the newest kept change (or ``entry``); None when there is nothing to undo.
+
+        A committed change is undone by a revert commit (gates/undo.py, as ``codex-nb undo``
+        does): the files come back from git, and the notebook's cells through the applier unless
+        the notebook file itself is in the commit.
+        """
         if entry is None:
             if not self.history:
                 return None
             entry = self.history[-1]
+        reverted = revert = None
         async with PathLocks([*applier.lock_paths, *entry.files.paths], timeout=self.settings.lock_timeout):
-            if entry.undo_ops:
-                await applier.revert(entry.undo_ops)
             files = entry.files.relative()
-            entry.files.restore()
+            if entry.commit:
+                from ..gates.undo import revert_kept
+
+                root = self._root(applier.notebook_path)
+                loop = asyncio.get_running_loop()
+                revert = await loop.run_in_executor(None, revert_kept, root, entry.proposal_id, entry.commit)
+                reverted = entry.commit
+                in_commit = applier.kind == "file" and applier.notebook_path is not None and \
+                    _relative_or_absolute(applier.notebook_path, root) in _commit_paths(root, entry.commit)
+                if entry.undo_ops and not in_commit:
+                    await applier.revert(entry.undo_ops)
+            else:
+                if entry.undo_ops:
+                    await applier.revert(entry.undo_ops)
+                entry.files.restore()
         if entry in self.history:
             self.history.remove(entry)
-        self._audit("undone", applier.notebook_path, entry.proposal_id, edits=entry.edits, files=files)
-        _send(emit, ev.Undone(entry.edits, files))
+        extra = {"reverted_commit": reverted, "commit": revert} if revert else {}
+        self._audit("undone", applier.notebook_path, entry.proposal_id, edits=entry.edits, files=files, **extra)
+        _send(emit, ev.Undone(entry.edits, files, revert))
         return entry
 
     async def _assistant_repair(self, proposal, failure: Failure, notebook, notebook_path, on_delta,
@@ -388,6 +461,33 @@ def _committed(files, applier, root) -> list[str]:
         if not Path(rel).is_absolute():
             paths.append(rel)
     return paths
+
+
+def _ask_state(root, paths: list[str]):
+    """Before the change is written: the files whose commit would carry the person's edits, or why none can be offered.
+
+    A list (empty: clean) when a commit can be offered; the CodexError (outside a git repository,
+    or dirty files without commit_allow_dirty) when it cannot. Never a refusal of the change itself:
+    with "ask", the commit is optional.
+    """
+    from ..gates.commit import check_clean
+
+    if not paths:
+        return None
+    try:
+        return check_clean(root, paths, allow_dirty=True)
+    except CodexError as exc:
+        return exc
+
+
+def _subject(proposal) -> str:
+    return proposal.explanation.strip() or f"codex-nb: {proposal.id}"
+
+
+def _commit_paths(root, sha: str) -> list[str]:
+    from ..gates.commit import commit_files
+
+    return commit_files(root, sha)
 
 
 def _relative_or_absolute(path, root) -> str:

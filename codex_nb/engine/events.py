@@ -10,6 +10,8 @@ Stop in the middle of the gates (the awaiting task cancelled, or the door's canc
 them as ``validated`` (failed, kind ``cancelled``) → ``rolled_back``; a cancelled task then sends no
 ``finished`` (the door's await raises ``CancelledError``).
 
+``undone`` and ``committed`` (commit = "ask": the offered commit made) come from their own calls.
+
 ``apply_request`` is sent only to appliers that live in another process (the
 panel): the engine asks the browser to change the notebook and waits for its reply.
 """
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal, Optional, Union
 
 from ..wire.fields import Tagged
+from .outcome import CommitOffer
 
 
 @dataclass
@@ -70,7 +73,18 @@ class Validated:
 @dataclass
 class Kept:
     commit: Optional[str] = None
+    commit_offer: Optional[CommitOffer] = None  # commit = "ask": the commit a door may offer now
     type: Literal["kept"] = "kept"
+
+
+@dataclass
+class Committed:
+    """A kept change's offered commit was made (commit = "ask", after the person said yes)."""
+
+    proposal_id: str
+    commit: str
+    files: list[str]
+    type: Literal["committed"] = "committed"
 
 
 @dataclass
@@ -112,6 +126,7 @@ class RepairFailed:
 class Undone:
     edits: list[int]
     files: list[str]
+    commit: Optional[str] = None  # the revert commit, when the change was committed
     type: Literal["undone"] = "undone"
 
 
@@ -130,7 +145,7 @@ class Finished:
 
 
 EVENT_TYPES = (Decided, Status, Refused, Applied, Progress, Validated, Kept, RolledBack, RepairStarted,
-               RepairDelta, RepairProposed, RepairFailed, Undone, ApplyRequest, Finished)
+               RepairDelta, RepairProposed, RepairFailed, Undone, Committed, ApplyRequest, Finished)
 
 # The union every door draws (and the wire schema / TypeScript types describe), told apart by ``type``.
 EngineEvent = Annotated[Union[EVENT_TYPES], Tagged("type")]

@@ -30,6 +30,22 @@ class Failure:
 
 
 @dataclass
+class CommitOffer:
+    """With ``commit = "ask"``: the commit a door may offer for a kept change, exactly as ``"on"`` would make it.
+
+    ``hashes`` are the sha256 of each file as the change left it (None: the change removed it);
+    ``Engine.commit_offered`` commits only while every file is still that, so what is committed
+    is what was validated.
+    """
+
+    repo_root: str
+    files: list[str]
+    message: str  # subject, body and the Codex-Proposal / Codex-Validation trailers
+    hashes: dict[str, Optional[str]]
+    dirty: list[str] = field(default_factory=list)  # files whose commit also carries the person's own edits
+
+
+@dataclass
 class Outcome:
     id: str
     proposal_id: str
@@ -44,6 +60,7 @@ class Outcome:
     hint: str = ""
     no_frontend: bool = False
     commit: Optional[str] = None
+    commit_offer: Optional[CommitOffer] = None  # commit = "ask": a commit a door can offer (None once made)
     attempts: int = 1
     proposal: dict = field(default_factory=dict)  # the proposal that ended this way (a repaired one after repairs)
     repair_tokens: int = 0  # model tokens (prompt + answer) the repairs of this acceptance took
@@ -78,3 +95,4 @@ class UndoEntry:
     files: object  # FileChange
     applier_kind: str
     notebook: Optional[str]
+    commit: Optional[str] = None  # the kept change's commit (at keep, or later from its offer): undone by a revert commit

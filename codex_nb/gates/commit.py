@@ -9,6 +9,7 @@ not run: the project's declared checks are the gates for a kept change.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -25,6 +26,10 @@ class GitProblem(CodexError):
 
 class DirtyFiles(CodexError):
     """Files the change would commit have changes of the user's that are not committed."""
+
+
+class CommitRefused(GitProblem):
+    """An offered commit (``commit = "ask"``) that would no longer be the change that was kept."""
 
 
 def _git(root: str | os.PathLike, *args: str, env: dict | None = None, input: bytes | None = None,
@@ -168,6 +173,61 @@ def commit_kept(repo_root: str | os.PathLike, files: list[str], message: str,
         _unlink(index)
     _sync_user_index(repo_root, files)
     return sha
+
+
+def file_digests(repo_root: str | os.PathLike, files: list[str]) -> dict[str, str | None]:
+    """The sha256 of each file as it is now (None: it does not exist), to tell later whether it moved on."""
+    out: dict[str, str | None] = {}
+    for rel in files:
+        path = Path(rel) if os.path.isabs(rel) else Path(repo_root) / rel
+        try:
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            out[rel] = None
+    return out
+
+
+def commit_as_kept(repo_root: str | os.PathLike, files: list[str], message: str,
+                   hashes: dict[str, str | None]) -> str:
+    """Commit ``files`` with ``message`` only while each is still what ``hashes`` say; return the sha.
+
+    This is the later half of ``commit = "ask"``: the commit is made when the person says
+    yes, and it must hold what was validated, so any file that changed since is a refusal.
+    """
+    git_toplevel(repo_root)
+    moved = sorted(rel for rel, digest in file_digests(repo_root, files).items() if digest != hashes.get(rel))
+    listed = " ".join(_quoted(f) for f in files)
+    by_hand = f"commit by hand if you want it: git add -A -- {listed} && git commit"
+    if moved:
+        raise CommitRefused(f"{', '.join(moved)} changed after the change was kept, so a commit now would not be "
+                            "the change that was validated", hint=by_hand, files=moved)
+    if _same_as_head(repo_root, files):
+        raise CommitRefused("there is nothing to commit: these files are already committed as the change left them",
+                            hint="see git log -- " + listed)
+    return commit_kept(repo_root, files, message)
+
+
+def _same_as_head(repo_root, files: list[str]) -> bool:
+    """Whether every file on disk is what HEAD already has (a removed file: absent from both)."""
+    head = _head(repo_root)
+    if head is None:
+        return False
+    for rel in files:
+        entry = _entry(repo_root, head, rel)
+        on_disk = (Path(repo_root) / rel).is_file()
+        if entry is None or not on_disk:
+            if entry is not None or on_disk:
+                return False
+            continue
+        if _out(_git(repo_root, "hash-object", "--", rel)) != entry[1]:
+            return False
+    return True
+
+
+def _quoted(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
 
 
 def _sync_user_index(repo_root, files: list[str]) -> None:

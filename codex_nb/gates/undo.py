@@ -3,7 +3,9 @@
 The engine records a "kept" event per kept change (see README, "Project gates"):
 ``proposal_id``, ``notebook``, ``repo_root``, ``files`` and, when it was committed,
 ``commit``; when it was not, ``before`` (the record of :func:`before.snapshot`), and
-``changed_cells`` / ``live`` for the notebook. A committed change is undone with a
+``changed_cells`` / ``live`` for the notebook. A change kept with ``commit = "ask"`` and
+committed later has a "committed" event with the same ``proposal_id`` and its ``commit``,
+which counts as the kept change's commit. A committed change is undone with a
 revert commit; an uncommitted one by putting the recorded before-state back; cells
 changed in a notebook file are undone only when that file is part of the commit or
 the before-state. Either way an "undone" event is recorded, and a change that
@@ -33,14 +35,23 @@ def pending_kept(notebook: str | os.PathLike) -> list[dict]:
     target = Path(notebook).resolve()
     entries = audit.read(target)
     undone = {e.get("proposal_id") for e in entries if e.get("event") == "undone"}
+    committed = {e.get("proposal_id"): e.get("commit") for e in entries if e.get("event") == "committed" and e.get("commit")}
     kept = []
     for e in entries:
         if e.get("event") != "kept" or e.get("proposal_id") in undone:
             continue
         bases = [Path(e["repo_root"])] if e.get("repo_root") else []
         if _same_file(e.get("notebook"), target, bases + [Path.cwd()]):
+            if not e.get("commit") and committed.get(e.get("proposal_id")):
+                e = {**e, "commit": committed[e.get("proposal_id")]}  # committed later, from its offer
             kept.append(e)
     return kept[::-1]
+
+
+def revert_kept(repo_root: str | os.PathLike, proposal_id: str, commit: str) -> str:
+    """The revert commit of a kept change's commit (every undo door uses this one); its sha."""
+    return revert_commit(repo_root, commit,
+                         trailers=[("Codex-Proposal", str(proposal_id)), ("Codex-Undo", "revert of a kept change")])
 
 
 def _applied_edits(notebook, proposal_id) -> list[int]:
@@ -73,8 +84,7 @@ def undo_last(notebook: str | os.PathLike, source: str = "cli") -> dict:
                     "edits": _applied_edits(notebook, proposal_id)}
     if entry.get("commit"):
         fields["reverted_commit"] = entry["commit"]
-        fields["commit"] = revert_commit(repo_root, entry["commit"],
-                                         trailers=[("Codex-Proposal", str(proposal_id)), ("Codex-Undo", "revert of a kept change")])
+        fields["commit"] = revert_kept(repo_root, proposal_id, entry["commit"])
     elif entry.get("before"):
         fields["restored"] = before_state.restore(repo_root, entry["before"])
     else:

@@ -116,9 +116,16 @@ def undo(session, req):
     entry = session.history[-1]
     ctx = apply_context(session, req, entry.notebook)
     if entry.applier_kind == "file":  # applied to a file (terminal IPython): restore it now, in this cell
-        done = undo_last(ctx, lambda event: None).result(60)
+        events: list[dict] = []
+        done = undo_last(ctx, events.append).result(60)
+        refused = next((e for e in events if e["type"] == "refused"), None)
+        if refused is not None:
+            raise UsageProblem(f"could not undo proposal {entry.proposal_id}: {refused['reason']}",
+                               hint=refused.get("hint") or "undo it by hand (codex-nb audit shows the change)")
         if done is not None:
-            print(f"Restored {entry.notebook} to how it was before proposal {entry.proposal_id}.")
+            revert = next((e.get("commit") for e in events if e["type"] == "undone" and e.get("commit")), None)
+            print(f"Restored {entry.notebook} to how it was before proposal {entry.proposal_id}"
+                  + (f", by revert commit {revert[:12]}." if revert else "."))
         return None
     # The page answers after this cell has finished; only a widget can still change on the page then.
     import ipywidgets as W
@@ -132,7 +139,8 @@ def undo(session, req):
 
     def on_event(event: dict) -> None:
         if event["type"] == "undone":
-            status.value = "Undone: the notebook is back to how it was before the edit."
+            reverted = f" Its commit is reverted by commit {event['commit'][:12]}." if event.get("commit") else ""
+            status.value = "Undone: the notebook is back to how it was before the edit." + reverted
             mark_undone(entry.proposal_id, event.get("edits") or [])
         elif event["type"] == "refused":
             status.value = f"Could not undo: {event['reason']}. Use Edit → Undo in the notebook."

@@ -20,7 +20,7 @@ from .base import ServerState
 def setup_handlers(web_app, root_dir: str) -> ServerState:
     from ..completion.handlers import completion_handlers
     from .agent_handler import agent_handlers
-    from .accept import AcceptHandler, AcceptReplyHandler, RejectHandler, RepairHandler, UndoHandler
+    from .accept import AcceptHandler, AcceptReplyHandler, CommitHandler, RejectHandler, RepairHandler, UndoHandler
     from .chat import CancelHandler, ChatHandler
     from .handlers import AuditHandler, ContextHandler, FilesHandler, HistoryHandler, ModelsHandler, SchemaHandler
     from .map_handler import MapHandler
@@ -46,6 +46,7 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
         (url_path_join(base, "reject"), RejectHandler),
         (url_path_join(base, "repair"), RepairHandler),
         (url_path_join(base, "undo"), UndoHandler),
+        (url_path_join(base, "commit"), CommitHandler),
         (url_path_join(base, "snippet"), SnippetHandler),
         (url_path_join(base, "audit"), AuditHandler),
         (url_path_join(base, "history"), HistoryHandler),

@@ -217,6 +217,43 @@ class UndoHandler(SSEMixin, CodexHandler):
         self.finish()
 
 
+class CommitHandler(CodexHandler):
+    """The panel's Commit (commit = "ask"): the engine makes the commit a kept change offered.
+
+    Only an outcome this server kept can be committed, and only as offered: the files, the
+    message and the hashes come from the engine's outcome, never from the request.
+    """
+
+    @tornado.web.authenticated
+    async def post(self):
+        from ..engine import Engine
+        from ..engine.settings import resolve_settings
+
+        body = self.json_body()
+        path = self.resolve(_str(body, "path", required=True))
+        outcome = self.codex.outcomes.get(_str(body, "outcome_id", required=True))
+        entries = self.codex.undo.get(str(path)) or []
+        if outcome is None or outcome.status != "kept":
+            raise HTTPError(404, "no kept change with that id on this server (was it restarted?); "
+                                 "commit by hand with git add and git commit")
+        others = [p for p, kept in self.codex.undo.items() if p != str(path) and any(e.outcome_id == outcome.id for e in kept)]
+        if others:
+            raise HTTPError(409, "that change was kept in another notebook")
+        loop = asyncio.get_running_loop()
+        settings = await loop.run_in_executor(self.codex.executor, lambda: resolve_settings(with_model=False))
+        # no gates and no spare validation kernel: a commit runs nothing
+        engine = Engine(settings, source="server", anchor=path, user=user_name(self), gates=[], history=entries)
+        files = list(outcome.commit_offer.files) if outcome.commit_offer else []
+        try:
+            sha = await engine.commit_offered(outcome)
+        except CodexError as exc:
+            return self.write_json(error_json(exc), status=409)
+        message_id = _str(body, "message_id")
+        if message_id:
+            await loop.run_in_executor(self.codex.executor, history.update, path, message_id, {"commit": sha})
+        self.write_json({"commit": sha, "files": files, "proposal_id": outcome.proposal_id})
+
+
 class RepairHandler(SSEMixin, CodexHandler):
     """The panel's Fix: the engine sends a rolled-back change's failure back to the model (same prompt as
     every door); the fixed proposal streams like a chat answer and joins the conversation."""

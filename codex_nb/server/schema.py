@@ -68,6 +68,13 @@ SCHEMA = {
                        "proposal": {"message_id": "str", "proposal": "Proposal.to_json()", "diffs": "[diff]"},
                        "done": {"message_id": "str", "text": "str"}, "error": {"message": "str"}},
         },
+        "POST /codex-nb/commit": {
+            "request": {"path": "str", "outcome_id": "a kept outcome with a commit_offer (commit = 'ask')",
+                        "message_id": "history message to mark | null"},
+            "response": {"commit": "sha", "files": "[str]", "proposal_id": "str"},
+            "errors": {"404": "no kept change with that id on this server",
+                       "409": "{message, hint}: a file changed since it was kept, already committed, or git refused"},
+        },
         "GET /codex-nb/audit?path=&limit=": {"response": {"path": "str", "entries": "[audit entry]"}},
         "GET /codex-nb/history?path=": {"response": {"version": 1, "notebook": "str", "messages": "[message]"}},
         "DELETE /codex-nb/history?path=": {"response": "204"},

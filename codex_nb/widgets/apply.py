@@ -129,7 +129,25 @@ def undo_last(ctx: ApplyContext, emit: Callable[[dict], None]):
         try:
             return await ctx.engine.undo(applier, entry, emit=emit)
         except Exception as exc:
-            emit({"type": "refused", "reason": str(getattr(exc, "message", exc)), "hint": "", "no_frontend": False})
+            emit({"type": "refused", "reason": str(getattr(exc, "message", exc)), "hint": getattr(exc, "hint", ""),
+                  "no_frontend": False})
             return None
 
     return kernel_loop().submit(undo())
+
+
+def commit_offered(ctx: ApplyContext, outcome, on_committed: Callable[[str, list], None],
+                   on_refused: Callable[[str, str], None]):
+    """Make the commit a kept change offered (commit = "ask") through the engine, on the kernel's engine loop."""
+    files = list(outcome.commit_offer.files) if outcome.commit_offer else []
+
+    async def commit():
+        try:
+            sha = await ctx.engine.commit_offered(outcome)
+        except Exception as exc:  # a refusal (CodexError) or a crash: the card says which, never spins
+            on_refused(str(getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"), getattr(exc, "hint", ""))
+            return None
+        on_committed(sha, files)
+        return sha
+
+    return kernel_loop().submit(commit())

@@ -115,7 +115,12 @@ class ReviewWidget(W.VBox):
         self.redo_button.on_click(lambda _: self.redo())
         self.undo_button.layout.display = self.redo_button.layout.display = "none"
         self.undone_edits: list[int] = []
-        toolbar = W.HBox([self.accept_all, self.reject_all, self.undo_button, self.redo_button])
+        # commit = "ask": the kept change's offered commit, made by the engine when the person clicks
+        self.commit_button = _button("Commit", "codex-commit")
+        self.commit_button.on_click(lambda _: self.commit())
+        self.commit_button.layout.display = "none"
+        self.committing = None  # the engine's commit, a future on the kernel's engine loop
+        toolbar = W.HBox([self.accept_all, self.reject_all, self.undo_button, self.redo_button, self.commit_button])
         if not actions or not self.cards:
             toolbar.layout.display = "none"
         self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(display="none"))
@@ -241,6 +246,40 @@ class ReviewWidget(W.VBox):
         self.undo_button.layout.display = ""
         self.undo_button.disabled = False
         self.redo_button.layout.display = "none"
+        offer = event.get("commit_offer")
+        self.commit_button.layout.display = "" if offer else "none"
+        self.commit_button.disabled = False
+        if offer:
+            files = offer["files"]
+            self.commit_button.tooltip = f"Commit {len(files)} file(s): {', '.join(files)}"
+            self._say(("Applied and kept. " if self.ctx.validate else "Applied (validation is off). ")
+                      + f"Commit makes it one commit of {', '.join(files)} (commit = 'ask'). " + UNDO_HINT)
+
+    # -- commit = "ask" ---------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Commit the kept change as offered, through the engine (refused if its files changed since)."""
+        from .apply import commit_offered
+
+        if self._busy():
+            return
+        outcome = self.acceptance.outcome if self.acceptance is not None else None
+        if outcome is None or outcome.commit_offer is None:
+            self._say("There is no commit to make for this card.", "codex-commit-refused", "warn")
+            return
+        self.busy = True
+        self.commit_button.disabled = True
+        self._say("Committing…")
+        self.committing = commit_offered(self.ctx, outcome, self._on_committed, self._on_commit_refused)
+
+    def _on_committed(self, sha: str, files: list[str]) -> None:
+        self.busy = False
+        self.commit_button.layout.display = "none"
+        self._say(f"Committed {sha[:12]}: {', '.join(files)}. Undo reverts it with a revert commit.", "codex-committed")
+
+    def _on_commit_refused(self, message: str, hint: str) -> None:
+        self.busy = False
+        self.commit_button.disabled = False
+        self._say(f"Not committed: {message}" + (f" ({hint})" if hint else ""), "codex-commit-refused", "error")
 
     def _on_rolled_back(self, event: dict) -> None:
         self.busy = False
@@ -286,9 +325,13 @@ class ReviewWidget(W.VBox):
     def _on_undone(self, event: dict) -> None:
         self.busy = False
         self.undone(list(event.get("edits") or []))
+        if event.get("commit"):
+            self._say(f"Undone: the notebook is back to how it was before this change, and its commit is reverted "
+                      f"by commit {event['commit'][:12]}. Redo applies the same edits again.", "codex-undone")
 
     def undone(self, edits: list[int]) -> None:
         """The engine took these edits back (from this card, or from `%codex undo` in another cell)."""
+        self.commit_button.layout.display = "none"
         for i in edits:
             if 0 <= i < len(self.cards):
                 self.cards[i].set_state("undone")

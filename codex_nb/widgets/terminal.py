@@ -69,10 +69,10 @@ def review_in_terminal(proposal, nb, *, engine, notebook_path: str | None, ask: 
         audit.record("fallback", ".", source="kernel", notebook=None, proposal_id=proposal.id, inserted=bool(code),
                      missed=missed)
         return accepted
-    return accepted if _accept_into_file(engine, notebook_path, proposal, accepted, out, color) else []
+    return accepted if _accept_into_file(engine, notebook_path, proposal, accepted, out, color, ask) else []
 
 
-def _accept_into_file(engine, path, proposal, accepted, out, color) -> bool:
+def _accept_into_file(engine, path, proposal, accepted, out, color, ask=None) -> bool:
     """The engine, with the file applier; True when the change was kept."""
     from ..cli.engine_events import TerminalEvents
     from ..engine import FileApplier, run_sync
@@ -88,6 +88,10 @@ def _accept_into_file(engine, path, proposal, accepted, out, color) -> bool:
     view.out = _Printer(out)
     outcome = run_sync(engine.accept(proposal, FileApplier(path), accepted, emit=view))
     out(view.closing_line(outcome, len(accepted)))
+    if outcome.commit_offer is not None:  # commit = "ask": the same question as codex-nb apply on a terminal
+        from ..cli.commit_prompt import offer_commit
+
+        offer_commit(outcome, ask=ask, say=out, commit=lambda: run_sync(engine.commit_offered(outcome)))
     return outcome.kept
 
 

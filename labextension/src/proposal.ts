@@ -6,8 +6,8 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { ServerConnection } from '@jupyterlab/services';
 import { applyOps, LiveOp } from './ops';
-import type { ApplyRequest, EngineEvent, Outcome } from './wire';
-import { requestAPI, streamAPI } from './api';
+import type { ApplyRequest, CommitOffer, EngineEvent, Outcome } from './wire';
+import { APIError, requestAPI, streamAPI } from './api';
 import { el } from './dom';
 
 export interface IDiff {
@@ -45,6 +45,8 @@ export class ProposalView {
   private undoButton: HTMLButtonElement;
   private redoButton: HTMLButtonElement;
   private keptOutcome: string | null = null; // the engine outcome Undo takes back
+  private commitButton: HTMLButtonElement;
+  private commitOffer: CommitOffer | null = null; // commit = 'ask': the commit the server's engine can make now
   private undoneEdits: number[] = [];
 
   constructor(private options: IProposalOptions) {
@@ -64,9 +66,12 @@ export class ProposalView {
     // Undo: the server's engine takes this kept change back (newest first); Redo accepts the same edits again.
     this.undoButton = this.button('Undo', 'codex-undo', () => this.undo());
     this.redoButton = this.button('Redo', 'codex-redo', () => this.redo());
+    // Commit (commit = 'ask'): the server's engine makes the commit it offered, if the files are still as kept.
+    this.commitButton = this.button('Commit', 'codex-commit', () => this.commit());
     show(this.undoButton, false);
     show(this.redoButton, false);
-    all.append(this.undoButton, this.redoButton);
+    show(this.commitButton, false);
+    all.append(this.undoButton, this.redoButton, this.commitButton);
     this.node.appendChild(all);
     this.badge = el('div', { class: 'codex-validation' });
     this.node.appendChild(this.badge);
@@ -114,6 +119,11 @@ export class ProposalView {
     this.undoButton.disabled = false;
     show(this.redoButton, this.undoneEdits.length > 0);
     this.redoButton.disabled = false;
+    show(this.commitButton, !!this.keptOutcome && !!this.commitOffer);
+    this.commitButton.disabled = false;
+    if (this.commitOffer) {
+      this.commitButton.title = `Commit ${this.commitOffer.files.length} file(s): ${this.commitOffer.files.join(', ')}`;
+    }
   }
 
   private setBadge(text: string, kind: 'running' | 'passed' | 'failed' | 'info'): void {
@@ -163,11 +173,13 @@ export class ProposalView {
       return;
     }
     this.keptOutcome = null;
+    this.commitOffer = null;
     const outcome = await this.runEngine('accept', { proposal: this.options.proposal, edit_indexes: indexes, settings: this.options.acceptSettings?.() ?? {} }, indexes);
     if (!outcome || outcome.status !== 'kept') {
       indexes.forEach(i => (this.states[i] = this.states[i] === 'accepted' ? 'pending' : this.states[i]));
     } else {
       this.keptOutcome = outcome.id;
+      this.commitOffer = outcome.commit_offer ?? null;
       this.undoneEdits = [];
       this.badge.appendChild(el('div', { class: 'codex-undo-hint' }, UNDO_HINT));
     }
@@ -191,6 +203,28 @@ export class ProposalView {
     }
     const indexes = this.states.map((s, i) => (s === 'accepted' ? i : -1)).filter(i => i >= 0);
     await this.runEngine('undo', { outcome_id: outcomeId }, indexes);
+    this.lock();
+  }
+
+  /** Commit: the engine commits exactly the files the kept change touched, as offered (refused if they changed since). */
+  async commit(): Promise<void> {
+    const outcomeId = this.keptOutcome;
+    if (!outcomeId || !this.commitOffer) {
+      return;
+    }
+    this.commitButton.disabled = true;
+    this.setBadge('committing…', 'running');
+    try {
+      const done = await requestAPI<{ commit: string; files: string[] }>('commit', this.options.settings, {
+        method: 'POST',
+        body: JSON.stringify({ path: this.path(), outcome_id: outcomeId, message_id: this.options.messageId })
+      });
+      this.commitOffer = null;
+      this.setBadge(`committed ${done.commit.slice(0, 12)}: ${done.files.join(', ')} (Undo reverts it with a revert commit)`, 'passed');
+    } catch (err) {
+      const hint = err instanceof APIError && err.hint ? ` — ${err.hint}` : '';
+      this.setBadge(`not committed: ${(err as Error).message}${hint}`, 'failed');
+    }
     this.lock();
   }
 
@@ -300,7 +334,13 @@ export class ProposalView {
         ev.edits.forEach(i => (this.states[i] = 'undone'));
         this.undoneEdits = ev.edits;
         this.keptOutcome = null;
-        this.setBadge('undone: the notebook is back to how it was before this change (Redo applies it again)', 'info');
+        this.commitOffer = null;
+        this.setBadge(
+          'undone: the notebook is back to how it was before this change' +
+            (ev.commit ? `, and its commit is reverted by commit ${ev.commit.slice(0, 12)}` : '') +
+            ' (Redo applies it again)',
+          'info'
+        );
         break;
       case 'rolled_back':
         this.setBadge(

@@ -25,6 +25,7 @@ export type EngineEvent =
   | RepairProposed
   | RepairFailed
   | Undone
+  | Committed
   | ApplyRequest
   | Finished;
 /**
@@ -41,6 +42,7 @@ export type AuditEntry =
   | AuditEntryRolledBack
   | AuditEntryRepair
   | AuditEntryUndone
+  | AuditEntryCommitted
   | AuditEntryFallback
   | AuditEntryValidationRun
   | AuditEntryFailed
@@ -311,7 +313,24 @@ export interface Validated {
 }
 export interface Kept {
   commit: string | null;
+  commit_offer: CommitOffer | null;
   type: 'kept';
+}
+/**
+ * With ``commit = "ask"``: the commit a door may offer for a kept change, exactly as ``"on"`` would make it.
+ *
+ * ``hashes`` are the sha256 of each file as the change left it (None: the change removed it);
+ * ``Engine.commit_offered`` commits only while every file is still that, so what is committed
+ * is what was validated.
+ */
+export interface CommitOffer {
+  dirty: string[];
+  files: string[];
+  hashes: {
+    [k: string]: (string | null) | undefined;
+  };
+  message: string;
+  repo_root: string;
 }
 export interface RolledBack {
   exact: boolean;
@@ -343,9 +362,19 @@ export interface RepairFailed {
   type: 'repair_failed';
 }
 export interface Undone {
+  commit: string | null;
   edits: number[];
   files: string[];
   type: 'undone';
+}
+/**
+ * A kept change's offered commit was made (commit = "ask", after the person said yes).
+ */
+export interface Committed {
+  commit: string;
+  files: string[];
+  proposal_id: string;
+  type: 'committed';
 }
 export interface ApplyRequest {
   action: 'read' | 'apply';
@@ -365,6 +394,7 @@ export interface Outcome {
   attempts: number;
   cells: string[];
   commit: string | null;
+  commit_offer: CommitOffer | null;
   edits: number[];
   failure: {
     [k: string]: unknown | undefined;
@@ -709,11 +739,46 @@ export interface AuditEntryRepair {
   [k: string]: unknown | undefined;
 }
 /**
- * a kept change undone by the user
+ * a kept change undone by the user (by a revert commit, named in 'commit', when it was committed)
  */
 export interface AuditEntryUndone {
   edits: number[];
   event: 'undone';
+  files: string[];
+  /**
+   * sha256 of this entry without 'hash' (sorted keys, compact, ASCII JSON)
+   */
+  hash: string;
+  /**
+   * absolute path of the notebook, or null
+   */
+  notebook: string | null;
+  /**
+   * sha256 of the previous line's bytes; 64 zeros on line 1
+   */
+  prev: string;
+  proposal_id: string | null;
+  /**
+   * 1-based line number in the log
+   */
+  seq: number;
+  source: 'cli' | 'kernel' | 'server' | 'agent' | 'api';
+  /**
+   * UTC, milliseconds
+   */
+  time: string;
+  /**
+   * the Jupyter user from the server's identity provider, else the OS user
+   */
+  user: string;
+  [k: string]: unknown | undefined;
+}
+/**
+ * a kept change committed after it was kept (commit = 'ask': the person accepted the offered commit)
+ */
+export interface AuditEntryCommitted {
+  commit: string;
+  event: 'committed';
   files: string[];
   /**
    * sha256 of this entry without 'hash' (sorted keys, compact, ASCII JSON)
