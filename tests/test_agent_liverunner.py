@@ -189,3 +189,15 @@ def _clean(ipshell):  # noqa: F811
     yield
     for name in ("x", "y", "stale", "slept", "__session__"):
         ipshell.user_ns.pop(name, None)
+
+
+def test_no_page_at_all_falls_back_to_a_fresh_kernel(ipshell):  # noqa: F811
+    lab = FakeLab(make_notebook(CELLS), silent=True)  # classic Notebook, VS Code: nothing answers the comm
+    lab.shell = ipshell
+    runner = runner_for(lab)
+    try:
+        out = go(runner.run(lab.nb, ["a"]))
+        assert [o["text"] for o in out["a"]] == ["x is 42\n"] and len(runner.fresh) == 1
+        assert "fresh kernel" in runner.said[0] and "extension" in runner.said[0]
+    finally:
+        go(runner.close())
