@@ -167,6 +167,8 @@ class LiveKernelRunner:
                         await asyncio.wait([done], timeout=5)
                         return [_error("TimeoutError", f"the cell ran longer than {self.cell_timeout:g} s and was "
                                                        "interrupted")]
+                    if self.channel.cell_running:
+                        continue  # queued behind the person's cells: it has not had its turn yet
                     return self._fall_back("the notebook page did not run the cell")
                 reply = answered.result()
                 answered = loop.create_future()  # a real answer may still follow a local timeout
@@ -174,7 +176,8 @@ class LiveKernelRunner:
                 if self._running == cid or (queued and await self._starts(cid, done)):
                     continue  # it runs (or ran): wait for its end
                 if queued:
-                    return self._fall_back("the notebook page said it would run the cell, but it never started")
+                    return self._fall_back("the notebook page said it would run the cell, but it never started"
+                                           if reply.get("ok") else reply.get("reason") or "the notebook page did not answer")
                 if reply.get("no_frontend") or "unknown message type" in (reply.get("reason") or ""):
                     return self._fall_back(reply.get("reason") or "the notebook page did not run the cell")
                 return [_error("CellNotRun", reply.get("reason") or "the notebook page refused to run the cell")]
