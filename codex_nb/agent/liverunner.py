@@ -133,6 +133,7 @@ class LiveKernelRunner:
             self._reset_before = None
             with self._lock:
                 self._asked, self._done = None, None
+            self._unhook()  # the events are watched only while the run waits for a cell of its own
         outputs = await self._outputs(ran)
         results = {}
         for cid in ran:
