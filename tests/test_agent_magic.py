@@ -58,6 +58,8 @@ def test_agent_widget_plan_steps_policy_and_rewind(codex, ipshell):  # noqa: F81
     assert [st.status for st in widget.run.steps] == ["kept", "kept", "finished"]
     assert [c["source"] for c in codex.lab.nb.cells][-2:] == ["a = 1", "b = 2"]
     assert "left:" in widget.budget.value and "steps" in widget.budget.value
+    # This page double does not run cells: the kept cells ran in a fresh kernel, and the widget says so once.
+    assert "fresh kernel" in widget.notice.value and codex.lab.ran
     assert "kept" in [e["type"] for e in review.events]  # the review card drew the engine's events
     rows = list(widget.steps.children)
     rows[0].children[1].click()  # "Rewind to here" on step 1

@@ -5,8 +5,10 @@ step's proposal is drawn with the review cards (read-only: the decision buttons
 below them answer the run, and the engine's events update the cards); policies
 for the rest of the run; Stop; Rewind to a completed step. The live notebook is
 changed only through the engine with the kernel comm applier. Cells the agent
-asks to run go to a fresh kernel of the run (the person's kernel is left alone);
-a rewind can rebuild that kernel's state.
+runs (and the cells of kept edits) run in this kernel, through the page, so their
+outputs are in the notebook (liverunner.py); a rewind can rebuild this kernel's
+state by re-running the notebook up to there. Without a page that can run cells,
+a fresh kernel of the run stands in, and the widget says so.
 """
 from __future__ import annotations
 

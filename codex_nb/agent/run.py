@@ -260,6 +260,7 @@ class AgentRun:
                         "Kept without a commit: commit = 'ask', and an agent run does not stop to ask. Commit it "
                         f"by hand ({by_hand(outcome.commit_offer.files)}), or set c.CodexNB.commit = 'on'.", notice=True))
                 self._observe(n, f"Edits kept ({', '.join(outcome.cells) or 'files'}); validation: {gates}")
+                await self._run_kept(n, outcome)
         elif outcome.status == "rolled_back" and (outcome.failure or {}).get("kind") == "cancelled":
             record.status, record.summary = "stopped", "stopped by the person"  # Stop ended the validation
         elif outcome.status == "rolled_back":
@@ -283,6 +284,21 @@ class AgentRun:
         outputs = await self.runner.run(nb, list(cell_ids))
         self._observe(n, "Run results:\n" + "\n".join(f"cell {cid}:\n{_outputs_text(outs)}" for cid, outs in outputs.items()))
         self._record(StepRecord(n, "run_cells", "ran", f"{len(outputs)} cell(s) ran", cells=list(outputs)))
+
+    async def _run_kept(self, n: int, outcome) -> None:
+        """The kept code cells run where the runner says they should (``runs_kept``: the live kernel of a
+        notebook, so their outputs are in the notebook); their outputs are read back into the next step."""
+        if not getattr(self.runner, "runs_kept", False):
+            return
+        nb = await self.applier.read()
+        ids = [c["id"] for c in nb.cells if c["id"] in outcome.cells and c.get("cell_type") == "code"]
+        if not ids:
+            return
+        if self.policy.needs_person_to_run() and not await self.decider.approve_run(n, ids):
+            self._observe(n, "The person declined to run the kept cells.")
+            return
+        outputs = await self.runner.run(nb, ids)
+        self._observe(n, "Run results:\n" + "\n".join(f"cell {cid}:\n{_outputs_text(outs)}" for cid, outs in outputs.items()))
 
     async def _timed(self, coro):
         """``coro`` within the wall time left; a person's decision time counts too (it is the run's time)."""

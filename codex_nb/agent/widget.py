@@ -21,13 +21,17 @@ class AgentWidget(W.VBox):
         from .model import AgentModel
         from .policy import Policy
         from .run import AgentRun
-        from .runner import KernelRunner
+        from .liverunner import live_runner
 
         engine = build_engine(source="agent", anchor=path, repo_root=req.repo, validator=session.validator,
                               history=session.history, validate=req.validate, validate_mode=req.mode, model=req.model)
         self.ctx = ApplyContext(channel=session.channel, engine=engine, notebook_path=path, repo=req.repo)
         self.decider = PendingDecider(on_question=self._on_question)
-        runner = KernelRunner(engine.settings.kernel_name, cwd=self.ctx.cwd, cell_timeout=engine.settings.cell_timeout)
+        self.notice = W.HTML("")
+        self.notice.add_class("codex-agent-notice")
+        # Cells run in this kernel, through the page (their outputs land in the notebook); a fresh kernel if not.
+        runner = live_runner(session, engine, self.ctx.cwd, notice=self._notice, say=self._say,
+                             on_interrupted=self.stop)
         self.run = AgentRun(goal, applier=self.ctx.applier(), engine=engine,
                             model=AgentModel(req.model or engine.settings.model, repo_root=engine._root(path)),
                             runner=runner, policy=Policy(approve="ask"), decider=self.decider, emit=self._on_event)
@@ -42,7 +46,8 @@ class AgentWidget(W.VBox):
         self.stop_button.on_click(lambda _: self.stop())
         self.question = W.VBox([])
         self.steps = W.VBox([])
-        super().__init__([W.HBox([self.title, self.stop_button]), self.budget, self.status, self.question, self.steps])
+        super().__init__([W.HBox([self.title, self.stop_button]), self.budget, self.status, self.notice, self.question,
+                          self.steps])
         self.add_class("codex-agent")
 
     # -- controls ---------------------------------------------------------------------------
@@ -163,11 +168,16 @@ class AgentWidget(W.VBox):
                       f"<small>{escape(event['summary'][:200])}</small>")
         rewind = _button("Rewind to here", "codex-agent-rewind")
         rebuild = W.Checkbox(value=False, description="rebuild kernel", indent=False, layout=W.Layout(width="auto"))
+        rebuild.add_class("codex-agent-rebuild")
         rewind.on_click(lambda _, n=event["step"]: self.rewind(n, rebuild.value))
         row = W.HBox([text, rewind, rebuild])
         row._step = event["step"]
         row.add_class("codex-agent-step")
         self.steps.children = (*self.steps.children, row)
+
+    def _notice(self, text: str) -> None:
+        """Said once and kept in view (the status line changes with every event)."""
+        self.notice.value = f"<small>{escape(text)}</small>"
 
     def _say(self, text: str) -> None:
         self.status.value = text

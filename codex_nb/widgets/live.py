@@ -72,10 +72,15 @@ class LiveChannel:
             self._send(rid, entry["message"])
 
     # -- requests ------------------------------------------------------------
-    def request(self, message: dict, on_reply: Callable[[dict], None] | None = None) -> str:
-        """Send ``message`` (a request_id is added); ``on_reply(reply)`` runs once per real or timed-out reply."""
+    def request(self, message: dict, on_reply: Callable[[dict], None] | None = None, resend: bool = True) -> str:
+        """Send ``message`` (a request_id is added); ``on_reply(reply)`` runs once per real or timed-out reply.
+
+        ``resend=False`` for requests that must not reach a page twice (running a cell): no second try on
+        a fresh comm after a timeout.
+        """
         rid = uuid.uuid4().hex
-        entry = {"callback": on_reply, "answered": False, "sent": time.monotonic(), "message": message, "resent": False}
+        entry = {"callback": on_reply, "answered": False, "sent": time.monotonic(), "message": message,
+                 "resent": not resend}
         with self._lock:
             self._pending[rid] = entry
         if self._send(rid, message):
