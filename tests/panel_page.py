@@ -2,7 +2,8 @@
 
 It reads the engine's event stream as the panel does, applies each ``apply_request`` to its own
 copy of the notebook with the real live-edit code and answers on the reply route. ``AgentPanelPage``
-also answers an agent run's questions. Shared by the accept and agent server tests.
+also answers an agent run's questions, and its ``run_request`` as a page whose notebook has no kernel
+(the run then falls back to a fresh kernel of its own and says so). Shared by the accept and agent server tests.
 """
 from __future__ import annotations
 
@@ -85,6 +86,10 @@ class AgentPanelPage(PanelPage):
     def on_event(self, name: str, data: dict) -> None:
         if name == "agent_question":
             self.tasks.append(asyncio.ensure_future(self._decide(data)))
+        elif name == "run_request":  # this page has no kernel, as a notebook open without one
+            self.tasks.append(asyncio.ensure_future(post(self.jp_fetch, f"accept/{self.run_id}/reply", {
+                "request_id": data["request_id"], "ok": False, "reason": "the notebook has no running kernel",
+                "notebook": json.loads(nbformat.writes(self.nb))})))
         elif name == "agent_finished":
             self.finished.set()
 

@@ -51,6 +51,9 @@ async def test_a_panel_run_one_step_accepted_one_rejected_then_rewind(jp_fetch, 
     assert page.of("agent_plan")[0]["steps"] == ["add a", "add b"]
     assert [q["kind"] for q in page.of("agent_question")] == ["plan", "proposal", "proposal"]
     assert nbformat.read(jp_root_dir / "nb.ipynb", as_version=4).cells[-1].source == "y = x + 1"  # the page, not the file
+    # the page had no kernel to run the kept cell in: the run used a fresh one of its own and said so once
+    notices = page.of("agent_notice")
+    assert len(notices) == 1 and "fresh kernel" in notices[0]["text"] and "no running kernel" in notices[0]["text"]
     rewind = asyncio.ensure_future(page.control("rewind", {"step": 0}))
     while not rewind.done():  # the page answers the rewind's apply request on the same stream
         await asyncio.sleep(0.02)

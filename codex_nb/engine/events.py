@@ -139,13 +139,24 @@ class ApplyRequest:
 
 
 @dataclass
+class RunRequest:
+    """Agent mode in the panel: the page runs cells in the notebook's own kernel (or interrupts it)."""
+    request_id: str
+    action: Literal["run", "interrupt", "variables"]
+    cell_ids: list[str] = field(default_factory=list)  # run: in this order, stopping at the first error
+    reset: bool = False  # run: clear the kernel's namespace first (a rewind's rebuild)
+    names: list[str] = field(default_factory=list)  # variables: whose repr to read
+    type: Literal["run_request"] = "run_request"
+
+
+@dataclass
 class Finished:
     outcome: dict  # Outcome.to_json()
     type: Literal["finished"] = "finished"
 
 
 EVENT_TYPES = (Decided, Status, Refused, Applied, Progress, Validated, Kept, RolledBack, RepairStarted,
-               RepairDelta, RepairProposed, RepairFailed, Undone, Committed, ApplyRequest, Finished)
+               RepairDelta, RepairProposed, RepairFailed, Undone, Committed, ApplyRequest, RunRequest, Finished)
 
 # The union every door draws (and the wire schema / TypeScript types describe), told apart by ``type``.
 EngineEvent = Annotated[Union[EVENT_TYPES], Tagged("type")]

@@ -31,19 +31,31 @@ class PageBridge:
         self.pending: dict[str, asyncio.Future] = {}
 
     async def request(self, message: dict) -> dict:
+        """The engine's read / apply of the page's notebook."""
+        from ..engine import events as ev
+
+        action = "read" if message["type"] == "snapshot" else "apply"
+        return await self._ask(lambda rid: ev.ApplyRequest(rid, action, message.get("ops") or []), REPLY_TIMEOUT)
+
+    async def run(self, action: str, *, cell_ids=(), reset: bool = False, names=(), timeout: float) -> dict:
+        """The agent's cells run (or interrupted, or read) in the notebook's kernel by the page."""
+        from ..engine import events as ev
+
+        return await self._ask(lambda rid: ev.RunRequest(rid, action, list(cell_ids), reset, list(names)), timeout)
+
+    async def _ask(self, make, timeout: float) -> dict:
         from ..engine import events as ev
 
         rid = "r-" + os.urandom(6).hex()
         future = asyncio.get_running_loop().create_future()
         self.pending[rid] = future
-        action = "read" if message["type"] == "snapshot" else "apply"
         try:
-            if not await self.send(ev.to_json(ev.ApplyRequest(rid, action, message.get("ops") or []))):
+            if not await self.send(ev.to_json(make(rid))):
                 return {"ok": False, "no_frontend": True, "reason": "the page closed the connection"}
-            return await asyncio.wait_for(future, REPLY_TIMEOUT)
+            return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
-            return {"ok": False, "no_frontend": True,
-                    "reason": f"the page did not answer within {REPLY_TIMEOUT:.0f} s", "hint": "reload the page and try again"}
+            return {"ok": False, "no_frontend": True, "timeout": True,
+                    "reason": f"the page did not answer within {timeout:.0f} s", "hint": "reload the page and try again"}
         finally:
             self.pending.pop(rid, None)
 

@@ -1,7 +1,9 @@
 """The panel's Agent mode: ``POST /codex-nb/agent`` streams one agent run; the page is the applier.
 
 The run uses the same page bridge as an acceptance: the engine's ``apply_request``
-events go to the page, which answers on ``POST /codex-nb/accept/<run_id>/reply``.
+events go to the page, which answers on ``POST /codex-nb/accept/<run_id>/reply``;
+so do the runner's ``run_request`` events: the page runs the agent's cells in the
+notebook's own kernel (``agent/pagerunner.py``).
 The run's questions (``agent_question``: the plan, a step's proposal, a run of
 cells) are answered on ``POST /codex-nb/agent/<run_id>/answer``; ``…/stop`` is
 Stop, ``…/rewind`` rewinds to a completed step (the stream stays open after the
@@ -52,6 +54,7 @@ class AgentHandler(SSEMixin, CodexHandler):
         from ..agent.headless import close
         from ..agent.model import AgentModel
         from ..agent.run import AgentRun
+        from ..agent.pagerunner import PageRunner
         from ..agent.runner import KernelRunner
         from ..engine import RemoteApplier
         from ..errors import CodexError
@@ -83,7 +86,12 @@ class AgentHandler(SSEMixin, CodexHandler):
             model = AgentModel(_str(body, "model") or engine.settings.model, repo_root=engine._root(path))
         except CodexError as exc:
             return self.fail(exc)
-        runner = KernelRunner(engine.settings.kernel_name, cwd=path.parent, cell_timeout=engine.settings.cell_timeout)
+        settings = engine.settings
+        # Cells run in the notebook's own kernel, by the page; a fresh kernel only when the page has none.
+        runner = PageRunner(bridge.run, lambda: KernelRunner(settings.kernel_name, cwd=path.parent,
+                                                             cell_timeout=settings.cell_timeout),
+                            notice=lambda text: emit({"type": "agent_notice", "run_id": run_id, "text": text}),
+                            cell_timeout=settings.cell_timeout)
         run = AgentRun(goal, applier=RemoteApplier("panel", bridge.request, notebook_path=path), engine=engine,
                        model=model, runner=runner, policy=policy, budget=budget, decider=decider,
                        emit=emit, run_id=run_id)

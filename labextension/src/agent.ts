@@ -11,6 +11,8 @@ import { Widget } from '@lumino/widgets';
 import { requestAPI, streamAPI } from './api';
 import { el } from './dom';
 import { applyOps, LiveOp } from './ops';
+import { runForAgent } from './agentkernel';
+import type { RunRequest } from './wire';
 
 function button(label: string, cls: string, onClick: () => void): HTMLButtonElement {
   const b = el('button', { class: `jp-Button codex-button ${cls}`, type: 'button' }, label) as HTMLButtonElement;
@@ -24,6 +26,7 @@ export class AgentPanel extends Widget {
   private maxSteps = el('input', { class: 'codex-agent-max-steps', type: 'number', min: '1', value: '12' }) as HTMLInputElement;
   private budget = el('div', { class: 'codex-agent-budget' });
   private status = el('div', { class: 'codex-agent-status' });
+  private notice = el('div', { class: 'codex-agent-notice' }); // said once and kept in view (where cells run)
   private question = el('div', { class: 'codex-agent-question' });
   private steps = el('ol', { class: 'codex-agent-steps' });
   private start = button('Start', 'codex-agent-start', () => void this.run());
@@ -45,7 +48,7 @@ export class AgentPanel extends Widget {
     rebuildLabel.append(this.rebuild, document.createTextNode(' rebuild kernel on rewind'));
     const limits = el('div', { class: 'codex-agent-limits' });
     limits.append(this.approve, document.createTextNode(' max steps '), this.maxSteps);
-    this.node.append(el('h3', {}, 'Agent'), this.goal, limits, this.start, this.stop, this.budget, this.status,
+    this.node.append(el('h3', {}, 'Agent'), this.goal, limits, this.start, this.stop, this.budget, this.status, this.notice,
       this.question, this.steps, rebuildLabel);
   }
 
@@ -70,6 +73,7 @@ export class AgentPanel extends Widget {
     this.start.disabled = true;
     this.stop.disabled = false;
     this.steps.replaceChildren();
+    this.notice.textContent = '';
     this.say('Planning…');
     const replies: Promise<unknown>[] = [];
     let mine = '';
@@ -81,6 +85,16 @@ export class AgentPanel extends Widget {
         ({ event, data }) => {
           if (event === 'agent') {
             this.runId = mine = data.run_id;
+          } else if (event === 'run_request') {
+            // The agent's cells run in this notebook's kernel; the reply carries the notebook with their outputs.
+            replies.push(
+              runForAgent(panel, data as RunRequest).then(result =>
+                requestAPI(`accept/${mine}/reply`, this.settings, {
+                  method: 'POST',
+                  body: JSON.stringify({ request_id: data.request_id, ...result, notebook: model.toJSON() })
+                })
+              )
+            );
           } else if (event === 'apply_request') {
             const result = data.action === 'apply' ? applyOps(model, data.ops as LiveOp[]) : { ok: true, reason: null };
             replies.push(
@@ -125,6 +139,9 @@ export class AgentPanel extends Widget {
     switch (event) {
       case 'agent_question':
         this.ask(data);
+        break;
+      case 'agent_notice':
+        this.notice.textContent = data.text;
         break;
       case 'agent_step_started':
         this.say(`Step ${data.step}: asking the model…`);

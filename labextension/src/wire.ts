@@ -27,6 +27,7 @@ export type EngineEvent =
   | Undone
   | Committed
   | ApplyRequest
+  | RunRequest
   | Finished;
 /**
  * One line of .codex_nb/audit.jsonl
@@ -383,6 +384,17 @@ export interface ApplyRequest {
   }[];
   request_id: string;
   type: 'apply_request';
+}
+/**
+ * Agent mode in the panel: the page runs cells in the notebook's own kernel (or interrupts it).
+ */
+export interface RunRequest {
+  action: 'run' | 'interrupt' | 'variables';
+  cell_ids: string[];
+  names: string[];
+  request_id: string;
+  reset: boolean;
+  type: 'run_request';
 }
 export interface Finished {
   outcome: {

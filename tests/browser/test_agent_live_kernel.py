@@ -135,3 +135,43 @@ def test_interrupting_the_kernel_during_the_runs_cell_stops_the_run(page, jupyte
     assert found == {"started": "True", "finished": "NameError"}  # interrupted in the live kernel
     sources = ["".join(c["source"]) for c in notebook_json(page)["cells"]]
     assert sources == ["%load_ext codex_nb", '%codex agent --no-validate "wait"']  # the step did not complete: rolled back
+
+
+PANEL = "#codex-nb-agent"
+PANEL_NEW = "z = x + 41\nprint('z is', z)"
+
+
+def test_panel_agent_cells_run_in_the_notebooks_kernel_and_rewind_rebuilds_it(page, jupyter_lab):
+    """The panel's Agent mode (the run lives on the server): the page runs the kept cell in the notebook's
+    kernel, its output is in the notebook and goes back to the model, and a rewind with rebuild resets it."""
+    name = upload(jupyter_lab, [("p-load", "x = 1")])
+    open_notebook(page, jupyter_lab, name)
+    run_cell(page, 0)  # the person ran the notebook: x is in the live kernel, nowhere else
+    llm = jupyter_lab.llm
+    llm.queue(s.plan("compute z"))
+    llm.queue(s.propose(s.insert("end", PANEL_NEW), explanation="compute z"))
+    llm.queue(s.finish("z is there"))
+    page.evaluate("() => window.jupyterapp.shell.activateById('codex-nb-agent')")
+    page.wait_for_selector(f"{PANEL} .codex-agent-goal", state="visible")
+    page.select_option(f"{PANEL} .codex-agent-approve-mode", "auto")
+    page.fill(f"{PANEL} .codex-agent-goal", "compute z from x")
+    page.click(f"{PANEL} .codex-agent-start")
+    page.click(f"{PANEL} .codex-agent-approve", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#codex-nb-agent .codex-agent-status')?.innerText.startsWith('done')",
+                           timeout=180_000)
+    screenshot(page, "agent-panel-live-done")
+    added = cell_by_source(page, PANEL_NEW)
+    assert isinstance(added["execution_count"], int) and "z is 42" in text_of(added)  # x came from the live kernel
+    finish_request = llm.requests[-1]["messages"][-1]["content"]
+    assert "z is 42" in finish_request  # read back into the next step
+    assert page.inner_text(f"{PANEL} .codex-agent-notice") == ""  # no fallback to a kernel of its own
+    assert kernel_expressions(page, {"z": "z"})["z"] == "42"
+
+    page.evaluate("""async () => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+                                   await k.requestExecute({code: 'stale = 1', store_history: false}).done; }""")
+    page.check(f"{PANEL} .codex-agent-rebuild")
+    page.click(f"{PANEL} .codex-agent-step:nth-child(1) .codex-agent-rewind")
+    page.wait_for_function("""() => document.querySelector('#codex-nb-agent .codex-agent-status')?.innerText
+                                     .startsWith('Rewound to the end of step 1 and rebuilt the kernel')""", timeout=120_000)
+    # reset, then the cells up to step 1 re-ran in the notebook's kernel (x = 1, then the step's cell)
+    assert kernel_expressions(page, {"stale": "stale", "x": "x", "z": "z"}) == {"stale": "NameError", "x": "1", "z": "42"}
