@@ -50,7 +50,7 @@ class LiveKernelRunner:
 
     def __init__(self, shell, channel, fallback: Callable[[], KernelRunner], notice: Callable[[str], None] | None = None,
                  cell_timeout: float = 120.0, say: Callable[[str], None] | None = None,
-                 on_interrupted: Callable[[], None] | None = None):
+                 on_interrupted: Callable[[], None] | None = None, running: Callable[[bool], None] | None = None):
         self.shell = shell
         self.channel = channel
         self._make_fallback = fallback
@@ -60,6 +60,9 @@ class LiveKernelRunner:
         # The person interrupted the kernel while the run's cell ran: that is their Stop. (A widget's Stop
         # button cannot reach a kernel busy with a cell: its click is a message handled between cells.)
         self.on_interrupted = on_interrupted or (lambda: None)
+        # Told when one of the run's cells starts and ends in this kernel: the widget marks itself, so that the
+        # page can make its Stop button interrupt the kernel (the click's comm message would wait for the cell).
+        self.running = running or (lambda on: None)
         self.cell_timeout = cell_timeout
         self._lock = threading.Lock()
         self._hooked = False
@@ -249,7 +252,8 @@ class LiveKernelRunner:
             reset = self._reset_before == cid
         if reset:
             self._reset()
-        self.say(f"Running cell {cid} in this kernel — interrupt the kernel (■) to stop the run.")
+        self.running(True)
+        self.say(f"Running cell {cid} in this kernel — Stop (or the kernel's ■) interrupts it.")
 
     def _post_run_cell(self, result) -> None:
         cid = _cell_id(self.shell, getattr(result, "info", None))
@@ -259,6 +263,7 @@ class LiveKernelRunner:
             self._running = None
             done, loop = self._done, self._loop
             ours = self.interrupted
+        self.running(False)
         for stream in (sys.stdout, sys.stderr):  # its outputs go out before the snapshot is asked for
             try:
                 stream.flush()

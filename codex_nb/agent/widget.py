@@ -31,7 +31,7 @@ class AgentWidget(W.VBox):
         self.notice.add_class("codex-agent-notice")
         # Cells run in this kernel, through the page (their outputs land in the notebook); a fresh kernel if not.
         runner = live_runner(session, engine, self.ctx.cwd, notice=self._notice, say=self._say,
-                             on_interrupted=self.stop)
+                             on_interrupted=self.stop, running=self._cell_running)
         self.run = AgentRun(goal, applier=self.ctx.applier(), engine=engine,
                             model=AgentModel(req.model or engine.settings.model, repo_root=engine._root(path)),
                             runner=runner, policy=Policy(approve="ask"), decider=self.decider, emit=self._on_event)
@@ -178,6 +178,10 @@ class AgentWidget(W.VBox):
     def _notice(self, text: str) -> None:
         """Said once and kept in view (the status line changes with every event)."""
         self.notice.value = f"<small>{escape(text)}</small>"
+
+    def _cell_running(self, on: bool) -> None:
+        # The lab extension sees this class and makes Stop interrupt the kernel while the run's cell runs.
+        (self.add_class if on else self.remove_class)("codex-agent-cell-running")
 
     def _say(self, text: str) -> None:
         self.status.value = text

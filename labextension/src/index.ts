@@ -37,9 +37,33 @@ const liveApply: JupyterFrontEndPlugin<ILiveApply> = {
     tracker.forEach(panel => watchPanel(panel));
     tracker.widgetAdded.connect((_, panel) => watchPanel(panel));
     sendSnapshotsBeforeCodexCells();
+    stopAgentCellsFromTheWidget(tracker);
     return { apply: applyOps };
   }
 };
+
+/**
+ * A `%codex agent` widget's Stop while one of the run's cells runs in the kernel: the click's comm message
+ * would be handled only after the cell, so the page interrupts the kernel itself (the kernel side takes that
+ * KeyboardInterrupt as the run's Stop). The widget is marked `codex-agent-cell-running` only meanwhile.
+ */
+function stopAgentCellsFromTheWidget(tracker: INotebookTracker): void {
+  document.addEventListener(
+    'click',
+    event => {
+      const target = event.target as HTMLElement | null;
+      if (!target?.closest?.('.codex-agent.codex-agent-cell-running .codex-agent-stop')) {
+        return;
+      }
+      const panel = tracker.find(p => p.node.contains(target));
+      const kernel = panel?.sessionContext.session?.kernel;
+      if (kernel && kernel.status === 'busy') {
+        void kernel.interrupt();
+      }
+    },
+    true
+  );
+}
 
 /** The Codex side panel on the right. */
 const panelPlugin: JupyterFrontEndPlugin<ICodexPanel> = {

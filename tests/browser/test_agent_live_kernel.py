@@ -3,8 +3,8 @@
 A step's kept edit adds a cell; the page runs it in the live kernel (its output is in the notebook cell and
 read back into the model's next step), a later cell of the same kernel sees its variable, and a rewind with
 "rebuild kernel" resets the live namespace and re-runs the notebook up to the checkpoint through the page.
-Interrupting the kernel while the run's cell runs in it stops the run (the widget's Stop button is a comm
-message, which a kernel busy with a cell handles only after it).
+Interrupting the kernel while the run's cell runs in it stops the run, and so does the widget's Stop button (its
+comm message would wait for the cell, so the page interrupts the kernel).
 """
 from __future__ import annotations
 
@@ -107,7 +107,8 @@ def test_agent_cells_run_in_the_live_kernel_and_rewind_rebuilds_it(page, jupyter
     assert [c["id"] for c in notebook_json(page)["cells"]][:2] == ["c-ext", "c-agent"]
 
 
-def test_interrupting_the_kernel_during_the_runs_cell_stops_the_run(page, jupyter_lab):
+@pytest.mark.parametrize("stop_with", ["kernel", "button"])
+def test_stop_or_the_kernels_interrupt_during_the_runs_cell_stops_the_run(page, jupyter_lab, stop_with):
     name = upload(jupyter_lab, [("c-ext", "%load_ext codex_nb"), ("c-agent", '%codex agent --no-validate "wait"')])
     open_notebook(page, jupyter_lab, name)
     llm = jupyter_lab.llm
@@ -124,9 +125,12 @@ def test_interrupting_the_kernel_during_the_runs_cell_stops_the_run(page, jupyte
         return !!c && c.promptNode.textContent.includes('*') && w.sessionContext.session.kernel.status === 'busy'; }""",
                            timeout=90_000)
     page.wait_for_timeout(1500)
-    assert "interrupt the kernel" in page.locator(f"{WIDGET} .codex-agent-status").inner_text()
-    # The widget's Stop is a comm message, handled only between cells: the kernel's interrupt is the Stop now.
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:interrupt-kernel')")
+    assert "interrupts it" in page.locator(f"{WIDGET} .codex-agent-status").inner_text()
+    if stop_with == "button":
+        # The widget's Stop: its comm message would wait for the cell, so the page interrupts the kernel.
+        page.locator(f"{WIDGET}.codex-agent-cell-running .codex-agent-stop").click(timeout=10_000)
+    else:
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:interrupt-kernel')")
     wait_status(page, "stopped", timeout=30_000)
     screenshot(page, "agent-live-stopped")
     page.wait_for_function("""() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status
