@@ -90,14 +90,18 @@ def dismantle(root, budget: int = 2000):
     del root
     while stack:
         node = stack.pop()
+        steps += 1
+        if steps >= budget:
+            steps = 0
+            yield
         if sys.getrefcount(node) > 2:  # this local and getrefcount's argument: anything more is another owner
             continue
         is_dict = isinstance(node, dict)
         take = node.popitem if is_dict else node.pop
         while node:
             child = take()[1] if is_dict else take()
-            if isinstance(child, (dict, list)):
-                stack.append(child)
+            if isinstance(child, (dict, list)) and child:
+                stack.append(child)  # (an empty one is freed here and now, in constant time)
             child = None  # so that the stack holds the only reference when it is popped
             steps += 1
             if steps >= budget:
