@@ -92,7 +92,9 @@ def after(raw, max_values):
         try:
             tree = await base.parse_body_async(raw, max_values=max_values)
         except HTTPError:
-            release()  # refused: nothing was kept
+            release()  # refused: what was read so far is being freed in slices, timed here too
+            while base._freeing:
+                await asyncio.sleep(0)
             return
         holder = [tree]
         del tree

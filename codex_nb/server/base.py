@@ -123,10 +123,19 @@ async def parse_body_async(raw: bytes | bytearray, max_values: int | None = None
                 await asyncio.sleep(0)
                 slice_ends = time.perf_counter() + _SLICE_SECONDS
     except (TooDeep, TooManyValues) as exc:
-        raise HTTPError(400, exc.message) from None
+        refusal = exc.message
     except ValueError as exc:
-        raise HTTPError(400, f"the request body is not JSON: {exc}") from None
-    return _checked(result.value)
+        refusal = f"the request body is not JSON: {exc}"
+    else:
+        return _checked(result.value)
+    # what was read before the error (up to the value limit: hundreds of thousands of objects) is
+    # freed in slices too; the exception and its frames are gone here, so the stack holds the only references
+    read_so_far = [container for container, _key in result.open or ()]
+    if result.open:
+        result.open.clear()
+    free_later(read_so_far)
+    del read_so_far
+    raise HTTPError(400, refusal)
 
 
 _freeing: set = set()  # the tasks below (the loop keeps only weak references to tasks)

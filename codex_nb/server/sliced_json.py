@@ -42,9 +42,11 @@ _LONGEST_ESCAPE = 6  # \uXXXX (pairs are kept together separately)
 
 
 class SlicedResult:
-    """Where ``parse_sliced`` leaves the parsed value."""
+    """Where ``parse_sliced`` leaves the parsed value; ``open`` holds the containers still open when it stops
+    (after an error: the part read so far, which the caller may free a slice at a time)."""
 
     value = None
+    open: list | None = None
 
 
 def parse_sliced(text: str | list[str], what: str = "the document", result: SlicedResult | None = None,
@@ -150,6 +152,7 @@ class _Parser:
     def run(self, result: SlicedResult) -> Iterator[None]:
         text = self.text
         stack: list[tuple[object, str | None]] = []  # open containers, each with its pending key (objects)
+        result.open = stack
         pos = yield from self.skip_ws(0)
         while True:
             value, pos, opened = yield from self.value_at(pos, len(stack))
