@@ -1,7 +1,7 @@
 """Bounds on every input, and the text clean-up that makes any input safe to store.
 
 Every door checks what it receives against these bounds as it arrives (request
-bodies, instructions, attachments, summaries, audit fields, model answers), so
+bodies: per route, in server/body_caps.py; instructions, attachments, summaries, audit fields, model answers), so
 that no single request can hold the CPU, the memory or the log hostage. Strings
 that cannot be written as UTF-8 (lone surrogates from a JSON escape) are repaired
 rather than refused, so history and audit are always written.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from .errors import ProviderError, UsageProblem
 
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a server request (the live notebook with its outputs is most of it)
 MAX_JSON_DEPTH = 100  # nbformat needs about 10; deeper is an attack or a bug
 MAX_INSTRUCTION_CHARS = 20_000
 MAX_ATTACHMENTS = 20

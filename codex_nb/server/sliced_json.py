@@ -202,14 +202,14 @@ class _Parser:
     def key_at(self, pos: int, depth: int):
         if self.text.char(pos) != '"':
             self.fail("Expecting property name enclosed in double quotes", pos)
-        key, pos, _ = yield from self.value_at(pos, depth)
+        key, pos, _ = yield from self.value_at(pos, depth, is_key=True)
         pos = yield from self.skip_ws(pos)
         if self.text.char(pos) != ":":
             self.fail("Expecting ':' delimiter", pos)
         pos = yield from self.skip_ws(pos + 1)
         return key, pos
 
-    def value_at(self, pos: int, depth: int):
+    def value_at(self, pos: int, depth: int, is_key: bool = False):
         """``(value, end, None)`` for a value the C scanner read in one window, else ``(None, pos+1, '{' or '[')``
         for a container to walk (a long string is decoded here)."""
         for fresh in (False, True):
@@ -239,13 +239,16 @@ class _Parser:
             # a number cut by the window's end can still read as a shorter one ("1.5" cut to "1." reads 1):
             # accept only values that end at least two characters before it
             if end + 2 < len(window) or start + len(window) >= self.n:
-                self.counted(check_depth(value, self.what, MAX_JSON_DEPTH - depth)
-                             if isinstance(value, (dict, list)) else 1)
+                if isinstance(value, (dict, list)):
+                    self.counted(check_depth(value, self.what, MAX_JSON_DEPTH - depth))
+                elif not is_key:  # keys are not values (check_depth does not count them either)
+                    self.counted(1)
                 return value, start + end, None
             if start == pos:
                 break  # touches the window's end: perhaps a longer number, or a value cut short
         char = self.text.char(pos)
-        self.counted(1)
+        if not is_key:
+            self.counted(1)
         if char in "{[":
             return None, pos + 1, char
         if char == '"':
