@@ -1,29 +1,22 @@
-"""How long the server's event loop is held while it parses a request body, per body size.
-
-A ticker task on the loop records the longest gap between its turns while a body is parsed
-(1) the old way, json.loads in the thread pool, which holds the GIL and so the loop for the
-whole body, and (2) the way the server does it now, ``base.parse_body_async`` (slices of the
-C scanner with the loop running between them). Bodies: live-notebook shaped JSON of 1, 4 and
-16 MB, and 4 MB of the slowest shape for json.loads (an array of empty arrays). The baseline is
-the longest gap while a 16 KB body is parsed at once (the largest the server still parses in
-one go), measured in the same run; every figure is printed with its ratio to that baseline.
-Wall times are printed too, with the ratio sliced / thread (the cost of slicing). What is left
-of the sliced gap on big bodies is not the parser: it is the cyclic garbage collector's full
-passes over the millions of objects the body becomes, and one join of the decoded pieces.
-
-    python benchmarks/bench_body.py
-"""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import gc
 import json
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from codex_nb.server.base import parse_body, parse_body_async
+from tornado.web import HTTPError
+
+from codex_nb.config import CodexNB
+from codex_nb.server import base, heap
+from codex_nb.server.sliced_json import SlicedResult, parse_sliced
 
 MB = 1024 * 1024
+RUNS = 3
+MAX_VALUES = CodexNB().max_request_values
 
 
 def notebook_body(size: int) -> bytes:
@@ -43,58 +36,103 @@ def empty_arrays_body(size: int) -> bytes:
     return b'{"k": [' + b",".join([b"[]"] * (size // 3)) + b"]}"
 
 
-async def longest_gap(parse) -> tuple[float, float]:
-    """(longest loop gap, wall time) while ``parse()`` runs."""
-    gaps = [0.0]
+async def longest_gap(work) -> tuple[float, float, float]:
+    """(longest loop gap, longest gap in the loop thread's own CPU time, wall time) while ``work()`` runs.
+
+    The CPU-time gap is what the loop itself did between two turns: on a loaded machine the wall
+    gap also counts the time the process waited for a core."""
+    gaps, cpu_gaps = [0.0], [0.0]
     done = asyncio.Event()
 
     async def tick():
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.thread_time()
         while not done.is_set():
             await asyncio.sleep(0)
-            now = time.perf_counter()
+            now, now_cpu = time.perf_counter(), time.thread_time()
             gaps.append(now - last)
-            last = now
+            cpu_gaps.append(now_cpu - last_cpu)
+            last, last_cpu = now, now_cpu
 
     ticker = asyncio.ensure_future(tick())
     await asyncio.sleep(0.01)
     started = time.perf_counter()
-    parsed = await parse()
+    await work()
     wall = time.perf_counter() - started
     done.set()
     await ticker
-    del parsed  # freed after the ticker stops: this measures parsing, not freeing millions of objects
-    return max(gaps), wall
+    return max(gaps), max(cpu_gaps), wall
+
+
+async def old_sliced(raw: bytes):
+    """The sliced parse as it was before pieces and held collections (kept here to compare in one run)."""
+    decoder, pieces = codecs.getincrementaldecoder("utf-8")(), []
+    for start in range(0, len(raw), MB):
+        pieces.append(decoder.decode(raw[start:start + MB], final=start + MB >= len(raw)))
+        await asyncio.sleep(0)
+    text = "".join(pieces)
+    result = SlicedResult()
+    slice_ends = time.perf_counter() + base._SLICE_SECONDS
+    for _ in parse_sliced(text, "the request body", result):
+        if time.perf_counter() >= slice_ends:
+            await asyncio.sleep(0)
+            slice_ends = time.perf_counter() + base._SLICE_SECONDS
+    return result.value
+
+
+def before(raw):
+    async def work():
+        tree = await old_sliced(raw)
+        del tree  # the request ends: freed at once
+    return work
+
+
+def after(raw, max_values):
+    async def work():
+        release = heap.hold_full_collections()
+        try:
+            tree = await base.parse_body_async(raw, max_values=max_values)
+        except HTTPError:
+            release()  # refused: what was read so far is being freed in slices, timed here too
+            while base._freeing:
+                await asyncio.sleep(0)
+            return
+        holder = [tree]
+        del tree
+        await base.free_in_slices(holder.pop(), then=release)  # the only reference, as on_finish hands it over
+    return work
+
+
+def in_thread(pool, raw):
+    async def work():
+        tree = await asyncio.get_running_loop().run_in_executor(pool, base.parse_body, raw)
+        del tree
+    return work
 
 
 async def main() -> None:
     pool = ThreadPoolExecutor(2)
-    loop = asyncio.get_running_loop()
-
-    def in_thread(raw):
-        return lambda: loop.run_in_executor(pool, parse_body, raw)
-
-    def sliced(raw):
-        return lambda: parse_body_async(raw)
-
-    small = notebook_body(16 * 1024 - 512)
-
-    async def at_once():
-        parse_body(small)
-
-    baseline = max([(await longest_gap(at_once))[0] for _ in range(5)])
-    print(f"baseline: longest loop gap while a {len(small) / 1024:.0f} KB body is parsed at once: {baseline * 1e3:.2f} ms")
-    print(f"{'body':>24} {'thread gap ms':>14} {'x base':>7} {'sliced gap ms':>14} {'x base':>7}"
-          f" {'thread s':>9} {'sliced s':>9} {'sliced/thread':>14}")
-    cases = [(f"notebook {n} MB", notebook_body(n * MB)) for n in (1, 4, 16)]
+    print(f"median of {RUNS} runs: the longest loop gap while a body is parsed and freed, in wall ms and in"
+          " the loop thread's CPU ms (wall/cpu); wall time of the whole parse and free (s)")
+    print(f"{'body':>18} {'thread':>12} {'before':>12} {'after':>12} {'after, no cap':>14}"
+          f" {'before/after wall, cpu':>23} {'before s':>9} {'after s':>8}")
+    cases = [(f"notebook {n} MB", notebook_body(n * MB)) for n in (1, 4, 8, 16)]
     cases.append(("empty arrays 4 MB", empty_arrays_body(4 * MB)))
     for name, raw in cases:
-        assert await parse_body_async(raw) == parse_body(raw)
-        gc.collect()
-        thread_gap, thread_wall = await longest_gap(in_thread(raw))
-        sliced_gap, sliced_wall = await longest_gap(sliced(raw))
-        print(f"{name:>24} {thread_gap * 1e3:14.1f} {thread_gap / baseline:7.1f} {sliced_gap * 1e3:14.1f}"
-              f" {sliced_gap / baseline:7.1f} {thread_wall:9.2f} {sliced_wall:9.2f} {sliced_wall / thread_wall:14.2f}")
+        assert await base.parse_body_async(raw) == base.parse_body(raw)
+        rows = {"thread": [], "before": [], "after": [], "uncapped": []}
+        for _ in range(RUNS):
+            for key, work in (("thread", in_thread(pool, raw)), ("before", before(raw)),
+                              ("after", after(raw, MAX_VALUES)), ("uncapped", after(raw, None))):
+                gc.collect()
+                rows[key].append(await longest_gap(work))
+        gap = {k: statistics.median(r[0] for r in v) * 1e3 for k, v in rows.items()}
+        cpu = {k: statistics.median(r[1] for r in v) * 1e3 for k, v in rows.items()}
+        wall = {k: statistics.median(r[2] for r in v) for k, v in rows.items()}
+        cell = {k: f"{gap[k]:.1f}/{cpu[k]:.1f}" for k in rows}
+        print(f"{name:>18} {cell['thread']:>12} {cell['before']:>12} {cell['after']:>12} {cell['uncapped']:>14}"
+              f" {gap['before'] / gap['after']:>14.1f}, {cpu['before'] / max(cpu['after'], 1e-3):>5.1f}"
+              f" {wall['before']:9.2f} {wall['after']:8.2f}", flush=True)
+        assert heap.holds() == 0
     pool.shutdown()
 
 

@@ -10,7 +10,7 @@ import copy
 import os
 import sys
 
-from traitlets import Bool, Enum, Float, Int, List, Unicode
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
 from traitlets.config import Config, Configurable
 
 
@@ -59,6 +59,13 @@ class CodexNB(Configurable):
                               "OpenAI-compatible servers, off for paid APIs.").tag(config=True)
     completion_debounce_ms = Int(250, help="Milliseconds of typing pause before an inline completion is asked for.").tag(config=True)
     completion_max_lines = Int(3, help="Most lines one inline completion may have.").tag(config=True)
+    max_request_mb = Float(8.0, help="Most megabytes one server request may carry on the routes that carry the live "
+                           "notebook (chat, context, map, snippet, accept replies, agent); refused with 413 as it "
+                           "arrives. Other routes have small limits of their own (request_limits_kb).").tag(config=True)
+    request_limits_kb = Dict(default_value={}, help="Per-route body limits in kilobytes that replace "
+                             "the defaults, e.g. {'accept': 4096, 'complete': 2048}; names as in the 413 message.").tag(config=True)
+    max_request_values = Int(500_000, help="Most JSON values (objects, arrays, strings, numbers …) one request body may "
+                             "hold; more is refused with 400 before it is all parsed.").tag(config=True)
 
 
 def load_config() -> CodexNB:

@@ -1,7 +1,7 @@
 """Bounds on every input, and the text clean-up that makes any input safe to store.
 
 Every door checks what it receives against these bounds as it arrives (request
-bodies, instructions, attachments, summaries, audit fields, model answers), so
+bodies: per route, in server/body_caps.py; instructions, attachments, summaries, audit fields, model answers), so
 that no single request can hold the CPU, the memory or the log hostage. Strings
 that cannot be written as UTF-8 (lone surrogates from a JSON escape) are repaired
 rather than refused, so history and audit are always written.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from .errors import ProviderError, UsageProblem
 
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a server request (the live notebook with its outputs is most of it)
 MAX_JSON_DEPTH = 100  # nbformat needs about 10; deeper is an attack or a bug
 MAX_INSTRUCTION_CHARS = 20_000
 MAX_ATTACHMENTS = 20
@@ -46,15 +45,29 @@ class TooDeep(UsageProblem):
                          hint="send plain nbformat JSON; deeply nested values cannot be read", what=what, limit=limit)
 
 
+class TooManyValues(UsageProblem):
+    """A JSON document with more than ``limit`` values; ``count`` is how many were read before reading stopped."""
+
+    def __init__(self, what: str, count: int, limit: int):
+        super().__init__(f"{what} holds too many JSON values: {count:,} read and the limit is {limit:,}",
+                         hint="send less (a notebook with its large outputs cleared, fewer attachments), or raise "
+                              "c.CodexNB.max_request_values in codex_nb_config.py (any Jupyter config directory; "
+                              "read for every request, no restart needed)", what=what, count=count, limit=limit)
+        self.count, self.limit = count, limit
+
+
 def check_chars(what: str, text: str, limit: int, hint: str = "") -> str:
     if len(text) > limit:
         raise InputTooLarge(what, len(text), limit, hint=hint)
     return text
 
 
-def check_depth(obj, what: str, limit: int = MAX_JSON_DEPTH) -> None:
-    """Raise TooDeep when lists/objects nest deeper than ``limit`` (iterative: no recursion to run out of)."""
-    stack = [(obj, 1)]
+def check_depth(obj, what: str, limit: int = MAX_JSON_DEPTH) -> int:
+    """Raise TooDeep when lists/objects nest deeper than ``limit`` (iterative: no recursion to run out of).
+
+    Returns how many JSON values ``obj`` holds, itself included (what TooManyValues bounds).
+    """
+    stack, values = [(obj, 1)], 1
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict):
@@ -65,7 +78,9 @@ def check_depth(obj, what: str, limit: int = MAX_JSON_DEPTH) -> None:
             continue
         if depth > limit:
             raise TooDeep(what, limit)
+        values += len(children)
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return values
 
 
 def clean_text(text: str) -> str:

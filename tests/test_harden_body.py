@@ -15,7 +15,7 @@ import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403
 from test_server import events, in_loop, jp_server_config, notebook, post  # noqa: F401 (fixtures)
 
-from codex_nb.limits import TooDeep
+from codex_nb.limits import TooDeep, TooManyValues
 from codex_nb.server import sliced_json
 
 SCALARS = [0, 1, -2.5e10, 1.5, 1e-7, 12345678901234567890, True, False, None, "", "plain text",
@@ -67,6 +67,36 @@ def test_malformed_json_is_reported_as_json_loads_reports_it(tiny_window, window
     with pytest.raises(json.JSONDecodeError) as got:
         _parse(text)
     assert (got.value.msg, got.value.pos) == (expected.value.msg, expected.value.pos)
+
+
+@pytest.mark.parametrize("piece", [1, 5, 64])
+def test_a_document_in_pieces_gives_what_json_loads_gives(tiny_window, piece):
+    # the server decodes a body 64 KB at a time and never joins it: every read may cross a piece's end
+    tiny_window(17)
+    rng = random.Random(piece)
+    for _ in range(100):
+        text = json.dumps(_document(rng), ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 1]))
+        assert _parse([text[i:i + piece] for i in range(0, len(text), piece)]) == json.loads(text)
+    for bad in ('[1,\n 2,\n]', '{"a": "unterminated', '[' + '1' * 40 + 'x]'):
+        with pytest.raises(json.JSONDecodeError) as expected:
+            json.loads(bad)
+        with pytest.raises(json.JSONDecodeError) as got:
+            _parse([bad[i:i + piece] for i in range(0, len(bad), piece)])
+        assert str(got.value) == str(expected.value)  # same message, line, column and position
+
+
+@pytest.mark.parametrize("window", [16, 8192])
+def test_values_are_counted_as_they_are_read(tiny_window, window):
+    tiny_window(window)
+    text = json.dumps({"rows": [[i, {"k": "v"}] for i in range(300)]})
+    result = sliced_json.SlicedResult()
+    for _ in sliced_json.parse_sliced(text, "the test document", result, max_values=1 + 1 + 300 * 4):
+        pass
+    assert result.value == json.loads(text)  # exactly at the limit: allowed
+    with pytest.raises(TooManyValues) as exc:
+        for _ in sliced_json.parse_sliced(text, "the test document", sliced_json.SlicedResult(), max_values=500):
+            pass
+    assert exc.value.limit == 500 and 500 < exc.value.count < 500 + window
 
 
 def test_deep_nesting_stops_at_the_depth_limit(tiny_window):

@@ -52,11 +52,12 @@ async def test_unreadable_bodies_are_clear_400s(jp_fetch, notebook, body, needle
 
 
 async def test_a_body_over_the_limit_is_refused(jp_fetch, notebook):
-    from codex_nb.limits import MAX_BODY_BYTES
+    from codex_nb.config import CodexNB
 
+    limit = int(CodexNB().max_request_mb * 1024 * 1024)
     with pytest.raises(HTTPClientError) as exc:
-        await jp_fetch("codex-nb", "chat", method="POST", body=b" " * (MAX_BODY_BYTES + 1))
-    assert exc.value.code == 413
+        await jp_fetch("codex-nb", "chat", method="POST", body=b" " * (limit + 1))
+    assert exc.value.code == 413 and json.loads(exc.value.response.body)["limit"] == limit
 
 
 async def test_lone_surrogates_still_reach_history_and_audit(jp_fetch, notebook, scripted_llm, tmp_path):

@@ -145,6 +145,7 @@ def _build_job(req: CompleteRequest, root_dir: Path, resolve, *, quick: bool = F
 
 
 class CompleteHandler(SSEMixin, CodexHandler):
+    body_route = "complete"  # body_caps.ROUTE_LIMITS_KB
     job: Job | None = None
 
     @tornado.web.authenticated
@@ -212,6 +213,8 @@ class SettingsHandler(CodexHandler):
 
 
 class StatsHandler(CodexHandler):
+    body_route = "complete/stats"  # body_caps.ROUTE_LIMITS_KB
+
     @tornado.web.authenticated
     def get(self):
         data = stats.summary(stats.read_stats(stats.stats_path(self.codex.root_dir)))

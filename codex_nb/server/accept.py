@@ -123,6 +123,8 @@ def remember(state, outcome) -> None:
 
 
 class AcceptHandler(SSEMixin, CodexHandler):
+    body_route = "accept"  # body_caps.ROUTE_LIMITS_KB
+
     @tornado.web.authenticated
     async def post(self):
         from ..engine import RemoteApplier
@@ -155,6 +157,8 @@ class AcceptHandler(SSEMixin, CodexHandler):
 
 
 class AcceptReplyHandler(CodexHandler):
+    body_route = "accept/reply"  # carries the live notebook: c.CodexNB.max_request_mb
+
     @tornado.web.authenticated
     def post(self, run_id: str):
         body = self.json_body()
@@ -172,6 +176,8 @@ class AcceptReplyHandler(CodexHandler):
 
 
 class RejectHandler(CodexHandler):
+    body_route = "reject"  # body_caps.ROUTE_LIMITS_KB
+
     @tornado.web.authenticated
     async def post(self):
         body = self.json_body()
@@ -188,6 +194,7 @@ class RejectHandler(CodexHandler):
 
 class UndoHandler(SSEMixin, CodexHandler):
     """The panel's Undo: the engine takes one kept change back (newest first), with the page as the applier."""
+    body_route = "undo"  # body_caps.ROUTE_LIMITS_KB
 
     @tornado.web.authenticated
     async def post(self):
@@ -269,6 +276,7 @@ class CommitHandler(CodexHandler):
 class RepairHandler(SSEMixin, CodexHandler):
     """The panel's Fix: the engine sends a rolled-back change's failure back to the model (same prompt as
     every door); the fixed proposal streams like a chat answer and joins the conversation."""
+    body_route = "repair"  # body_caps.ROUTE_LIMITS_KB
 
     @tornado.web.authenticated
     async def post(self):

@@ -48,6 +48,8 @@ def _int(body: dict, name: str, default: int, low: int = 0) -> int:
 
 
 class AgentHandler(SSEMixin, CodexHandler):
+    body_route = "agent"  # carries the live notebook: c.CodexNB.max_request_mb
+
     @tornado.web.authenticated
     async def post(self):
         from ..agent import Budget, PendingDecider, Policy
@@ -124,6 +126,8 @@ class AgentHandler(SSEMixin, CodexHandler):
 
 
 class AgentControlHandler(CodexHandler):
+    body_route = "agent/control"  # body_caps.ROUTE_LIMITS_KB
+
     @tornado.web.authenticated
     async def post(self, run_id: str, action: str):
         control = _agents(self.codex).get(run_id)

@@ -84,6 +84,7 @@ def _attachments(req: ChatRequest) -> str | None:
 
 
 class ChatHandler(SSEMixin, CodexHandler):
+    body_route = "chat"  # carries the live notebook: c.CodexNB.max_request_mb
     control: ChatControl | None = None
 
     @tornado.web.authenticated
@@ -197,6 +198,8 @@ class ChatHandler(SSEMixin, CodexHandler):
 
 
 class CancelHandler(CodexHandler):
+    body_route = "chat/cancel"  # body_caps.ROUTE_LIMITS_KB
+
     @tornado.web.authenticated
     def post(self, chat_id: str):
         control = self.codex.chats.get(chat_id)

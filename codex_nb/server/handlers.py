@@ -63,6 +63,8 @@ def _target_notebook(handler: CodexHandler, body: dict, live_required: bool = Fa
 
 
 class ContextHandler(CodexHandler):
+    body_route = "context"  # carries the live notebook: c.CodexNB.max_request_mb
+
     @tornado.web.authenticated
     async def post(self):
         body = self.json_body()
@@ -93,6 +95,8 @@ class AuditHandler(CodexHandler):
 
 
 class HistoryHandler(CodexHandler):
+    body_route = "history"  # body_caps.ROUTE_LIMITS_KB
+
     @tornado.web.authenticated
     async def get(self):
         rel = self.get_argument("path")

@@ -19,6 +19,8 @@ from .requests import _str, notebook_json
 
 
 class MapHandler(CodexHandler):
+    body_route = "map"  # carries the live notebook: c.CodexNB.max_request_mb
+
     @tornado.web.authenticated
     async def get(self):
         body = {k: self.get_argument(k) for k in ("path", "query", "active_cell") if self.get_argument(k, None)}

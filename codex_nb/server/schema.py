@@ -3,7 +3,9 @@
 Every route needs the Jupyter token (or a logged-in browser session); every
 ``path`` is relative to the server root, and a path outside it is refused with
 403 before anything is read. Errors are JSON ``{"message": …, "reason": …}``
-from Jupyter for 4xx, or ``{"error", "message", "hint"}`` for codex-nb errors.
+from Jupyter for 4xx, or ``{"error", "message", "hint"}`` for codex-nb errors. A body over its route's
+limit (body_caps.py) is a 413 ``{"error": "BodyTooLarge", "message", "hint", "route", "limit", "sent",
+"setting"}``, sent before the rest of the body is read.
 Streams are Server-Sent Events (``event: <name>`` / ``data: <json>``).
 """
 from __future__ import annotations

@@ -39,6 +39,8 @@ def snippet_proposal(nb, action: str, code: str, cell_id: str | None, notebook: 
 
 
 class SnippetHandler(CodexHandler):
+    body_route = "snippet"  # carries the live notebook: c.CodexNB.max_request_mb
+
     @tornado.web.authenticated
     def post(self):
         from ..edits.diff import proposal_diffs
