@@ -26,6 +26,12 @@ from codex_nb.server.body_caps import ROUTE_LIMITS_KB
 KB, MB = 1024, 1024 * 1024
 
 
+@pytest.fixture(autouse=True)
+def jupyter_files_decide(monkeypatch):
+    # An in-process IPython shell left by an earlier test module would otherwise supply the config.
+    monkeypatch.setattr("codex_nb.config._ipython_config", lambda: None)
+
+
 def configure(jp_config_dir, **traits) -> None:
     (jp_config_dir / "codex_nb_config.json").write_text(json.dumps({"CodexNB": traits}))
 

@@ -10,7 +10,6 @@ here and only here.
 from __future__ import annotations
 
 import re
-import threading
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -88,22 +87,10 @@ def register_magics(ipython) -> CodexMagics:
     if getattr(ipython, "kernel", None) is not None:
         channel.listen()
         _ping_when_a_cell_runs(ipython, magics.session)
-    threading.Thread(target=_warm_imports, name="codex-nb-warm-imports", daemon=True).start()
+    from ..warmup import warm_in_background
+
+    warm_in_background()  # the first %codex does not wait for nbformat and the providers
     return magics
-
-
-def _warm_imports() -> None:
-    """Import what the first %codex needs while the person is still typing it.
-
-    nbformat alone takes about a second to import where jsonschema's optional format
-    checkers are installed (they are wherever Jupyter's server is); `%load_ext` stays
-    instant and the first request does not wait for it.
-    """
-    try:
-        from .. import assistant  # noqa: F401 - nbformat, configuration, providers
-        from ..context import engine  # noqa: F401
-    except Exception:  # noqa: BLE001 - the first %codex imports again and reports any real problem
-        pass
 
 
 def _ping_when_a_cell_runs(ipython, session) -> None:

@@ -60,6 +60,9 @@ def setup_handlers(web_app, root_dir: str) -> ServerState:
 
 def _load_jupyter_server_extension(serverapp) -> None:
     setup_handlers(serverapp.web_app, serverapp.root_dir)
+    from ..warmup import warm_in_background
+
+    warm_in_background(sdks=True)  # the first chat must not import the SDKs on the event loop
     serverapp.log.info("codex-nb: routes registered under %s", url_path_join(serverapp.base_url, "codex-nb"))
 
 
