@@ -53,3 +53,18 @@ def repair_answer(*edits: dict, explanation: str = "fixed") -> str:
 
 def finish(summary: str = "done") -> str:
     return step("finish", explanation=summary)
+
+
+def run_to_end(run):
+    """Start an agent run, wait for its end, and close what it opened (its kernel, the model's clients)."""
+    import asyncio
+
+    from codex_nb.agent.headless import close
+
+    async def go():
+        try:
+            return await run.start()
+        finally:
+            await close(run)
+
+    return asyncio.run(go())

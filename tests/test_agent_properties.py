@@ -6,7 +6,6 @@ never an unaudited change (every kept step has its applied + kept audit lines), 
 is not in the notebook (read back at the moment the step is reported kept)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 import agent_script as s
 from codex_nb import audit
 from codex_nb.agent import Decision, Policy
-from codex_nb.agent.headless import close, make_run
+from codex_nb.agent.headless import make_run
 from codex_nb.edits.live_ops import apply_proposal
 from codex_nb.edits.model import Proposal
 from codex_nb.engine.gates import GateResult
@@ -102,13 +101,7 @@ def test_random_runs_lose_no_cell_change_nothing_unaudited_and_claim_nothing_abs
     run.budget.max_steps = len(script)
     run.budget.max_repairs = 0
 
-    async def go():
-        try:
-            return await run.start()
-        finally:
-            await close(run)
-
-    result = asyncio.run(go())
+    result = s.run_to_end(run)
     assert result.status in ("done", "bounded", "stopped")
     assert all(claims)
     expected = start

@@ -82,13 +82,7 @@ def test_a_repair_that_patches_a_file_is_held_for_a_person_when_the_policy_says_
     run = make_run(nb, "go", policy=Policy(approve="auto"), emit=watch, runner=None, budget=Budget(max_repairs=1))
     run.model.provider.offers_file_patches = True
 
-    async def go():
-        try:
-            return await run.start()
-        finally:
-            await close(run)
-
-    result = asyncio.run(go())
+    result = s.run_to_end(run)
     assert result.steps[0].status == "rolled_back", result.steps
     assert not (repo / "extra.py").exists()  # the repair's file patch was never written
     assert nb.read_bytes() == original

@@ -178,13 +178,7 @@ def test_stop_mid_step_leaves_the_notebook_at_the_last_completed_step(scripted_l
 
     run.emit_to = watch
 
-    async def go():
-        try:
-            return await run.start()
-        finally:
-            await close(run)
-
-    result = asyncio.run(go())
+    result = s.run_to_end(run)
     assert result.status == "stopped"
     assert nb.read_bytes() == after_step_1["bytes"]
     assert [st.status for st in result.steps] == ["kept", "stopped"]

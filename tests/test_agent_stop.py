@@ -6,7 +6,6 @@ notebook at the last completed step and leave no validation kernel process behin
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -16,7 +15,7 @@ import psutil
 import agent_script as s
 from codex_nb import audit
 from codex_nb.agent import Policy
-from codex_nb.agent.headless import close, make_run
+from codex_nb.agent.headless import make_run
 from codex_nb.validate import kernels, validate_notebook
 
 SLEEPY = "import time\ntime.sleep(60)\ny = x + 1"
@@ -70,14 +69,8 @@ def test_stop_during_validation_kills_the_kernel_and_rolls_the_step_back_within_
 
     run.emit_to = watch
 
-    async def go():
-        try:
-            return await run.start()
-        finally:
-            await close(run)
-
     began = time.monotonic()
-    result = asyncio.run(go())
+    result = s.run_to_end(run)
     ended = time.monotonic()
     assert run.stop_requested_at is not None, "the validation never reached the sleeping cell"
     took = ended - run.stop_requested_at

@@ -215,11 +215,9 @@ def test_engine_undo_of_an_offered_commit_is_a_revert_commit_and_is_audited(repo
 
 
 def test_an_agent_run_keeps_the_change_uncommitted_and_says_how_to_commit(repo, ask_config, scripted_llm):
-    import asyncio
-
     import agent_script as s
     from codex_nb.agent import Policy
-    from codex_nb.agent.headless import close, make_run
+    from codex_nb.agent.headless import make_run
 
     head = git(repo, "rev-parse", "HEAD")
     scripted_llm.queue(s.plan("patch"))
@@ -231,13 +229,7 @@ def test_an_agent_run_keeps_the_change_uncommitted_and_says_how_to_commit(repo, 
                    runner=None, emit=events.append)
     run.model.provider.offers_file_patches = True
 
-    async def started():
-        try:
-            return await run.start()
-        finally:
-            await close(run)
-
-    result = asyncio.run(started())
+    result = s.run_to_end(run)
     assert [st.status for st in result.steps] == ["kept", "finished"], result.steps
     assert "kept without a commit" in result.steps[0].summary and git(repo, "rev-parse", "HEAD") == head
     notices = [e["event"]["text"] for e in events if e.get("type") == "agent_engine" and e["event"].get("notice")]

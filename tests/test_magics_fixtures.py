@@ -182,3 +182,15 @@ def run_magic(shell, line, cell=None):
     if cell is None:
         return shell.run_line_magic("codex", line)
     return shell.run_cell_magic("codex", line, cell)
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from codex_nb import audit
 from test_magics_fixtures import (  # noqa: F401  (fixtures)
-    codex, ipshell, nb_file, proposal_reply, replace, run_magic)
+    codex, ipshell, nb_file, proposal_reply, replace, run_magic, wait_for)
 
 HELPER = "def keep(rows):\n    return rows[:2]\n"
 
@@ -39,13 +38,6 @@ def repo(nb_file, monkeypatch):
     return root
 
 
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def kept(codex, ipshell, commit: str):

@@ -12,7 +12,7 @@ from codex_nb import audit
 from codex_nb.widgets.live import LiveChannel
 from codex_nb.widgets.stream import Throttle
 from test_magics_fixtures import (  # noqa: F401  (fixtures)
-    FakeLab, FakeValidator, codex, ipshell, make_notebook, nb_file, proposal_reply, replace, run_magic)
+    FakeLab, FakeValidator, codex, ipshell, make_notebook, nb_file, proposal_reply, replace, run_magic, wait_for)
 
 
 def visible_text(html: str) -> str:
@@ -298,13 +298,6 @@ def test_file_patch_is_applied_with_the_cells_and_rolled_back_with_them(codex, i
     assert codex.lab.source("c-merge") == "merged = rows[:2]"
 
 
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_a_second_click_while_busy_is_answered_not_queued(codex, ipshell):
