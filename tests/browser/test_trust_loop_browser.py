@@ -4,6 +4,7 @@ and a card drawn before the tab was reloaded still accepts."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -148,3 +149,62 @@ def test_panel_rolls_back_a_breaking_file_patch_with_its_cell_edit(page, jupyter
     assert sources(page) == before
     assert card.locator(".codex-fix").is_visible()
     screenshot(page, "trust-panel-rolled-back")
+
+
+def git(repo, *args) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_panel_commit_button_commits_a_kept_change_when_commit_is_ask(page, jupyter_lab):
+    """c.CodexNB.commit = 'ask': after the change is kept, the card's Commit makes one commit of exactly the file it
+    patched, with the trailers; the person's other uncommitted work stays out of it."""
+    import json
+
+    lab = jupyter_lab
+    sub = lab.root_dir / f"commit-{uuid.uuid4().hex[:8]}"
+    sub.mkdir()
+    git(sub, "init", "-q")
+    git(sub, "config", "user.email", "person@example.com")
+    git(sub, "config", "user.name", "A Person")
+    (sub / "scaling.py").write_text(HELPER)
+    (sub / "notes.txt").write_text("first\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in CELLS]
+    nbformat.write(nb, sub / "work.ipynb")
+    git(sub, "add", "-A")
+    git(sub, "commit", "-q", "-m", "start")
+    (sub / "notes.txt").write_text("first\nmy own edit, not for the assistant's commit\n")
+    head = git(sub, "rev-parse", "HEAD")
+    config = Path(lab.env["JUPYTER_CONFIG_DIR"]) / "codex_nb_config.json"
+    config.write_text(json.dumps({"CodexNB": {"commit": "ask"}}))
+    try:
+        open_notebook(page, lab, f"{sub.name}/work.ipynb")
+        open_panel(page)
+        lab.llm.queue(proposal("print(rows)", "return x * 3"))
+        page.select_option("#codex-nb-panel .codex-kind", "propose")
+        page.fill("#codex-nb-panel .codex-input", "scale by three")
+        page.click("#codex-nb-panel .codex-send")
+        card = page.locator("#codex-nb-panel .codex-assistant").last.locator(".codex-proposal")
+        card.wait_for(timeout=90_000)
+        card.locator(".codex-accept-all").click()
+        settled(page)
+        assert "validation passed" in card.locator(".codex-validation").inner_text()
+        assert git(sub, "rev-parse", "HEAD") == head  # kept, not committed until the person says so
+        card.locator(".codex-commit").click(timeout=30_000)
+        page.wait_for_function("""() => /committed [0-9a-f]{12}|not committed/.test(
+            [...document.querySelectorAll('#codex-nb-panel .codex-validation')].pop()?.textContent || '')""",
+                               timeout=60_000)
+        said = card.locator(".codex-validation").inner_text()
+        assert said.startswith("committed "), said
+        screenshot(page, "trust-panel-committed")
+        assert git(sub, "rev-parse", "HEAD^") == head
+        assert git(sub, "show", "--name-only", "--format=", "HEAD").splitlines() == ["scaling.py"]
+        message = git(sub, "log", "-1", "--format=%B")
+        assert "Codex-Proposal: p-" in message and "Codex-Validation: passed" in message
+        assert git(sub, "status", "--porcelain", "notes.txt") == "M notes.txt"  # still the person's, uncommitted
+        assert not card.locator(".codex-commit").is_visible()
+    finally:
+        config.unlink()
