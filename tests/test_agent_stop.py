@@ -69,14 +69,14 @@ def test_stop_during_validation_kills_the_kernel_and_rolls_the_step_back_within_
 
     run.emit_to = watch
 
-    began = time.monotonic()
     result = s.run_to_end(run)
     ended = time.monotonic()
     assert run.stop_requested_at is not None, "the validation never reached the sleeping cell"
     took = ended - run.stop_requested_at
-    assert took < 10, f"the run took {took:.1f} s to end after Stop"
+    # Waiting for the cell would take its minute; ending in well under that means the kernel was killed.
+    # (Usually under a second; the bound leaves room for a machine loaded by other work.)
+    assert took < 30, f"the run took {took:.1f} s to end after Stop"
     print(f"run ended {took:.2f} s after Stop")  # shown with pytest -rP
-    assert ended - began < 45  # nowhere near the cell's minute
     assert result.status == "stopped" and result.reason == "stopped by the person"
     assert [st.status for st in result.steps] == ["kept", "stopped"]
     assert nb.read_bytes() == seen["after_step_1"]  # the notebook is exactly at the last completed step
@@ -103,12 +103,13 @@ def test_a_cancelled_validation_reports_kind_cancelled_and_leaves_the_spare_pool
 
     node = nbformat.read(nb, as_version=4)
     kernels.shutdown_all()
+    earlier = set(ipykernels())  # kernels of other tests' runners and servers are not this validation's
     cancel = threading.Event()
     seen: dict = {}
 
     def progress(event):
         if event.get("type") == "cell_start" and event.get("cell_id") == "b":
-            seen["kernels"] = ipykernels()
+            seen["kernels"] = {pid: p for pid, p in ipykernels().items() if pid not in earlier}
             threading.Timer(0.3, cancel.set).start()
 
     try:
@@ -116,7 +117,7 @@ def test_a_cancelled_validation_reports_kind_cancelled_and_leaves_the_spare_pool
         report = validate_notebook(node, cwd=nb.parent, mode="full", progress=progress, cancel=cancel,
                                    keep_spare=True)
         took = time.monotonic() - started
-        assert took < 15, f"the cancelled validation took {took:.1f} s"
+        assert took < 30, f"the cancelled validation took {took:.1f} s"  # the cell sleeps a minute
         assert not report.ok and report.failed["kind"] == "cancelled"
         assert report.failed["cell_id"] == "b" and "stopped" in report.summary()
         assert seen["kernels"]

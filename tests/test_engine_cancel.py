@@ -45,7 +45,7 @@ def test_the_door_token_stops_validation_rolls_back_exactly_and_is_not_repaired(
     outcome = asyncio.run(engine.accept(proposal, FileApplier(nb), emit=emit, repair=2, cancel=cancel))
     assert stopped_at, "the validation never reached the sleeping cell"
     took = time.monotonic() - stopped_at[0]
-    assert took < 10, f"accept took {took:.1f} s to return after the token was set"
+    assert took < 30, f"accept took {took:.1f} s to return after the token was set"  # the sleep is a minute
     assert outcome.status == "rolled_back" and outcome.failure["kind"] == "cancelled"
     assert outcome.attempts == 1 and repaired == [] and outcome.repair_tokens == 0
     assert nb.read_bytes() == before_nb and (tmp_path / "conf.py").read_bytes() == before_conf
@@ -82,16 +82,18 @@ def test_the_door_token_stops_the_projects_tests_and_ends_their_processes(tmp_pa
         if event["type"] == "progress" and event["gate"] == "tests" and inner.get("stage") == "selected":
             def stop():
                 seen["pytest"] = [p for p in psutil.Process().children(recursive=True)
-                                  if "pytest" in " ".join(p.cmdline())]
+                                  if p.pid not in earlier and "pytest" in " ".join(p.cmdline())]
                 seen["at"] = time.monotonic()
                 cancel.set()
             threading.Timer(1.5, stop).start()  # pytest is collecting or sleeping in the test by then
 
+    # Processes an earlier test left (a spare kernel whose paths name pytest's temporary directory) are not the gate's.
+    earlier = {p.pid for p in psutil.Process().children(recursive=True)}
     engine = build_engine(source="api", anchor=nb, repo_root=root, gates=[TestGate()], validate=True)
     proposal = Proposal(explanation="triple", edits=(PatchFile(path="calc/ops.py", search="2 * x", replace="3 * x"),))
     outcome = asyncio.run(engine.accept(proposal, FileApplier(nb), emit=emit, cancel=cancel))
     took = time.monotonic() - seen["at"]
-    assert took < 10, f"accept took {took:.1f} s to return after the token was set"
+    assert took < 30, f"accept took {took:.1f} s to return after the token was set"  # the sleep is a minute
     assert outcome.status == "rolled_back" and outcome.failure["kind"] == "cancelled"
     assert "stopped before they finished" in outcome.reason
     assert (nb.read_bytes(), (root / "calc" / "ops.py").read_bytes()) == before
