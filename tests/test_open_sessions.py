@@ -22,6 +22,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_url(proc: subprocess.Popen, runtime: Path) -> str:
+    """The URL the server wrote to its runtime file once listening: the port asked for may have been taken
+    in the meantime (the server then moves to the next one), so the file, not the request, says where it is."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None and time.monotonic() < deadline, "jupyter server did not start"
+        for info in runtime.glob("jpserver-*.json"):
+            try:
+                return json.loads(info.read_text())["url"]
+            except (ValueError, KeyError):
+                pass  # written but not yet complete
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def jupyter(tmp_path):
     """A `jupyter server` subprocess over ``tmp_path/root``, registered in its own runtime directory."""
@@ -34,11 +48,7 @@ def jupyter(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root", f"--port={port}",
                              "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while not list(runtime.glob("jpserver-*.json")):
-        assert proc.poll() is None and time.monotonic() < deadline, "jupyter server did not start"
-        time.sleep(0.2)
+    url = server_url(proc, runtime)
 
     def api(method: str, path: str, body=None):
         request = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body else None,

@@ -257,6 +257,7 @@ class CompletionService:
 
         stream = job.backend.stream(job.ctx, max_tokens=job.max_tokens, stop=[], cancel=cancel,
                                     on_alternative=on_alternative if wanted else None)
+        loop_closing = False
         try:
             async for piece in stream:
                 if cancel.is_set() and not limit.full:
@@ -267,8 +268,15 @@ class CompletionService:
                 if limit.full and (not wanted or (len(others) == wanted and all(o.full for o in others.values()))):
                     cancel.set()  # enough lines: the model stops now, not at max_tokens
                     break
+        except GeneratorExit:
+            # The event loop is closing this coroutine while the stream is mid-read: nothing can be awaited
+            # any more, and the loop's own async-generator finaliser closes the stream.
+            loop_closing = True
+            cancel.set()
+            raise
         finally:
-            await stream.aclose()
+            if not loop_closing:
+                await stream.aclose()
         if cancel.is_set() and not limit.full:
             return None
         text = limit.result()
