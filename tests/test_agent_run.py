@@ -293,3 +293,17 @@ def test_approve_ask_on_a_terminal_asks_for_the_plan_and_each_proposal(scripted_
     assert [st["status"] for st in run["steps"]] == ["rejected", "kept", "finished"]
     assert [src for _, src in cells(nb)][-1] == "b = 2" and "a = 1" not in [src for _, src in cells(nb)]
     assert "Approve this plan?" in asked and asked.count("Accept these edits?") == 2 and "+a = 1" in asked
+
+
+def test_the_headless_agent_takes_the_validation_flags_of_apply_and_validate(scripted_llm, nb, tmp_path, capsys):
+    # --no-network reaches the validation kernel of every step: the edit that opens a socket is rolled back
+    scripted_llm.queue(s.plan("connect"))
+    scripted_llm.queue(s.propose(s.insert("use", "import socket\nsocket.create_connection(('example.com', 80), 5)")))
+    scripted_llm.queue(s.finish("could not connect"))
+    before = cells(nb)
+    code, run = cli_json(capsys, "agent", str(nb), "connect", "--approve", "auto", "--json", "--max-repairs", "0",
+                         "--mode", "full", "--no-network")
+    assert run["steps"][0]["status"] == "rolled_back", run
+    assert cells(nb) == before
+    validated = [e for e in log(tmp_path) if e["event"] == "validated"]
+    assert validated and "network access is turned off" in json.dumps(validated[0])

@@ -140,3 +140,42 @@ def test_codex_nb_validate_reads_the_same_settings_and_its_flags_win(tmp_path, c
     assert not refused["network"] and "network access is turned off" in refused["failed"]["evalue"]
     assert main(["validate", str(path), "--json", "-q", "--network"]) == 0
     assert json.loads(capsys.readouterr().out)["network"] is True
+
+
+def test_codex_nb_validate_takes_timeouts_and_skip_tags_from_the_config_and_its_flags_win(tmp_path, capsys):
+    from codex_nb.cli.main import main
+
+    configure(tmp_path, cell_timeout=1, skip_tags=["slow"])
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL})
+    nb.cells = [nbformat.v4.new_code_cell("raise RuntimeError('only when asked')", id="c0", metadata={"tags": ["slow"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(3)", id="c1")]
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, path)
+    assert main(["validate", str(path), "--json", "-q", "--mode", "full"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["failed"]["kind"] == "timeout" and report["failed"]["cell_id"] == "c1"  # the 1 s of the config
+    assert main(["validate", str(path), "--json", "-q", "--mode", "full", "--cell-timeout", "30"]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(path), "--json", "-q", "--mode", "full", "--cell-timeout", "30",
+                 "--skip-tag", "other"]) == 1  # the flag replaces the configured tags: the tagged cell runs
+    assert json.loads(capsys.readouterr().out)["failed"]["evalue"] == "only when asked"
+
+
+def test_codex_nb_apply_takes_the_validation_safety_flags(project, tmp_path, capsys):
+    from codex_nb.cli.main import main
+
+    proposal = tmp_path / "p.json"
+    proposal.write_text(json.dumps(replacing("work", "import socket\nsocket.create_connection(('example.com', 80), 5)")
+                                   .to_json()))
+    before = project.read_bytes()
+    assert main(["apply", str(project), str(proposal), "--validate", "--mode", "full", "--no-network", "--json",
+                 "--force"]) == 1
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert not report["network"] and "network access is turned off" in report["failed"]["evalue"]
+    assert project.read_bytes() == before  # rolled back exactly
+    destructive = tmp_path / "d.json"
+    destructive.write_text(json.dumps(replacing("work", DESTRUCTIVE).to_json()))
+    assert main(["apply", str(project), str(destructive), "--validate", "--mode", "full", "--in-place", "--json",
+                 "--force"]) == 0
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert report["in_place"] and (project.parent / "new.txt").read_text() == "new"

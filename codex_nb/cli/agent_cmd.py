@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from .validation_flags import add_validation_flags, validation_settings_flags
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("agent", help="run the notebook agent on a goal: plan, edit, run, check, fix",
@@ -27,6 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-repairs", type=int, default=2, metavar="N", help="at most N repair rounds in the run")
     p.add_argument("--model", help="provider:model (default: the configured model)")
     p.add_argument("--no-validate", action="store_true", help="keep edits without re-running the notebook")
+    add_validation_flags(p)
     p.add_argument("--json", action="store_true", help="print the run (plan, steps, status, budget left) as JSON")
     p.set_defaults(run=run)
     return p
@@ -59,7 +62,7 @@ def run(args) -> int:
     decider = TerminalDecider() if args.approve == "ask" else None
     emit = None if args.json else _printer(sys.stderr)
     agent = make_run(path, args.goal, policy=policy, budget=budget, decider=decider, emit=emit, model=args.model,
-                     validate=False if args.no_validate else None)
+                     validate=False if args.no_validate else None, **validation_settings_flags(args))
 
     async def main():
         loop = asyncio.get_running_loop()

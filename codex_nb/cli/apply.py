@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from .validation_flags import add_validation_flags, validation_settings_flags
+
 
 def add_parser(sub):
     p = sub.add_parser("apply", help="apply a proposal to the notebook (atomically)",
@@ -13,14 +15,9 @@ def add_parser(sub):
     p.add_argument("--dry-run", action="store_true", help="show the diffs, change nothing")
     p.add_argument("--repo", help="repository root for file patches (default: found from the notebook)")
     p.add_argument("--validate", action="store_true", help="re-run the notebook in a fresh kernel; roll back if it fails")
-    p.add_argument("--mode", default=None,
-                   help="validation mode: targeted, full or auto (default: c.CodexNB.validate_mode)")
     p.add_argument("--repair", type=int, default=None, metavar="N", help="after a failed validation, ask the model for a fix up to N times")
     p.add_argument("--model", help="model for --repair")
-    p.add_argument("--kernel", help="kernel for validation (default: the notebook's)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds the whole validation may take (default: c.CodexNB.total_timeout)")
-    p.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may take during validation (default: c.CodexNB.cell_timeout)")
-    p.add_argument("--drift-fails", action="store_true", default=None, help="treat changed outputs of unedited cells as a failure")
+    add_validation_flags(p)
     p.add_argument("--commit", action="store_const", const="on", default=None,
                    help="in a git repository, make the kept change one commit of exactly the files it touched")
     p.add_argument("--allow-dirty", dest="allow_dirty", action="store_true", default=None,
@@ -82,10 +79,9 @@ def run(args) -> int:
     print(render_text(diffs, color=color), file=out)
     view = TerminalEvents(args.notebook, out=sys.stderr, repair=args.repair, repo=args.repo, color=color)
     outcome = accept_file(args.notebook, proposal, source="cli", repo_root=args.repo, emit=view,
-                          validate=bool(args.validate), validate_mode=args.mode, repair=args.repair if args.validate else 0,
-                          model=args.model, kernel_name=args.kernel, total_timeout=args.timeout,
-                          cell_timeout=args.cell_timeout, drift_fails=args.drift_fails, commit=args.commit,
-                          commit_allow_dirty=args.allow_dirty)
+                          validate=bool(args.validate), repair=args.repair if args.validate else 0,
+                          model=args.model, commit=args.commit, commit_allow_dirty=args.allow_dirty,
+                          **validation_settings_flags(args))
     if outcome.commit_offer is not None:
         ask_to_commit(outcome, args.notebook)
     if args.json:

@@ -106,8 +106,8 @@ def validation_safety(settings) -> dict:
     """Where the validation kernel runs and what it may reach, as ``validate_notebook`` arguments."""
     where = dict(in_place=settings.validate_in_place, network=settings.validate_network,
                  scratch_limit_mb=settings.validate_scratch_mb)
-    if settings.validation_gateway_url:  # else validate_notebook reads CODEX_NB_VALIDATION_GATEWAY_URL
-        where["gateway_url"] = settings.validation_gateway_url
+    if settings.validation_gateway_url is not None:  # else validate_notebook reads CODEX_NB_VALIDATION_GATEWAY_URL
+        where["gateway_url"] = settings.validation_gateway_url  # '' validates here, whatever the environment says
     return where
 
 

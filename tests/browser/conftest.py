@@ -158,6 +158,25 @@ def page(browser, request):
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def shut_down_this_tests_sessions(request):
+    """The lab lives for the whole session; the notebook sessions a test opened end with the test, so that
+    their kernels do not pile up and load the machine for every test after it."""
+    if "jupyter_lab" not in request.fixturenames:
+        yield
+        return
+    lab = request.getfixturevalue("jupyter_lab")
+    before = {s["id"] for s in lab.api("GET", "api/sessions") or []}
+    yield
+    for session in lab.api("GET", "api/sessions") or []:
+        if session["id"] not in before:
+            try:
+                lab.api("DELETE", f"api/sessions/{session['id']}")
+            except urllib.error.HTTPError as error:  # already gone: its page closed it
+                if error.code != 404:
+                    raise
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
