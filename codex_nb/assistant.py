@@ -24,8 +24,9 @@ from .edits.schema import answer_schema
 from .edits.stream_text import ExplanationStream
 from .errors import ProposalError
 from .notebook_io import find_repo_root, read_notebook, source_hash
-from .providers.base import StructuredOutput, TextDelta, Usage
+from .providers.base import Completion, StructuredOutput, TextDelta, Usage
 from .providers.registry import get_provider
+from .providers.repetition import NOTE, RepetitionStop
 
 
 @dataclass
@@ -224,25 +225,52 @@ class _Shown:
 
 
 def _stream(turn: Turn, on_delta, cancel):
-    final, show = None, _Shown(turn, on_delta)
+    final, show, loop = None, _Shown(turn, on_delta), _loop_stop(turn, cancel)
     for event in turn.provider.stream(turn.messages, structured=_structured_output(turn), max_tokens=turn.max_tokens,
-                                      cancel=cancel):
+                                      cancel=loop.event if loop else cancel):
         if isinstance(event, TextDelta):
-            show(event)
+            _show_unless_looping(event, show, loop)
         else:
             final = event
-    return final
+    return _looped(turn, loop, final, show)
 
 
 async def _astream(turn: Turn, on_delta, cancel):
-    final, show = None, _Shown(turn, on_delta)
+    final, show, loop = None, _Shown(turn, on_delta), _loop_stop(turn, cancel)
     async for event in turn.provider.astream(turn.messages, structured=_structured_output(turn),
-                                             max_tokens=turn.max_tokens, cancel=cancel):
+                                             max_tokens=turn.max_tokens, cancel=loop.event if loop else cancel):
         if isinstance(event, TextDelta):
-            show(event)
+            _show_unless_looping(event, show, loop)
         else:
             final = event
-    return final
+    return _looped(turn, loop, final, show)
+
+
+def _loop_stop(turn: Turn, cancel) -> RepetitionStop | None:
+    """Free-text answers are cut once the model loops; a proposal's JSON repeats by design."""
+    return None if turn.structured else RepetitionStop(cancel)
+
+
+def _show_unless_looping(event: TextDelta, show: _Shown, loop: RepetitionStop | None) -> None:
+    """Show the delta; once the answer loops the provider is stopping, and what it still sends is not shown
+    (the stream is read to its end all the same: the tokens it cost come with it)."""
+    if loop is not None and loop.kept is not None:
+        return
+    show(event)
+    if loop is not None:
+        loop.feed(event)
+
+
+def _looped(turn: Turn, loop: RepetitionStop | None, final, show: _Shown):
+    """The attempt's final event; for an answer that looped, cut after the loop's first copy, with a note."""
+    if loop is None or loop.kept is None:
+        return final
+    if final is None:  # the stream was left at the loop: the provider's own end was not read
+        final = Completion(loop.kept, turn.provider.model_id, Usage(), "cancelled")
+    settled = loop.settled(final)
+    if settled.finish_reason == "repetition":
+        show(TextDelta(f"\n\n{NOTE}\n", notice=True))
+    return settled
 
 
 def _file_hash(root: Path, relative: str) -> str | None:

@@ -58,6 +58,7 @@ class ScriptedLLM:
         self.stopping = threading.Event()  # ends endless streams when the server stops
         self.httpd: ThreadingHTTPServer | None = None
         self.streams: list[dict] = []  # per streamed answer: path, total and sent chunks, completed, ended
+        self.chat_streams: list[dict] = []  # the same for streamed chat answers
         self.accepts_suffix = True  # False: /completions with a suffix answers 400, as many servers do
         self.has_completions = True  # False: /completions answers 404 (a chat-only server)
         self.has_infill = True  # False: /infill answers 501, as llama.cpp does for a model without FIM tokens
@@ -279,6 +280,9 @@ class ScriptedLLM:
                 self.end_headers()
                 text = reply.content
                 pieces = [text[i : i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)] or [""]
+                record = {"path": "/chat/completions", "total": len(pieces), "sent": 0, "completed": False, "ended": False}
+                with owner.lock:
+                    owner.chat_streams.append(record)
                 try:
                     for n, piece in enumerate(pieces):
                         if reply.drop_after is not None and n >= reply.drop_after:
@@ -303,6 +307,7 @@ class ScriptedLLM:
                             delta = {"content": piece}
                         self._event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
                                      "model": body.get("model", ""), "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                        record["sent"] += 1
                         if reply.chunk_delay:
                             time.sleep(reply.chunk_delay)
                     self._event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body.get("model", ""),
@@ -310,8 +315,11 @@ class ScriptedLLM:
                                  "usage": owner._usage(body, reply)})
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
+                    record["completed"] = True
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client cancelled the stream
+                finally:
+                    record["ended"] = True
 
             def _event(self, obj):
                 self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")

@@ -49,6 +49,25 @@ def test_the_provider_streams_and_reuses_the_loaded_model():
     assert load_server(resolve_gguf(""), p.n_ctx) is load_server(resolve_gguf(""), p.n_ctx)
 
 
+def test_a_cancelled_answer_stops_the_model_and_still_counts_what_it_generated():
+    import threading
+
+    from codex_nb.providers.base import Completion, TextDelta
+    from codex_nb.providers.local_provider import LocalProvider
+
+    cancel, deltas, events = threading.Event(), 0, []
+    for event in LocalProvider().stream([{"role": "user", "content": "Count from one to two hundred in words."}],
+                                        max_tokens=400, cancel=cancel):
+        events.append(event)
+        if isinstance(event, TextDelta):
+            deltas += 1
+            if deltas == 10:
+                cancel.set()  # what Stop, or the repetition guard, does
+    final = events[-1]
+    assert isinstance(final, Completion) and final.finish_reason == "cancelled"  # the provider ended the stream itself
+    assert 10 <= final.usage.completion_tokens < 40 and deltas < 40  # it stopped at once, and said what it cost
+
+
 def test_unknown_gguf_path_is_a_clear_error(tmp_path):
     from codex_nb.errors import ConfigurationError
     from codex_nb.providers.local_provider import LocalProvider

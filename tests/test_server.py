@@ -341,6 +341,25 @@ async def test_context_preview(jp_fetch, notebook):
     assert data["context"]["total_tokens"] > 0
 
 
+async def test_a_looping_answer_is_stopped_and_kept_once_in_the_panel(jp_fetch, notebook, scripted_llm):
+    from codex_nb.providers.repetition import NOTE
+
+    head, loop = "x is one.\n", "- x is an int\n- print shows it\n"
+    scripted_llm.queue(head + loop * 300, chunk_size=8, chunk_delay=0.002)
+    resp = await post(jp_fetch, "chat", {"kind": "ask", "instruction": "what is x?", "path": "sub/nb.ipynb"})
+    evs = events(resp.body)
+    assert evs[-1][0] == "done" and evs[-1][1]["text"] == f"{(head + loop).rstrip()}\n\n{NOTE}"
+    assert "".join(d["text"] for n, d in evs if n == "delta").count(loop) < 8
+    history = json.loads((await jp_fetch("codex-nb", "history", params={"path": "sub/nb.ipynb"})).body)
+    assert history["messages"][-1]["text"] == evs[-1][1]["text"]  # what the person reads again is the cut answer
+    stream = scripted_llm.chat_streams[-1]
+    for _ in range(200):
+        if stream["ended"]:
+            break
+        await asyncio.sleep(0.02)
+    assert not stream["completed"] and stream["sent"] < stream["total"] // 2  # the model was stopped
+
+
 for _name, _fn in list(globals().items()):
     if _name.startswith("test_") and inspect.iscoroutinefunction(_fn):
         globals()[_name] = in_loop(_fn)

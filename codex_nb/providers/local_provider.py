@@ -155,6 +155,7 @@ class LocalProvider(Provider):
         worker.start()
         parts: list[str] = []
         usage = Usage()
+        tokens = 0
         finish = "stop"
         try:
             while True:
@@ -167,6 +168,10 @@ class LocalProvider(Provider):
                     message = item["error"].get("message") if isinstance(item["error"], dict) else item["error"]
                     raise ProviderError(f"the embedded model refused the request: {message}",
                                         hint="the context may be too long for it; try a smaller --budget")
+                timings = item.get("timings")
+                if timings:
+                    usage = Usage(int(timings.get("cache_n", 0)) + int(timings.get("prompt_n", 0)), int(timings.get("predicted_n", 0)))
+                tokens += sum(1 for choice in item.get("choices", ()) if (choice.get("delta") or {}).get("content"))
                 if cancel is not None and cancel.is_set():
                     finish = "cancelled"
                     break
@@ -177,11 +182,12 @@ class LocalProvider(Provider):
                         yield TextDelta(text)
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
-                timings = item.get("timings")
-                if timings:
-                    usage = Usage(int(timings.get("cache_n", 0)) + int(timings.get("prompt_n", 0)), int(timings.get("predicted_n", 0)))
         finally:
             stop.set()
+        if usage == Usage() and tokens:
+            # llama.cpp reports the counts only with an answer's last chunk, which a stopped answer never
+            # gets: the tokens generated are the chunks streamed (one each); the prompt's are not known here
+            usage = Usage(0, tokens)
         yield Completion("".join(parts), self.model_id, usage, finish)
 
     @classmethod

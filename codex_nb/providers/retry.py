@@ -212,7 +212,9 @@ def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: _Stop, polic
         try:
             for event in make_stream():
                 events.put(("event", event))
-                if stop.is_set():
+                if stop.own.is_set():
+                    # the guard gave up, or the consumer left: stop reading. A caller's cancel is left to the
+                    # provider, which ends its stream itself with what the answer cost.
                     break
         except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
             events.put(("error", exc))
