@@ -239,6 +239,20 @@ def test_ask_streams_then_shows_markdown(codex, ipshell):
     assert "codex is writing" in cap.outputs[0].data["text/html"]
 
 
+def test_an_answer_that_loops_is_stopped_and_shown_once_with_a_note(codex, ipshell):
+    from IPython.utils.capture import capture_output
+
+    from codex_nb.providers.repetition import NOTE
+
+    loop = "- `y` (int64): the column type\n- `x` (int64): the column type\n"
+    codex.llm.queue("The DataFrame df contains:\n\n" + loop * 200, chunk_size=8, chunk_delay=0.001)
+    with capture_output() as cap:
+        run_magic(ipshell, "ask what does the DataFrame df contain?")
+    shown = cap.outputs[-1].data["text/markdown"]
+    assert shown.count(loop) == 1 and shown.endswith(NOTE)
+    assert not codex.llm.chat_streams[-1]["completed"]  # the model did not run to the end of its loop
+
+
 def test_a_trailing_question_mark_is_a_question_not_a_help_request(codex, ipshell):
     codex.llm.queue("It makes a list.")
     result = ipshell.run_cell("x = 1\n%codex ask what does cell 1 do?")
