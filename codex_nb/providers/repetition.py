@@ -125,14 +125,33 @@ def _line_loop(text: str, whole: bool) -> int | None:
     """A block of 1..MAX_BLOCK_LINES complete lines repeated at the end of the text — exactly, or with only
     its numbers changing ("# 64. report.py — mentions to_eur", "# 65. report.py — …") when it has words."""
     body_end = text.rfind("\n") + 1  # complete lines only: the last may still be growing
+    # Whether the end loops needs only the last few dozen lines; where the loop began, all of them.
+    recent = body_end - 1
+    for _ in range(MAX_BLOCK_LINES * max(MIN_COPIES, MIN_COUNTED_COPIES) + 1):
+        recent = text.rfind("\n", 0, recent)
+        if recent < 0:
+            break
+    if _loop_in(text[recent + 1:body_end].split("\n")[:-1]) is None:
+        return None
     lines = text[:body_end].split("\n")[:-1]
     offset = 0
     if not whole and lines:
         offset, lines = len(lines[0]) + 1, lines[1:]  # the tail's first line may be cut: leave it out
-    first = _repeated_block(lines, MIN_COPIES, lambda block: any(line.strip() for line in block))
-    if first is None:
-        first = _repeated_block([_NUMBERS.sub("0", line) for line in lines], MIN_COUNTED_COPIES, _wordy)
+    first = _loop_in(lines)
     return None if first is None else offset + sum(len(line) + 1 for line in lines[:first])
+
+
+def _loop_in(lines: list[str]) -> int | None:
+    first = _repeated_block(lines, MIN_COPIES, _filled)
+    if first is None and len(lines) > 1:
+        last = _NUMBERS.sub("0", lines[-1])  # numbering them all costs: only when the last line could loop
+        if any(_NUMBERS.sub("0", lines[-1 - size]) == last for size in range(1, min(MAX_BLOCK_LINES, len(lines) - 1) + 1)):
+            first = _repeated_block([_NUMBERS.sub("0", line) for line in lines], MIN_COUNTED_COPIES, _wordy)
+    return first
+
+
+def _filled(block: list[str]) -> bool:
+    return any(line.strip() for line in block)  # blank lines are layout, not a loop
 
 
 _NUMBERS = re.compile(r"\d+")
@@ -153,10 +172,10 @@ def _repeated_block(lines: list[str], min_copies: int, counts) -> int | None:
         span = size * copies
         if len(lines) < span:
             break
+        if lines[-1] != lines[-1 - size]:  # cheap first test: most sizes fail here
+            continue
         block = lines[-size:]
-        if not counts(block):
-            continue  # blank lines are layout, not a loop
-        if all(lines[-span + i] == block[i % size] for i in range(span)):
+        if all(lines[-span + i] == block[i % size] for i in range(span)) and counts(block):
             # walk back to where the repetition began: the answer keeps that first copy
             first = len(lines) - span
             while first > 0 and lines[first - 1] == lines[first - 1 + size]:
@@ -165,12 +184,15 @@ def _repeated_block(lines: list[str], min_copies: int, counts) -> int | None:
     return None
 
 
+# (unit size, copies needed, characters they cover), smallest unit first
+_UNITS = [(size, max(MIN_UNIT_COPIES, -(-MIN_LOOP_CHARS // size)), size * max(MIN_UNIT_COPIES, -(-MIN_LOOP_CHARS // size)))
+          for size in range(1, MAX_UNIT_CHARS + 1)]
+
+
 def _unit_loop(text: str) -> int | None:
     """A unit of 1..MAX_UNIT_CHARS characters repeated at the end of the text, within a line or across."""
     last = len(text) - 1
-    for size in range(1, MAX_UNIT_CHARS + 1):
-        copies = max(MIN_UNIT_COPIES, -(-MIN_LOOP_CHARS // size))
-        span = size * copies
+    for size, copies, span in _UNITS:
         if len(text) < span:
             break
         if text[last] != text[last - size]:  # cheap first test: most sizes fail here
