@@ -202,6 +202,9 @@ class _Stop:
         return self.own.is_set() or (self.cancel is not None and self.cancel.is_set())
 
 
+EVENTS_AFTER_CANCEL = 32  # how long a provider may take to end its own stream once the caller cancelled
+
+
 def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: _Stop, policy: _RetryPolicy,
             where: str) -> Iterator[StreamEvent]:
     """One attempt read in a helper thread, so that silence can be reported and the deadline kept
@@ -209,13 +212,18 @@ def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: _Stop, polic
     events: queue.Queue = queue.Queue()
 
     def pump() -> None:
+        after_cancel = 0
         try:
             for event in make_stream():
                 events.put(("event", event))
                 if stop.own.is_set():
-                    # the guard gave up, or the consumer left: stop reading. A caller's cancel is left to the
-                    # provider, which ends its stream itself with what the answer cost.
-                    break
+                    break  # the guard gave up, or the consumer left: stop reading
+                if stop.is_set():
+                    # A caller's cancel is left to the provider, which ends its stream itself with what the
+                    # answer cost — within a few events; one that does not notice is cut off.
+                    after_cancel += 1
+                    if after_cancel > EVENTS_AFTER_CANCEL:
+                        break
         except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
             events.put(("error", exc))
         finally:
