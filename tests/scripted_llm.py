@@ -45,6 +45,7 @@ class Reply:
     finish_reason: str = "stop"
     tool_call: bool = False  # answer as a tool call instead of message content
     alternatives: tuple = ()  # /completions with n > 1: the texts of choices 1, 2, … (else the content again)
+    for_prompt_ending: str | None = None  # /completions: only for a request whose prompt ends so (not a speculation)
 
 
 class ScriptedLLM:
@@ -77,10 +78,13 @@ class ScriptedLLM:
             self.completion_replies.append(Reply(content=content, **kw))
         return self
 
-    def next_completion_reply(self) -> Reply:
+    def next_completion_reply(self, prompt: str = "") -> Reply:
+        """The first queued reply meant for ``prompt`` (``for_prompt_ending``), or meant for any request."""
         with self.lock:
-            if self.completion_replies:
-                return self.completion_replies.popleft()
+            for reply in self.completion_replies:
+                if reply.for_prompt_ending is None or prompt.endswith(reply.for_prompt_ending):
+                    self.completion_replies.remove(reply)
+                    return reply
         if self.default is not None:
             return Reply(content=self.default)
         return Reply(status=500, content="scripted model has no completion reply queued")
@@ -217,7 +221,7 @@ class ScriptedLLM:
                     return self._json(404, {"error": {"message": "not found"}})
                 if not infill and "suffix" in body and not owner.accepts_suffix:
                     return self._json(400, {"error": {"message": "suffix is not supported", "type": "invalid_request_error"}})
-                reply = owner.next_completion_reply()
+                reply = owner.next_completion_reply(body.get("input_prefix" if infill else "prompt") or "")
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:

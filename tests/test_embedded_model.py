@@ -56,8 +56,9 @@ def test_a_cancelled_answer_stops_the_model_and_still_counts_what_it_generated()
     from codex_nb.providers.local_provider import LocalProvider
 
     cancel, deltas, events = threading.Event(), 0, []
-    for event in LocalProvider().stream([{"role": "user", "content": "Count from one to two hundred in words."}],
-                                        max_tokens=400, cancel=cancel):
+    # greedy, so the answer is the same on every machine: a story far longer than ten tokens
+    story = [{"role": "user", "content": "Write a long story about a dragon who learns to code in Python."}]
+    for event in LocalProvider().stream(story, max_tokens=400, temperature=0.0, cancel=cancel):
         events.append(event)
         if isinstance(event, TextDelta):
             deltas += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import random
+import string
 import time
 
 import nbformat
@@ -19,7 +21,10 @@ FIVE_MB = 5 * 1024 * 1024
 
 
 async def test_status_answers_while_a_5mb_attachment_and_a_5mb_answer_are_in_flight(jp_fetch, notebook, scripted_llm):
-    scripted_llm.queue("y" * FIVE_MB, chunk_size=16_384, chunk_delay=0.002)
+    # text that never repeats itself (an answer that loops is stopped early instead: test_repetition.py)
+    rng = random.Random(0)
+    scripted_llm.queue("".join(rng.choices(string.ascii_lowercase + " .,", k=FIVE_MB)), chunk_size=16_384,
+                       chunk_delay=0.002)
     answer = asyncio.ensure_future(post(jp_fetch, "chat", {"kind": "ask", "instruction": "go", "path": "sub/nb.ipynb"}))
     attachment = asyncio.ensure_future(post(jp_fetch, "chat", {
         "kind": "ask", "instruction": "look", "path": "sub/nb.ipynb",

@@ -129,3 +129,9 @@ def test_a_loop_whose_numbers_count_up_is_a_loop_but_a_table_of_numbers_is_not()
     squares = "".join(f"| {n} | {n * n} |\n" for n in range(40))
     steps = "".join(f"{n}. step {n}\n" for n in range(1, 30))
     assert streamed(squares).kept is None and streamed(steps).kept is None
+
+
+def test_a_block_of_several_lines_whose_numbers_count_up_is_a_loop():
+    # SmolLM2 explaining an error: an invented cell listing, four lines a cell, until the token cap
+    listing = "The last error:\n\n" + "".join(f"# cell {n} id=fix-{n + 3} [code] In[ ]\n# In[ ]\n#\n\n" for n in range(2, 40))
+    assert streamed(listing).kept == "The last error:\n\n# cell 2 id=fix-5 [code] In[ ]\n# In[ ]\n#"

@@ -157,16 +157,20 @@ def _filled(block: list[str]) -> bool:
 _NUMBERS = re.compile(r"\d+")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 MIN_COUNTED_COPIES = 6  # a block whose numbers change is a loop only after more copies …
-MIN_WORD_CHARS = 12  # … and only when its lines have words (a table of numbers, "7. step 7" are not loops)
+MIN_WORD_CHARS = 12  # … and only when it has words (a table of numbers, "7. step 7" are not loops)
 
 
 def _wordy(block: list[str]) -> bool:
-    filled = [line for line in block if line.strip()]
-    return bool(filled) and sum(len(w) for line in filled for w in _WORDS.findall(line)) >= MIN_WORD_CHARS * len(filled)
+    return sum(len(w) for line in block for w in _WORDS.findall(line)) >= MIN_WORD_CHARS
 
 
 def _repeated_block(lines: list[str], min_copies: int, counts) -> int | None:
-    """The index just after the first copy of a block that repeats to the end of ``lines``, or None."""
+    """The index just after the first copy of a block that repeats to the end of ``lines``, or None.
+
+    A block is judged (``counts``) at its own period: when "7. step 7" does not count as a loop, three of
+    them in a row do not either.
+    """
+    periods: list[int] = []  # sizes that repeat but did not count
     for size in range(1, MAX_BLOCK_LINES + 1):
         copies = max(min_copies, -(-MIN_LOOP_LINES // size))
         span = size * copies
@@ -174,8 +178,13 @@ def _repeated_block(lines: list[str], min_copies: int, counts) -> int | None:
             break
         if lines[-1] != lines[-1 - size]:  # cheap first test: most sizes fail here
             continue
+        if any(size % period == 0 for period in periods):
+            continue
         block = lines[-size:]
-        if all(lines[-span + i] == block[i % size] for i in range(span)) and counts(block):
+        if all(lines[-span + i] == block[i % size] for i in range(span)):
+            if not counts(block):
+                periods.append(size)
+                continue
             # walk back to where the repetition began: the answer keeps that first copy
             first = len(lines) - span
             while first > 0 and lines[first - 1] == lines[first - 1 + size]:
