@@ -231,9 +231,7 @@ class ScriptedLLM:
                 n = body.get("n") or 1 if not infill else 1
                 others = [reply.alternatives[k] if k < len(reply.alternatives) else text for k in range(n - 1)]
                 other_pieces = [[t[i: i + reply.chunk_size] for i in range(0, len(t), reply.chunk_size)] for t in others]
-                record = {"path": route, "total": len(pieces), "sent": 0, "completed": False, "ended": False}
-                with owner.lock:
-                    owner.streams.append(record)
+                record = owner._record(owner.streams, route, len(pieces))
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
@@ -284,9 +282,7 @@ class ScriptedLLM:
                 self.end_headers()
                 text = reply.content
                 pieces = [text[i : i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)] or [""]
-                record = {"path": "/chat/completions", "total": len(pieces), "sent": 0, "completed": False, "ended": False}
-                with owner.lock:
-                    owner.chat_streams.append(record)
+                record = owner._record(owner.chat_streams, "/chat/completions", len(pieces))
                 try:
                     for n, piece in enumerate(pieces):
                         if reply.drop_after is not None and n >= reply.drop_after:
@@ -341,6 +337,13 @@ class ScriptedLLM:
             self.httpd.server_close()
 
     # -- bodies ----------------------------------------------------------
+    def _record(self, streams: list, path: str, total: int) -> dict:
+        """A new entry of ``streams``: how far this streamed answer got."""
+        record = {"path": path, "total": total, "sent": 0, "completed": False, "ended": False}
+        with self.lock:
+            streams.append(record)
+        return record
+
     @staticmethod
     def _usage(body, reply: Reply) -> dict:
         prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4

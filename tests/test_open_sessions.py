@@ -1,7 +1,6 @@
 """`codex-nb apply` never writes a notebook that a running Jupyter server has open (a real server, a real session)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,14 +11,9 @@ from pathlib import Path
 import pytest
 
 from nb_factory import write_notebook
+from server_processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_url(proc: subprocess.Popen, runtime: Path) -> str:

@@ -4,6 +4,7 @@ the same in the pipeline the CLI and the magics use (``assistant.run``) and the 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from codex_nb import assistant
 from codex_nb.providers.base import TextDelta
 from codex_nb.providers.repetition import NOTE, RepetitionStop, loop_start
 from nb_factory import write_notebook
+from test_magics_fixtures import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 # What SmolLM2-135M answered to "what does the DataFrame df contain?" in the quickstart, until the token cap.
@@ -75,12 +77,7 @@ def _looped_as_expected(result, shown: list[str], scripted_llm) -> None:
     seen = "".join(shown)
     assert seen.endswith(f"{NOTE}\n") and seen.count(LOOP) < 8  # the person saw the loop begin, then the note
     stream = scripted_llm.chat_streams[-1]
-    for _ in range(200):  # the server notices the closed connection at its next write
-        if stream["ended"]:
-            break
-        import time
-
-        time.sleep(0.02)
+    wait_for(lambda: stream["ended"], 4)  # the server notices the closed connection at its next write
     assert stream["ended"] and not stream["completed"] and stream["sent"] < stream["total"] // 2  # the model stopped
 
 
@@ -89,8 +86,8 @@ def test_run_stops_a_looping_answer_and_keeps_it_once(notebook, scripted_llm, tm
     shown: list[str] = []
     result = assistant.run("ask", "what does the DataFrame df contain?", notebook=notebook, on_delta=shown.append)
     _looped_as_expected(result, shown, scripted_llm)
-    logged = (tmp_path / "audit.jsonl").read_text()
-    assert '"event": "asked"' in logged or '"event":"asked"' in logged  # a cut answer is an answer, recorded
+    logged = [json.loads(line)["event"] for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert "asked" in logged  # a cut answer is an answer, recorded
 
 
 def test_arun_stops_a_looping_answer_and_keeps_it_once(notebook, scripted_llm):

@@ -41,7 +41,7 @@ def add_parser(sub):
 def run(args) -> int:
     import json
 
-    from ..engine.notebook_gate import validation_safety
+    from ..engine.notebook_gate import validation_options
     from ..engine.settings import resolve_settings
     from ..validate import validate_notebook
     from ..validate.progress import print_progress
@@ -53,15 +53,10 @@ def run(args) -> int:
         changed=args.changed,
         mode=settings.validate_mode,
         previous=args.previous,
-        kernel_name=settings.kernel_name,
-        cell_timeout=settings.cell_timeout,
-        total_timeout=settings.total_timeout,
         progress=None if args.quiet else (lambda event: print_progress(event, sys.stderr)),
-        drift_fails=settings.drift_fails,
-        skip_tags=tuple(settings.skip_tags),
         parameters={name: _value(raw) for name, raw in args.parameter} or None,
         audit_log=True,
-        **validation_safety(settings),
+        **validation_options(settings),
     )
     if args.json:
         print(json.dumps(report.to_json()))

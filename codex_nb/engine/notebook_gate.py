@@ -56,11 +56,7 @@ class NotebookGate:
             mode = "full"
         started = time.monotonic()
         options = dict(changed=changed or None, mode=mode, previous=change.before, cwd=str(change.cwd),
-                       progress=progress, cell_timeout=settings.cell_timeout, total_timeout=settings.total_timeout,
-                       skip_tags=tuple(settings.skip_tags), drift_fails=settings.drift_fails,
-                       **validation_safety(settings))
-        if settings.kernel_name:
-            options["kernel_name"] = settings.kernel_name
+                       progress=progress, **validation_options(settings))
         if change.cancel is not None and accepts(validator, "cancel"):
             options["cancel"] = change.cancel  # Stop kills the validation kernel, not only the wait for it
         report = validator(change.after, **options)
@@ -100,6 +96,15 @@ def _prepare(notebook, settings) -> None:
                 **validation_safety(settings))
     except Exception:  # a spare only saves time: the validation starts its own kernel and reports any problem
         return
+
+
+def validation_options(settings) -> dict:
+    """The settings' limits, skipped tags, drift rule, kernel and safety, as ``validate_notebook`` arguments."""
+    options = dict(cell_timeout=settings.cell_timeout, total_timeout=settings.total_timeout,
+                   skip_tags=tuple(settings.skip_tags), drift_fails=settings.drift_fails, **validation_safety(settings))
+    if settings.kernel_name:
+        options["kernel_name"] = settings.kernel_name
+    return options
 
 
 def validation_safety(settings) -> dict:

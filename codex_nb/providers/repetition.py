@@ -15,6 +15,7 @@ import re
 import threading
 
 from .base import Completion, TextDelta
+from .retry import StopSignal
 
 NOTE = "(codex-nb stopped the answer here: the model had begun repeating itself.)"
 
@@ -24,32 +25,13 @@ MIN_COPIES = 4  # … and at least this many times
 MAX_UNIT_CHARS = 100  # within a line: a unit of up to this many characters …
 MIN_LOOP_CHARS = 240  # … repeated over at least this many characters …
 MIN_UNIT_COPIES = 6  # … and at least this many times
+MIN_COUNTED_COPIES = 6  # a block whose numbers change is a loop only after more copies …
+MIN_WORD_CHARS = 12  # … and only when it has words (a table of numbers, "7. step 7" are not loops)
 CHECK_EVERY_CHARS = 48  # the answer is looked at every this many new characters …
 WINDOW_CHARS = 3_000  # … and only its last this many (what a loop is found in, and its first copy)
 
-
-class _Either(threading.Event):
-    """Set by the guard, or by the caller's own cancel: what the provider polls."""
-
-    def __init__(self, outer: threading.Event | None):
-        super().__init__()
-        self.outer = outer
-
-    def is_set(self) -> bool:
-        return super().is_set() or (self.outer is not None and self.outer.is_set())
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self.outer is None:
-            return super().wait(timeout)
-        # polled in short steps: either event may be the one that is set
-        step = 0.05 if timeout is None else min(0.05, timeout)
-        waited = 0.0
-        while not self.is_set():
-            if timeout is not None and waited >= timeout:
-                return False
-            super().wait(step)
-            waited += step
-        return True
+_NUMBERS = re.compile(r"\d+")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
 
 
 class RepetitionStop:
@@ -61,7 +43,7 @@ class RepetitionStop:
 
     def __init__(self, cancel: threading.Event | None):
         self.cancel = cancel
-        self.event = _Either(cancel)
+        self.event = StopSignal(cancel)
         self.kept: str | None = None  # the answer up to the loop's first copy, once a loop was seen
         self._parts: list[str] = []  # the whole answer so far
         self._tail = ""  # its last characters (at most twice the window)
@@ -103,9 +85,9 @@ class RepetitionStop:
                 break
         return "".join(reversed(pieces))
 
-    def settled(self, final: Completion | None) -> Completion | None:
+    def settled(self, final: Completion) -> Completion:
         """The provider's last event, with the answer cut after the loop's first copy when there was one."""
-        if self.kept is None or final is None:
+        if self.kept is None:
             return final
         if self.cancel is not None and self.cancel.is_set():
             return final  # the person cancelled: that is what happened
@@ -152,12 +134,6 @@ def _loop_in(lines: list[str]) -> int | None:
 
 def _filled(block: list[str]) -> bool:
     return any(line.strip() for line in block)  # blank lines are layout, not a loop
-
-
-_NUMBERS = re.compile(r"\d+")
-_WORDS = re.compile(r"[^\W\d_]{2,}")
-MIN_COUNTED_COPIES = 6  # a block whose numbers change is a loop only after more copies …
-MIN_WORD_CHARS = 12  # … and only when it has words (a table of numbers, "7. step 7" are not loops)
 
 
 def _wordy(block: list[str]) -> bool:
