@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Callable
 
 from .. import audit
+from ..cancel import Cancel
 from ..errors import CodexError, EditRefused
 from . import events as ev
 from .filechange import FileChange
-from .gates import Cancel, ChangeUnderTest, GateResult
+from .gates import ChangeUnderTest, GateResult
 from .locks import PathLocks
 from .notebook_gate import accepts
 from .outcome import CommitOffer, Failure, Outcome, Repaired, UndoEntry

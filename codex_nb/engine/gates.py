@@ -8,8 +8,6 @@ and the repair prompt can each use.
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -28,40 +26,13 @@ class ChangeUnderTest:
     changed_cells: list[str] = field(default_factory=list)  # ids of inserted / replaced cells (+ neighbours of deleted)
     changed_files: list[str] = field(default_factory=list)  # repository-relative POSIX paths the proposal patched
     settings: Any = None  # engine.settings.Settings: timeouts, modes, declared checks
-    cancel: Any = None  # a Cancel (or threading.Event): once set, a gate stops what it runs and fails as cancelled
+    # a codex_nb.cancel.Cancel (or threading.Event): once set, a gate stops what it runs and fails as cancelled.
+    # Gates run in worker threads, where an asyncio cancellation never reaches; they read ``is_set()``.
+    cancel: Any = None
 
     @property
     def cwd(self) -> Path:
         return self.notebook_path.parent if self.notebook_path is not None else self.repo_root
-
-
-class Cancel:
-    """Stop for one acceptance: set by the engine when its task is cancelled, or through the door's own token.
-
-    Gates run in worker threads, where an asyncio cancellation never reaches; they read
-    ``is_set()`` instead (it looks like a ``threading.Event`` to them and to the providers).
-    The door's token is only read, never set: it may be shared (an agent run's Stop).
-    """
-
-    def __init__(self, door=None):
-        self._own = threading.Event()
-        self._door = door
-
-    def set(self) -> None:
-        self._own.set()
-
-    def is_set(self) -> bool:
-        return self._own.is_set() or (self._door is not None and self._door.is_set())
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """As ``threading.Event.wait`` (a provider's back-off sleeps on it); the door's token is read every 50 ms."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.is_set():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            self._own.wait(0.05 if left is None else min(0.05, left))
-        return True
 
 
 @dataclass

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 import threading
 
+from ..cancel import Cancel
 from .base import Completion, TextDelta
-from .retry import StopSignal
 
 NOTE = "(codex-nb stopped the answer here: the model had begun repeating itself.)"
 
@@ -43,7 +43,7 @@ class RepetitionStop:
 
     def __init__(self, cancel: threading.Event | None):
         self.cancel = cancel
-        self.event = StopSignal(cancel)
+        self.event = Cancel(cancel)
         self.kept: str | None = None  # the answer up to the loop's first copy, once a loop was seen
         self._parts: list[str] = []  # the whole answer so far
         self._tail = ""  # its last characters (at most twice the window)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterator
 
+from ..cancel import Cancel
 from ..errors import ProviderError
 from ..limits import MAX_ANSWER_CHARS, AnswerTooLarge
 from .base import Completion, StreamEvent, TextDelta
@@ -188,35 +189,10 @@ class _SilenceWatch:
         self.last = time.monotonic()
 
 
-class StopSignal:
-    """Set by its owner (the stream guard giving up on a deadline or size, the repetition stop), or by the
-    caller's own cancel: one event a provider polls for both."""
-
-    def __init__(self, cancel: threading.Event | None):
-        self.cancel = cancel
-        self.own = threading.Event()
-
-    def set(self) -> None:
-        self.own.set()
-
-    def is_set(self) -> bool:
-        return self.own.is_set() or (self.cancel is not None and self.cancel.is_set())
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Like ``threading.Event.wait``; either event may be the one set, so both are polled in short steps."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.is_set():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            self.own.wait(0.05 if left is None else min(0.05, left))
-        return True
-
-
 EVENTS_AFTER_CANCEL = 32  # how long a provider may take to end its own stream once the caller cancelled
 
 
-def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: StopSignal, policy: _RetryPolicy,
+def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: Cancel, policy: _RetryPolicy,
             where: str) -> Iterator[StreamEvent]:
     """One attempt read in a helper thread, so that silence can be reported and the deadline kept
     while the SDK is blocked in a read."""
@@ -260,7 +236,7 @@ def _pumped(make_stream: Callable[[], Iterator[StreamEvent]], stop: StopSignal, 
         stop.set()  # however this attempt ends (done, failed, or the consumer left), the reader stops
 
 
-def _capped(event: StreamEvent, state: dict, limits: StreamLimits, where: str, stop: StopSignal) -> None:
+def _capped(event: StreamEvent, state: dict, limits: StreamLimits, where: str, stop: Cancel) -> None:
     if isinstance(event, TextDelta) and not event.notice:
         state["chars"] += len(event.text)
         if state["chars"] > limits.max_chars:
@@ -282,7 +258,7 @@ def retrying(open_stream: Callable[..., Iterator[StreamEvent]], *, attempts: int
     limits = limits or StreamLimits.from_config()
     policy = _RetryPolicy(attempts, retryable, translate, limits, where)
     while True:
-        stop, state = StopSignal(cancel), {"chars": 0}
+        stop, state = Cancel(cancel), {"chars": 0}
         try:
             for event in _pumped(lambda s=stop: open_stream(s), stop, policy, where):
                 _capped(event, state, limits, where, stop)
@@ -308,7 +284,7 @@ async def aretrying(open_stream: Callable[..., AsyncIterator[StreamEvent]], *, a
     limits = limits or StreamLimits.from_config()
     policy = _RetryPolicy(attempts, retryable, translate, limits, where)
     while True:
-        stop, state = StopSignal(cancel), {"chars": 0}
+        stop, state = Cancel(cancel), {"chars": 0}
         try:
             async for event in _awatched(open_stream(stop), stop, policy, where):
                 _capped(event, state, limits, where, stop)
@@ -326,7 +302,7 @@ async def aretrying(open_stream: Callable[..., AsyncIterator[StreamEvent]], *, a
             return
 
 
-async def _awatched(stream: AsyncIterator[StreamEvent], stop: StopSignal, policy: _RetryPolicy,
+async def _awatched(stream: AsyncIterator[StreamEvent], stop: Cancel, policy: _RetryPolicy,
                     where: str) -> AsyncIterator[StreamEvent]:
     """One attempt on the loop: each read waits at most until the silence notice or the deadline."""
     watch = _SilenceWatch(policy, where)
